@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class FtproxyConfig(AppConfig):
+    name = "ftproxy"
+    verbose_name = "Fine-tuning gateway"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import conf  # noqa: F401  (connects the setting_changed receiver)

@@ -1,0 +1,24 @@
+"""Provider modules, one per upstream, and the table that names them.
+
+Adding a provider: write one module with a ``Provider`` subclass and add its
+``custom_llm_provider`` value here.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from .base import Provider
+
+PROVIDER_CLASSES: dict[str, str] = {
+    "sandbox": "ftproxy.providers.sandbox.SandboxProvider",
+    "openai": "ftproxy.providers.openai.OpenAIProvider",
+    "azure": "ftproxy.providers.azure.AzureProvider",
+    "vertex_ai": "ftproxy.providers.vertex.VertexProvider",
+}
+
+
+def provider_class(kind: str) -> type[Provider]:
+    """The class for a ``custom_llm_provider`` value; KeyError if unknown."""
+    module_name, _, class_name = PROVIDER_CLASSES[kind].rpartition(".")
+    return getattr(import_module(module_name), class_name)

@@ -1,0 +1,344 @@
+"""The provider interface: what every upstream module implements.
+
+A provider speaks one upstream's HTTP and nothing else. It takes and returns
+the plain dataclasses below, never Django models, and raises only the
+``ProviderError`` family. Ids in and out are the provider's own ("remote")
+ids; the services map them to the public ids of the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, ClassVar
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """An upstream call failed. Carries what the API layer needs to answer.
+
+    ``status_code`` is the status the *gateway* answers with (already mapped
+    by the rules of DESIGN §4); ``upstream_status`` is what the provider
+    said, if it said anything.
+    """
+
+    status_code: ClassVar[int] = 502
+    default_type: ClassVar[str] = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        upstream_status: int | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: str | None = None,
+        body: Any = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.upstream_status = upstream_status
+        self.type = type or self.default_type
+        self.code = code
+        self.param = param
+        self.retry_after = retry_after
+        self.body = body
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ProviderInputError(ProviderError):
+    """The provider rejected the user's input (its own 4xx, passed on as is)."""
+
+    default_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, status_code: int = 400, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.status_code = status_code  # type: ignore[misc]
+
+
+class ProviderNotFound(ProviderInputError):
+    """The provider does not know the object."""
+
+    def __init__(self, message: str, **kwargs: Any):
+        super().__init__(message, status_code=404, **kwargs)
+
+
+class ProviderNotSupported(ProviderError):
+    """The operation does not exist for this provider (or API version): 400."""
+
+    status_code = 400
+    default_type = "invalid_request_error"
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider said 429; passed on with its Retry-After."""
+
+    status_code = 429
+    default_type = "rate_limit_error"
+
+
+class ProviderAuthError(ProviderError):
+    """The provider rejected the gateway's own credentials: 502."""
+
+    status_code = 502
+    default_type = "upstream_auth_error"
+
+
+class ProviderFailure(ProviderError):
+    """The provider failed (5xx after retries, malformed answer): 502."""
+
+    status_code = 502
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached (connection refused, DNS): 503."""
+
+    status_code = 503
+    default_type = "upstream_unavailable"
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer in time: 504."""
+
+    status_code = 504
+    default_type = "upstream_timeout"
+
+
+# --------------------------------------------------------------------------
+# Data in
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class FileUpload:
+    """A file to upload. ``stream`` is a seekable binary file (spooled to disk
+    for large uploads); providers must stream from it, never read it whole."""
+
+    filename: str
+    purpose: str
+    stream: IO[bytes]
+    size: int
+    content_type: str = "application/octet-stream"
+    expires_after: dict[str, Any] | None = None
+
+
+@dataclass
+class JobCreate:
+    """A fine-tuning job to create. ``training_file`` and ``validation_file``
+    are *remote* references (the provider's file id, or a ``gs://`` URI)."""
+
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    hyperparameters: dict[str, Any] | None = None
+    method: dict[str, Any] | None = None
+    suffix: str | None = None
+    seed: int | None = None
+    integrations: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] | None = None
+
+
+# --------------------------------------------------------------------------
+# Data out
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class RemoteFile:
+    """A file as the provider describes it, in OpenAI's vocabulary."""
+
+    remote_id: str
+    filename: str
+    purpose: str
+    bytes: int | None
+    created_at: int
+    status: str = "processed"
+    status_details: str | None = None
+    expires_at: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RemoteJob:
+    """A fine-tuning job in OpenAI's vocabulary.
+
+    ``status`` is one of OpenAI's statuses (plus ``paused``); ``raw_status`` is
+    the provider's own word for it, kept in the ledger. ``training_file`` and
+    ``validation_file`` are remote references. ``terminal`` says whether
+    ``raw_status`` is truly final (nothing will change it any more).
+    """
+
+    remote_id: str
+    model: str
+    status: str
+    raw_status: str
+    created_at: int
+    terminal: bool = False
+    training_file: str | None = None
+    validation_file: str | None = None
+    fine_tuned_model: str | None = None
+    finished_at: int | None = None
+    estimated_finish: int | None = None
+    trained_tokens: int | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    method: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    organization_id: str = ""
+    result_files: list[str] = field(default_factory=list)
+    seed: int | None = None
+    suffix: str | None = None
+    integrations: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RemoteEvent:
+    """One ``fine_tuning.job.event``."""
+
+    id: str
+    created_at: int
+    level: str
+    message: str
+    type: str = "message"
+    data: dict[str, Any] | None = None
+
+
+@dataclass
+class RemoteCheckpoint:
+    """One ``fine_tuning.job.checkpoint``. ``fine_tuning_job_id`` is filled
+    in by the service with the public job id."""
+
+    id: str
+    created_at: int
+    fine_tuned_model_checkpoint: str
+    step_number: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    """One page of a provider list: items in the provider's order and
+    whether more follow."""
+
+    items: list[Any]
+    has_more: bool = False
+
+
+@dataclass
+class FileContent:
+    """File bytes streamed back. Iterate ``chunks``; call ``close`` when done
+    (the API layer does, also when the client goes away)."""
+
+    chunks: Iterator[bytes]
+    content_type: str = "application/octet-stream"
+    length: int | None = None
+    close: Any = None
+
+
+# --------------------------------------------------------------------------
+# The interface
+# --------------------------------------------------------------------------
+
+
+class Provider:
+    """One configured upstream entry (one item of ``finetune_settings`` or
+    ``files_settings``).
+
+    Subclasses set ``kind`` (the ``custom_llm_provider`` value) and
+    ``options`` (the entry keys they accept besides the common ones; the
+    config loader rejects any other key), and implement the hooks they
+    support. A hook that an upstream lacks raises ``ProviderNotSupported``.
+
+    Instances are built once per configured entry and shared by all
+    requests and threads: keep no per-request state on ``self``.
+    """
+
+    kind: ClassVar[str] = ""
+    #: Entry keys this provider accepts, besides COMMON_OPTIONS.
+    options: ClassVar[frozenset[str]] = frozenset()
+    #: Entry keys that must be present.
+    required_options: ClassVar[frozenset[str]] = frozenset()
+    #: True when the provider's ids are not usable as public ids (they
+    #: contain "/", e.g. gs:// URIs or resource names): the gateway mints
+    #: ``file-…`` / ``ftjob-…`` ids and keeps the remote one in the ledger.
+    mints_ids: ClassVar[bool] = False
+
+    COMMON_OPTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"custom_llm_provider", "name", "timeout", "max_retries"}
+    )
+
+    def __init__(self, entry: dict[str, Any]):
+        self.entry = entry
+        self.name: str = entry.get("name") or entry["custom_llm_provider"]
+        self.timeout: float = float(entry.get("timeout") or 600)
+        self.max_retries: int = int(
+            entry["max_retries"] if entry.get("max_retries") is not None else 2
+        )
+
+    def __repr__(self) -> str:  # never shows secrets
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    @classmethod
+    def check_entry(cls, entry: dict[str, Any]) -> None:
+        """Validate provider-specific option values; raise ``ValueError``
+        with a message naming the key. Unknown/missing keys are checked by
+        the config loader already."""
+
+    def _unsupported(self, what: str) -> ProviderNotSupported:
+        return ProviderNotSupported(
+            f"{what} is not supported by {self.kind}", provider=self.name
+        )
+
+    # ---- files --------------------------------------------------------
+    def upload_file(self, upload: FileUpload) -> RemoteFile:
+        """Upload ``upload.stream`` (streamed, not read whole)."""
+        raise self._unsupported("Uploading files")
+
+    def retrieve_file(self, remote_id: str) -> RemoteFile | None:
+        """Fetch the file's current state, or return None when the ledger is
+        authoritative for this provider (nothing to refresh)."""
+        raise self._unsupported("Retrieving files")
+
+    def delete_file(self, remote_id: str) -> None:
+        """Delete the file upstream."""
+        raise self._unsupported("Deleting files")
+
+    def file_content(self, remote_id: str) -> FileContent:
+        """Stream the file's bytes back, byte-exact."""
+        raise self._unsupported("File content")
+
+    # ---- fine-tuning jobs --------------------------------------------
+    def create_job(self, job: JobCreate) -> RemoteJob:
+        """Create a job; every field of ``job`` must reach the upstream or be
+        rejected with ProviderInputError / ProviderNotSupported."""
+        raise self._unsupported("Creating fine-tuning jobs")
+
+    def retrieve_job(self, remote_id: str) -> RemoteJob:
+        raise self._unsupported("Retrieving fine-tuning jobs")
+
+    def cancel_job(self, remote_id: str) -> RemoteJob:
+        raise self._unsupported("Cancelling fine-tuning jobs")
+
+    def pause_job(self, remote_id: str) -> RemoteJob:
+        raise self._unsupported("Pausing fine-tuning jobs")
+
+    def resume_job(self, remote_id: str) -> RemoteJob:
+        raise self._unsupported("Resuming fine-tuning jobs")
+
+    def list_job_events(self, remote_id: str, after: str | None, limit: int) -> Page | None:
+        """A page of ``RemoteEvent``s, newest first as OpenAI returns them,
+        or None when the gateway's own status history serves as the events."""
+        raise self._unsupported("Listing fine-tuning events")
+
+    def list_job_checkpoints(self, remote_id: str, after: str | None, limit: int) -> Page:
+        """A page of ``RemoteCheckpoint``s, newest first."""
+        raise self._unsupported("Listing fine-tuning checkpoints")
