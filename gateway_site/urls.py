@@ -13,3 +13,6 @@ urlpatterns = [
     path("v1/", include("ftproxy.api.urls")),
     path("", include("ftproxy.api.urls")),
 ]
+
+handler404 = "ftproxy.api.exceptions.json_page_not_found"
+handler500 = "ftproxy.api.exceptions.json_server_error"

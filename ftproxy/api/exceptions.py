@@ -1,0 +1,136 @@
+"""OpenAI's error envelope for every error the API answers with.
+
+``{"error": {"message", "type", "param", "code"}}``, from DRF exceptions,
+provider errors, gateway errors, and Django's own 404/500 on API paths.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from ..errors import GatewayError
+from ..providers.base import ProviderError
+
+logger = logging.getLogger("ftproxy.api")
+
+
+def envelope(message: str, error_type: str, param=None, code=None) -> dict:
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def _first_validation_error(detail, prefix: str = "") -> tuple[str | None, str]:
+    """The first (param, message) of a DRF ValidationError's detail."""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            name = field if field != "non_field_errors" else ""
+            param = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            return _first_validation_error(value, param)
+    if isinstance(detail, list) and detail:
+        if all(not isinstance(item, dict | list) for item in detail):
+            return prefix or None, " ".join(str(item) for item in detail)
+        for index, item in enumerate(detail):
+            if item:
+                return _first_validation_error(item, f"{prefix}[{index}]")
+    return prefix or None, str(detail)
+
+
+def openai_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every error in OpenAI's shape."""
+    request = getattr(context.get("request"), "_request", None)
+    headers: dict[str, str] = {}
+    if isinstance(exc, ProviderError):
+        body = envelope(exc.message, exc.type, exc.param, exc.code)
+        if exc.retry_after:
+            headers["Retry-After"] = str(exc.retry_after)
+        status_code = exc.status_code
+        _note(request, exc.message, exc.provider, exc.upstream_status)
+    elif isinstance(exc, GatewayError):
+        body = envelope(exc.message, exc.error_type, exc.param, exc.code)
+        status_code = exc.status_code
+        _note(request, exc.message)
+    elif isinstance(exc, exceptions.ValidationError):
+        param, message = _first_validation_error(exc.detail)
+        text = f"{param}: {message}" if param and not message.startswith(param) else message
+        body = envelope(text, "invalid_request_error", param, "invalid_value")
+        status_code = status.HTTP_400_BAD_REQUEST
+        _note(request, text)
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        message = str(exc.detail)
+        if isinstance(exc, exceptions.NotAuthenticated):
+            message = (
+                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
+            )
+        body = envelope(message, "invalid_request_error", None, "invalid_api_key")
+        status_code = status.HTTP_401_UNAUTHORIZED
+        headers["WWW-Authenticate"] = 'Bearer realm="ftproxy"'
+        _note(request, message)
+    elif isinstance(exc, Http404 | exceptions.NotFound):
+        body = envelope("Not found.", "invalid_request_error", None, "not_found")
+        status_code = status.HTTP_404_NOT_FOUND
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        body = envelope(str(detail), "invalid_request_error", None, exc.get_codes()
+                        if isinstance(exc.get_codes(), str) else None)
+        status_code = exc.status_code
+        _note(request, str(detail))
+    elif isinstance(exc, PermissionDenied):
+        body = envelope("Permission denied.", "invalid_request_error", None, None)
+        status_code = status.HTTP_403_FORBIDDEN
+    elif isinstance(exc, DatabaseError):
+        logger.exception("database error")
+        body = envelope(
+            "The gateway's database is unavailable; try again shortly.", "server_error", None,
+            "database_unavailable",
+        )
+        status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        _note(request, f"database error: {type(exc).__name__}")
+    else:
+        return None
+    return Response(body, status=status_code, headers=headers)
+
+
+def _note(request, message: str, provider: str = "", upstream_status: int | None = None) -> None:
+    """Put the error on the request for the audit middleware."""
+    if request is None:
+        return
+    audit = request.__dict__.setdefault("ftproxy_audit", {})
+    audit["error"] = message
+    if provider:
+        audit.setdefault("provider", provider)
+    if upstream_status is not None:
+        audit["upstream_status"] = upstream_status
+
+
+def _is_api_path(path: str) -> bool:
+    return not path.startswith(("/admin", "/static"))
+
+
+def json_page_not_found(request, exception=None):
+    """handler404: OpenAI's envelope on API paths, Django's page elsewhere."""
+    if not _is_api_path(request.path):
+        from django.views.defaults import page_not_found
+
+        return page_not_found(request, exception)
+    return JsonResponse(
+        envelope(f"Unknown path: {request.method} {request.path}", "invalid_request_error",
+                 None, "unknown_url"),
+        status=404,
+    )
+
+
+def json_server_error(request):
+    """handler500: OpenAI's envelope on API paths, Django's page elsewhere."""
+    if not _is_api_path(request.path):
+        from django.views.defaults import server_error
+
+        return server_error(request)
+    return JsonResponse(
+        envelope("The gateway failed to handle the request.", "server_error", None, None),
+        status=500,
+    )

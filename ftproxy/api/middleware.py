@@ -1,0 +1,82 @@
+"""Per-request context: request id, audit row and one structured log line.
+
+Views and the exception handler put what they know on
+``request.ftproxy_audit`` (action, object id, provider, upstream status and
+time, error); this middleware writes it once the response is ready, for
+every API call, including failed and unauthenticated ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from django.db import DatabaseError
+
+from ..models import AuditEntry
+
+logger = logging.getLogger("ftproxy.requests")
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+UNAUDITED_PREFIXES = ("/admin", "/static", "/health", "/openapi.json", "/docs", "/favicon.ico")
+
+
+def is_audited(path: str) -> bool:
+    return not path.startswith(UNAUDITED_PREFIXES)
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request.ftproxy_request_id = (
+            incoming if _VALID_REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+        )
+        request.ftproxy_audit = {}
+        started = time.monotonic()
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request.ftproxy_request_id
+        if is_audited(request.path):
+            self._record(request, response, int((time.monotonic() - started) * 1000))
+        return response
+
+    def _record(self, request, response, duration_ms: int) -> None:
+        audit = request.ftproxy_audit
+        caller = getattr(request, "ftproxy_caller", None)
+        key_prefix = caller.label if caller else ""
+        fields = {
+            "request_id": request.ftproxy_request_id,
+            "key": caller.key if caller else None,
+            "key_prefix": key_prefix,
+            "method": request.method[:10],
+            "path": request.path[:500],
+            "action": audit.get("action", "")[:60],
+            "object_id": (audit.get("object_id") or "")[:200],
+            "provider": (audit.get("provider") or "")[:100],
+            "status_code": response.status_code,
+            "upstream_status": audit.get("upstream_status"),
+            "duration_ms": duration_ms,
+            "upstream_ms": audit.get("upstream_ms"),
+            "error": (audit.get("error") or "")[:2000],
+        }
+        try:
+            AuditEntry.objects.create(**fields)
+        except DatabaseError:
+            logger.exception("could not write the audit entry for %s", fields["request_id"])
+        logger.info(
+            "request_id=%s key=%s action=%s object=%s provider=%s status=%s upstream=%s ms=%s",
+            fields["request_id"],
+            key_prefix or "-",
+            fields["action"] or "-",
+            fields["object_id"] or "-",
+            fields["provider"] or "-",
+            fields["status_code"],
+            fields["upstream_status"] if fields["upstream_status"] is not None else "-",
+            duration_ms,
+            extra={"ftproxy": {k: v for k, v in fields.items() if k != "key"}},
+        )

@@ -1,0 +1,209 @@
+"""Request validation in OpenAI's terms. Unknown fields are rejected, never
+dropped, so a typo cannot silently change what a job does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+ROLES_OF_METHODS = ("supervised", "dpo", "reinforcement")
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not declare."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        extra = sorted(set(self.initial_data) - set(self.fields))
+        if extra:
+            raise serializers.ValidationError(
+                {extra[0]: [f"Unrecognized request argument supplied: {extra[0]}"]}
+            )
+        return attrs
+
+
+class AutoOrNumber(serializers.Field):
+    """``"auto"`` or a number within bounds (OpenAI's hyperparameter values)."""
+
+    def __init__(self, *, minimum: float, maximum: float | None = None, integer: bool = False,
+                 exclusive_minimum: bool = False, **kwargs: Any):
+        self.minimum, self.maximum = minimum, maximum
+        self.integer, self.exclusive_minimum = integer, exclusive_minimum
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data == "auto":
+            return data
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail_with("must be 'auto' or a number")
+        if self.integer and not float(data).is_integer():
+            self.fail_with("must be 'auto' or a whole number")
+        too_low = data <= self.minimum if self.exclusive_minimum else data < self.minimum
+        if too_low or (self.maximum is not None and data > self.maximum):
+            low = f"> {self.minimum:g}" if self.exclusive_minimum else f">= {self.minimum:g}"
+            high = f" and <= {self.maximum:g}" if self.maximum is not None else ""
+            self.fail_with(f"must be 'auto' or a number {low}{high}")
+        return int(data) if self.integer else data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+    def fail_with(self, message: str) -> None:
+        raise serializers.ValidationError(message)
+
+
+class HyperparametersSerializer(StrictSerializer):
+    batch_size = AutoOrNumber(minimum=1, maximum=256, integer=True, required=False)
+    learning_rate_multiplier = AutoOrNumber(minimum=0, exclusive_minimum=True, required=False)
+    n_epochs = AutoOrNumber(minimum=1, maximum=50, integer=True, required=False)
+
+
+class DpoHyperparametersSerializer(HyperparametersSerializer):
+    beta = AutoOrNumber(minimum=0, maximum=2, exclusive_minimum=True, required=False)
+
+
+class ReinforcementHyperparametersSerializer(HyperparametersSerializer):
+    reasoning_effort = serializers.ChoiceField(
+        choices=["default", "low", "medium", "high"], required=False
+    )
+    compute_multiplier = AutoOrNumber(minimum=0, exclusive_minimum=True, required=False)
+    eval_interval = AutoOrNumber(minimum=1, integer=True, required=False)
+    eval_samples = AutoOrNumber(minimum=1, integer=True, required=False)
+
+
+class SupervisedMethodSerializer(StrictSerializer):
+    hyperparameters = HyperparametersSerializer(required=False)
+
+
+class DpoMethodSerializer(StrictSerializer):
+    hyperparameters = DpoHyperparametersSerializer(required=False)
+
+
+class ReinforcementMethodSerializer(StrictSerializer):
+    grader = serializers.DictField()
+    hyperparameters = ReinforcementHyperparametersSerializer(required=False)
+    response_format = serializers.DictField(required=False, allow_null=True)
+
+
+class MethodSerializer(StrictSerializer):
+    type = serializers.ChoiceField(choices=ROLES_OF_METHODS)
+    supervised = SupervisedMethodSerializer(required=False)
+    dpo = DpoMethodSerializer(required=False)
+    reinforcement = ReinforcementMethodSerializer(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs["type"] == "reinforcement" and "reinforcement" not in attrs:
+            raise serializers.ValidationError(
+                {"reinforcement": ["is required when type is 'reinforcement' (grader)"]}
+            )
+        others = [m for m in ROLES_OF_METHODS if m != attrs["type"] and m in attrs]
+        if others:
+            raise serializers.ValidationError(
+                {others[0]: [f"does not match method type {attrs['type']!r}"]}
+            )
+        return attrs
+
+
+class WandbSerializer(StrictSerializer):
+    project = serializers.CharField()
+    name = serializers.CharField(required=False, allow_null=True)
+    entity = serializers.CharField(required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class IntegrationSerializer(StrictSerializer):
+    type = serializers.ChoiceField(choices=["wandb"])
+    wandb = WandbSerializer()
+
+
+def validate_metadata(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("must be an object of string keys and values")
+    if len(value) > 16:
+        raise serializers.ValidationError("may have at most 16 key-value pairs")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise serializers.ValidationError(f"key {key[:20]!r}… is longer than 64 characters")
+        if not isinstance(item, str):
+            raise serializers.ValidationError(f"value of {key!r} must be a string")
+        if len(item) > 512:
+            raise serializers.ValidationError(f"value of {key!r} is longer than 512 characters")
+    return value
+
+
+class MetadataField(serializers.Field):
+    def to_internal_value(self, data: Any) -> Any:
+        return validate_metadata(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class JobCreateSerializer(StrictSerializer):
+    """``POST /fine_tuning/jobs``: OpenAI's CreateFineTuningJobRequest."""
+
+    model = serializers.CharField(max_length=300)
+    training_file = serializers.CharField(max_length=500)
+    validation_file = serializers.CharField(max_length=500, required=False, allow_null=True)
+    hyperparameters = HyperparametersSerializer(required=False, allow_null=True)
+    method = MethodSerializer(required=False, allow_null=True)
+    suffix = serializers.CharField(min_length=1, max_length=64, required=False, allow_null=True)
+    seed = serializers.IntegerField(min_value=0, max_value=2147483647, required=False,
+                                    allow_null=True)
+    integrations = IntegrationSerializer(many=True, required=False, allow_null=True)
+    metadata = MetadataField(required=False, allow_null=True)
+    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        # Keep exactly what the client sent for nested objects (validated above).
+        for name in ("hyperparameters", "method", "integrations", "metadata"):
+            if name in self.initial_data:
+                attrs[name] = self.initial_data[name]
+        return attrs
+
+
+class FileCreateSerializer(StrictSerializer):
+    """``POST /files`` (multipart)."""
+
+    file = serializers.FileField(allow_empty_file=True)
+    purpose = serializers.ChoiceField(choices=FILE_PURPOSES)
+    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+    expires_after_anchor = serializers.ChoiceField(choices=["created_at"], required=False)
+    expires_after_seconds = serializers.IntegerField(
+        min_value=3600, max_value=2592000, required=False
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if ("expires_after_anchor" in attrs) != ("expires_after_seconds" in attrs):
+            raise serializers.ValidationError(
+                {"expires_after": ["needs both expires_after[anchor] and expires_after[seconds]"]}
+            )
+        return attrs
+
+
+class FileListQuerySerializer(StrictSerializer):
+    purpose = serializers.CharField(required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=10000, default=10000)
+    after = serializers.CharField(required=False)
+    order = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
+    custom_llm_provider = serializers.CharField(required=False)
+
+
+class CursorQuerySerializer(StrictSerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    after = serializers.CharField(required=False)
+    custom_llm_provider = serializers.CharField(required=False)
+
+
+class CheckpointQuerySerializer(CursorQuerySerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
+
+
+class ProviderQuerySerializer(StrictSerializer):
+    custom_llm_provider = serializers.CharField(required=False)

@@ -1,0 +1,18 @@
+"""Routes of DESIGN §4 (mounted with and without ``/v1``)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("files", views.FileListCreateView.as_view()),
+    path("files/<str:file_id>", views.FileDetailView.as_view()),
+    path("files/<str:file_id>/content", views.FileContentView.as_view()),
+    path("fine_tuning/jobs", views.JobListCreateView.as_view()),
+    path("fine_tuning/jobs/<str:job_id>", views.JobDetailView.as_view()),
+    path("fine_tuning/jobs/<str:job_id>/cancel", views.JobCancelView.as_view()),
+    path("fine_tuning/jobs/<str:job_id>/pause", views.JobPauseView.as_view()),
+    path("fine_tuning/jobs/<str:job_id>/resume", views.JobResumeView.as_view()),
+    path("fine_tuning/jobs/<str:job_id>/events", views.JobEventsView.as_view()),
+    path("fine_tuning/jobs/<str:job_id>/checkpoints", views.JobCheckpointsView.as_view()),
+]

@@ -1,0 +1,262 @@
+"""The HTTP surface: parse, call a service, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..conf import gateway
+from ..errors import InvalidRequest, TooLarge
+from ..services import files as file_service
+from ..services import idempotency
+from ..services import jobs as job_service
+from ..services.context import CallContext
+from . import serializers as s
+
+PROVIDER_FIELD = "custom_llm_provider"
+PROVIDER_HEADER = "custom-llm-provider"
+#: Multipart overhead allowed on top of max_upload_mb before the body is read.
+MULTIPART_SLACK = 1024 * 1024
+
+
+def context(request: Request) -> CallContext:
+    """The service context for this request; audit facts land on the
+    underlying Django request for the middleware."""
+    django_request = request._request
+    audit = django_request.__dict__.setdefault("ftproxy_audit", {})
+    return CallContext(caller=request.user, audit=audit)
+
+
+def provider_hint(request: Request, data: Any = None) -> str | None:
+    """``custom_llm_provider`` from the body or form, the query, or the header."""
+    for source in (data, request.query_params):
+        if source is not None and hasattr(source, "get") and source.get(PROVIDER_FIELD):
+            return str(source.get(PROVIDER_FIELD))
+    return request.headers.get(PROVIDER_HEADER) or None
+
+
+def validated(serializer_class, data) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def list_body(data: list[dict], has_more: bool, *, with_ids: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"object": "list", "data": data, "has_more": has_more}
+    if with_ids:
+        body["first_id"] = data[0]["id"] if data else None
+        body["last_id"] = data[-1]["id"] if data else None
+    return body
+
+
+def replayable(request: Request, ctx: CallContext, fingerprint: str, produce) -> Response:
+    status_code, body, replayed = idempotency.run_once(
+        ctx, request.headers.get("Idempotency-Key"), fingerprint, produce
+    )
+    response = Response(body, status=status_code)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+class GatewayView(APIView):
+    """Base of the API views."""
+
+
+class FileListCreateView(GatewayView):
+    @extend_schema(request=s.FileCreateSerializer, responses={200: dict}, operation_id="files_create")
+    def post(self, request: Request) -> Response:
+        ctx = context(request)
+        ctx.note(action="files.create")
+        declared = request.META.get("CONTENT_LENGTH")
+        if declared and declared.isdigit():
+            limit = gateway().max_upload_bytes
+            if int(declared) > limit + MULTIPART_SLACK:
+                raise TooLarge(
+                    f"The request is {declared} bytes; this gateway accepts uploads up to "
+                    f"{limit // (1024 * 1024)} MB (ftproxy_settings.max_upload_mb)."
+                )
+        form = {
+            key.replace("[", "_").replace("]", ""): value
+            for key, value in request.data.items()
+        }
+        form.update({k: v for k, v in request.FILES.items()})
+        data = validated(s.FileCreateSerializer, form)
+        upload = data["file"]
+        expires_after = None
+        if "expires_after_seconds" in data:
+            expires_after = {
+                "anchor": data["expires_after_anchor"],
+                "seconds": data["expires_after_seconds"],
+            }
+        hint = data.get(PROVIDER_FIELD) or provider_hint(request)
+        fingerprint = idempotency.fingerprint(
+            "files.create", upload.name, upload.size, data["purpose"], hint, expires_after,
+        )
+
+        def produce():
+            row = file_service.create_file(
+                ctx,
+                stream=upload.file,
+                size=upload.size,
+                filename=upload.name,
+                purpose=data["purpose"],
+                content_type=upload.content_type,
+                provider_hint=hint,
+                expires_after=expires_after,
+            )
+            return status.HTTP_200_OK, row.to_openai()
+
+        return replayable(request, ctx, fingerprint, produce)
+
+    @extend_schema(parameters=[s.FileListQuerySerializer], responses={200: dict},
+                   operation_id="files_list")
+    def get(self, request: Request) -> Response:
+        ctx = context(request)
+        query = validated(s.FileListQuerySerializer, request.query_params.dict())
+        rows, has_more = file_service.list_files(
+            ctx,
+            purpose=query.get("purpose"),
+            after=query.get("after"),
+            limit=query["limit"],
+            order=query["order"],
+        )
+        return Response(list_body([r.to_openai() for r in rows], has_more, with_ids=True))
+
+
+class FileDetailView(GatewayView):
+    @extend_schema(parameters=[s.ProviderQuerySerializer], responses={200: dict},
+                   operation_id="files_retrieve")
+    def get(self, request: Request, file_id: str) -> Response:
+        ctx = context(request)
+        row = file_service.retrieve_file(ctx, file_id, provider_hint(request))
+        return Response(row.to_openai())
+
+    @extend_schema(parameters=[s.ProviderQuerySerializer], responses={200: dict},
+                   operation_id="files_delete")
+    def delete(self, request: Request, file_id: str) -> Response:
+        ctx = context(request)
+        row = file_service.delete_file(ctx, file_id, provider_hint(request))
+        return Response({"id": row.public_id, "object": "file", "deleted": True})
+
+
+class FileContentView(GatewayView):
+    @extend_schema(parameters=[s.ProviderQuerySerializer], responses={(200, "application/octet-stream"): bytes},
+                   operation_id="files_content")
+    def get(self, request: Request, file_id: str):
+        ctx = context(request)
+        content = file_service.file_content(ctx, file_id, provider_hint(request))
+        response = StreamingHttpResponse(content.chunks, content_type=content.content_type)
+        if content.length is not None:
+            response["Content-Length"] = str(content.length)
+        if content.close is not None:
+            response._resource_closers.append(content.close)
+        return response
+
+
+class JobListCreateView(GatewayView):
+    @extend_schema(request=s.JobCreateSerializer, responses={200: dict},
+                   operation_id="fine_tuning_jobs_create")
+    def post(self, request: Request) -> Response:
+        ctx = context(request)
+        ctx.note(action="fine_tuning.jobs.create")
+        if not isinstance(request.data, dict):
+            raise InvalidRequest("The request body must be a JSON object.")
+        body = validated(s.JobCreateSerializer, request.data)
+        hint = body.pop(PROVIDER_FIELD, None) or provider_hint(request)
+        fingerprint = idempotency.fingerprint("fine_tuning.jobs.create", request.data, hint)
+
+        def produce():
+            job = job_service.create_job(ctx, body, hint)
+            return status.HTTP_200_OK, job.to_openai()
+
+        return replayable(request, ctx, fingerprint, produce)
+
+    @extend_schema(
+        parameters=[
+            s.CursorQuerySerializer,
+            OpenApiParameter("metadata", dict, style="deepObject", explode=True),
+        ],
+        responses={200: dict},
+        operation_id="fine_tuning_jobs_list",
+    )
+    def get(self, request: Request) -> Response:
+        ctx = context(request)
+        params = request.query_params
+        metadata = {
+            key[len("metadata[") : -1]: value
+            for key, value in params.items()
+            if key.startswith("metadata[") and key.endswith("]")
+        }
+        metadata_null = params.get("metadata") == "null"
+        plain = {k: v for k, v in params.items() if not k.startswith("metadata")}
+        query = validated(s.CursorQuerySerializer, plain)
+        rows, has_more = job_service.list_jobs(
+            ctx, after=query.get("after"), limit=query["limit"], metadata=metadata,
+            metadata_null=metadata_null,
+        )
+        return Response(list_body([r.to_openai() for r in rows], has_more, with_ids=False))
+
+
+class JobDetailView(GatewayView):
+    @extend_schema(parameters=[s.ProviderQuerySerializer], responses={200: dict},
+                   operation_id="fine_tuning_jobs_retrieve")
+    def get(self, request: Request, job_id: str) -> Response:
+        ctx = context(request)
+        job = job_service.retrieve_job(ctx, job_id, provider_hint(request))
+        return Response(job.to_openai())
+
+
+class JobActionView(GatewayView):
+    action_name = ""
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, job_id: str) -> Response:
+        ctx = context(request)
+        data = request.data if isinstance(request.data, dict) else None
+        job = job_service.job_action(ctx, self.action_name, job_id, provider_hint(request, data))
+        return Response(job.to_openai())
+
+
+class JobCancelView(JobActionView):
+    action_name = "cancel"
+
+
+class JobPauseView(JobActionView):
+    action_name = "pause"
+
+
+class JobResumeView(JobActionView):
+    action_name = "resume"
+
+
+class JobEventsView(GatewayView):
+    @extend_schema(parameters=[s.CursorQuerySerializer], responses={200: dict},
+                   operation_id="fine_tuning_jobs_events")
+    def get(self, request: Request, job_id: str) -> Response:
+        ctx = context(request)
+        query = validated(s.CursorQuerySerializer, request.query_params.dict())
+        events, has_more = job_service.list_events(
+            ctx, job_id, after=query.get("after"), limit=query["limit"],
+            provider_hint=provider_hint(request),
+        )
+        return Response(list_body(events, has_more, with_ids=False))
+
+
+class JobCheckpointsView(GatewayView):
+    @extend_schema(parameters=[s.CheckpointQuerySerializer], responses={200: dict},
+                   operation_id="fine_tuning_jobs_checkpoints")
+    def get(self, request: Request, job_id: str) -> Response:
+        ctx = context(request)
+        query = validated(s.CheckpointQuerySerializer, request.query_params.dict())
+        checkpoints, has_more = job_service.list_checkpoints(
+            ctx, job_id, after=query.get("after"), limit=query["limit"],
+            provider_hint=provider_hint(request),
+        )
+        return Response(list_body(checkpoints, has_more, with_ids=True))

@@ -1,0 +1,104 @@
+"""What the file and job services share: choosing a provider, finding a
+ledger row the caller may see, and cursor pagination over the ledger."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db import models
+
+from ..conf import gateway
+from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
+from ..models import LedgerState
+from ..providers.base import Provider
+from .context import CallContext
+
+Row = TypeVar("Row", bound=models.Model)
+
+API_LABELS = {"files_settings": "files", "finetune_settings": "fine-tuning"}
+
+
+def choose_provider(api: str, hint: str | None, *, fallback: str | None = None) -> Provider:
+    """The configured entry named by ``hint``; else ``fallback`` if it is
+    configured; else the only entry of that API. 400 otherwise, listing the
+    configured entries."""
+    entries = gateway().entries(api)
+    configured = ", ".join(sorted(entries)) or "none"
+    if hint:
+        provider = entries.get(hint)
+        if provider is None:
+            raise InvalidRequest(
+                f"custom_llm_provider {hint!r} is not configured for {API_LABELS[api]} "
+                f"(configured: {configured}).",
+                param="custom_llm_provider",
+                code="invalid_provider",
+            )
+        return provider
+    if fallback and fallback in entries:
+        return entries[fallback]
+    if len(entries) == 1:
+        return next(iter(entries.values()))
+    if not entries:
+        raise InvalidRequest(
+            f"No provider is configured for {API_LABELS[api]} ({api} is empty).",
+            param="custom_llm_provider",
+            code="invalid_provider",
+        )
+    raise InvalidRequest(
+        f"custom_llm_provider is required: several providers are configured for "
+        f"{API_LABELS[api]} ({configured}).",
+        param="custom_llm_provider",
+        code="invalid_provider",
+    )
+
+
+def provider_of(api: str, row: Any) -> Provider:
+    """The configured entry a ledger row lives on (the ledger decides)."""
+    provider = gateway().provider(api, row.provider)
+    if provider is None:
+        raise GatewayMisconfigured(
+            f"{row.public_id} lives on provider entry {row.provider!r}, which is no longer "
+            "configured."
+        )
+    return provider
+
+
+def visible(queryset: models.QuerySet[Row], ctx: CallContext) -> models.QuerySet[Row]:
+    """Rows the caller may see: its own, or all for the master key; only
+    rows whose upstream creation succeeded."""
+    queryset = queryset.filter(ledger_state=LedgerState.OK)
+    if not ctx.caller.is_master:
+        queryset = queryset.filter(owner=ctx.caller.key)
+    return queryset
+
+
+def find(queryset: models.QuerySet[Row], ctx: CallContext, public_id: str) -> Row | None:
+    return visible(queryset, ctx).filter(public_id=public_id).first()
+
+
+def not_found(kind: str, public_id: str, param: str | None = None) -> NotFoundError:
+    return NotFoundError(f"No such {kind}: {public_id}", param=param)
+
+
+def page(
+    queryset: models.QuerySet[Row],
+    *,
+    after: str | None,
+    limit: int,
+    descending: bool = True,
+    kind: str,
+) -> tuple[list[Row], bool]:
+    """One page ordered by (created_at, id), starting after the row whose
+    public id is ``after``. Two queries whatever the ledger's size."""
+    direction = "-" if descending else ""
+    if after:
+        cursor = queryset.filter(public_id=after).values("created_at", "id").first()
+        if cursor is None:
+            raise InvalidRequest(f"after: no such {kind}: {after}", param="after")
+        op = "lt" if descending else "gt"
+        queryset = queryset.filter(
+            models.Q(**{f"created_at__{op}": cursor["created_at"]})
+            | models.Q(created_at=cursor["created_at"], **{f"id__{op}": cursor["id"]})
+        )
+    rows = list(queryset.order_by(f"{direction}created_at", f"{direction}id")[: limit + 1])
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,250 @@
+"""Files: record first, call the provider, record the outcome."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.utils import timezone
+
+from ..conf import FILES, gateway
+from ..errors import InvalidRequest, TooLarge
+from ..models import File, LedgerState, mint_id
+from ..providers.base import FileContent, FileUpload, ProviderError, ProviderNotFound, RemoteFile
+from ..validation import FineTuneValidator
+from .common import choose_provider, find, not_found, page, provider_of, visible
+from .context import CallContext
+
+FINE_TUNE = "fine-tune"
+#: A fine-tune line longer than this is rejected without being held whole.
+MAX_LINE_BYTES = 32 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Scan:
+    """What one pass over an upload learned."""
+
+    sha256: str
+    size: int
+    estimated_tokens: int | None = None
+
+
+def check_size(size: int | None) -> None:
+    """413 when ``size`` exceeds ``max_upload_mb``."""
+    limit = gateway().max_upload_bytes
+    if size is not None and size > limit:
+        raise TooLarge(
+            f"The file is {size} bytes; this gateway accepts uploads up to "
+            f"{limit // (1024 * 1024)} MB (ftproxy_settings.max_upload_mb)."
+        )
+
+
+def scan_upload(stream: IO[bytes], purpose: str) -> Scan:
+    """Hash the upload and, for ``fine-tune``, validate it line by line, in
+    one streamed pass. A bad file raises a 400 naming its lines."""
+    digest = hashlib.sha256()
+    size = 0
+    stream.seek(0)
+    if purpose != FINE_TUNE:
+        while chunk := stream.read(READ_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        return Scan(sha256=digest.hexdigest(), size=size)
+
+    validator = FineTuneValidator()
+    too_long: list[int] = []
+    line_number = 0
+    while line := stream.readline(MAX_LINE_BYTES):
+        digest.update(line)
+        size += len(line)
+        line_number += 1
+        if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+            # Skip the rest of an over-long line without holding it.
+            too_long.append(line_number)
+            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                digest.update(rest)
+                size += len(rest)
+            digest.update(rest)
+            size += len(rest)
+            validator.feed_line(b"{}\n")  # keep line numbers aligned; error reported below
+            continue
+        validator.feed_line(line)
+    validator.finish()
+    if too_long:
+        lines = ", ".join(str(n) for n in too_long[:5])
+        raise InvalidRequest(
+            f"Invalid fine-tuning file: line {lines} longer than {MAX_LINE_BYTES} bytes.",
+            param="file",
+            code="invalid_file_format",
+        )
+    if validator.errors:
+        raise InvalidRequest(validator.summary(), param="file", code="invalid_file_format")
+    return Scan(sha256=digest.hexdigest(), size=size, estimated_tokens=validator.estimated_tokens)
+
+
+def _apply(row: File, remote: RemoteFile) -> list[str]:
+    """Copy the provider's view of the file onto the row; the changed fields."""
+    values: dict[str, Any] = {
+        "status": remote.status,
+        "status_details": remote.status_details,
+        "raw_status": remote.status,
+        "provider_payload": remote.raw,
+        "synced_at": timezone.now(),
+    }
+    if remote.bytes is not None:
+        values["bytes"] = remote.bytes
+    if remote.created_at:
+        values["created_at"] = remote.created_at
+    if remote.expires_at is not None:
+        values["expires_at"] = remote.expires_at
+    if remote.filename:
+        values["filename"] = remote.filename
+    for name, value in values.items():
+        setattr(row, name, value)
+    return list(values)
+
+
+def create_file(
+    ctx: CallContext,
+    *,
+    stream: IO[bytes],
+    size: int,
+    filename: str,
+    purpose: str,
+    content_type: str,
+    provider_hint: str | None,
+    expires_after: dict[str, Any] | None,
+) -> File:
+    """Validate, record, upload, record the outcome."""
+    check_size(size)
+    provider = choose_provider(FILES, provider_hint)
+    ctx.note(action="files.create", provider=provider.name)
+    scan = scan_upload(stream, purpose)
+    now = timezone.now()
+    row = File.objects.create(
+        public_id=mint_id("file"),
+        provider=provider.name,
+        provider_kind=provider.kind,
+        owner=ctx.caller.key,
+        filename=filename,
+        purpose=purpose,
+        bytes=scan.size,
+        sha256=scan.sha256,
+        status="uploaded",
+        created_at=int(now.timestamp()),
+        expires_at=(
+            int(now.timestamp()) + int(expires_after["seconds"]) if expires_after else None
+        ),
+        estimated_tokens=scan.estimated_tokens,
+    )
+    ctx.note(object_id=row.public_id)
+    stream.seek(0)
+    upload = FileUpload(
+        filename=filename,
+        purpose=purpose,
+        stream=stream,
+        size=scan.size,
+        content_type=content_type or "application/octet-stream",
+        expires_after=expires_after,
+    )
+    try:
+        remote = ctx.upstream(provider, provider.upload_file, upload)
+    except ProviderError as exc:
+        row.ledger_state = LedgerState.FAILED
+        row.ledger_error = exc.message
+        row.save(update_fields=["ledger_state", "ledger_error", "updated"])
+        raise
+    row.remote_id = remote.remote_id
+    if not provider.mints_ids:
+        row.public_id = remote.remote_id
+    changed = _apply(row, remote)
+    row.ledger_state = LedgerState.OK
+    row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
+    ctx.note(object_id=row.public_id)
+    return row
+
+
+def list_files(
+    ctx: CallContext, *, purpose: str | None, after: str | None, limit: int, order: str
+) -> tuple[list[File], bool]:
+    """A page of the caller's files from the ledger."""
+    ctx.note(action="files.list")
+    queryset = visible(File.objects.filter(deleted=False), ctx)
+    if purpose:
+        queryset = queryset.filter(purpose=purpose)
+    return page(queryset, after=after, limit=limit, descending=order != "asc", kind="file")
+
+
+def _locate(ctx: CallContext, file_id: str, provider_hint: str | None) -> tuple[File, bool]:
+    """The caller's file, or (master key + provider hint) the upstream file
+    adopted into the ledger; else 404. The flag says it was just fetched."""
+    row = find(File.objects.filter(deleted=False), ctx, file_id)
+    ctx.note(object_id=file_id)
+    if row is not None:
+        ctx.note(provider=row.provider)
+        return row, False
+    if ctx.caller.is_master and provider_hint:
+        provider = choose_provider(FILES, provider_hint)
+        if not provider.mints_ids and not File.objects.filter(public_id=file_id).exists():
+            return _adopt(ctx, provider, file_id), True
+    raise not_found("file", file_id)
+
+
+def _adopt(ctx: CallContext, provider, file_id: str) -> File:
+    remote = ctx.upstream(provider, provider.retrieve_file, file_id)
+    if remote is None:
+        raise not_found("file", file_id)
+    row = File(
+        public_id=remote.remote_id,
+        remote_id=remote.remote_id,
+        provider=provider.name,
+        provider_kind=provider.kind,
+        owner=None,
+        filename=remote.filename,
+        purpose=remote.purpose,
+        created_at=remote.created_at,
+        ledger_state=LedgerState.OK,
+    )
+    _apply(row, remote)
+    row.save()
+    return row
+
+
+def retrieve_file(ctx: CallContext, file_id: str, provider_hint: str | None = None) -> File:
+    """The file, refreshed from its provider when the provider has news."""
+    ctx.note(action="files.retrieve")
+    row, fresh = _locate(ctx, file_id, provider_hint)
+    if fresh:
+        return row
+    provider = provider_of(FILES, row)
+    remote = ctx.upstream(provider, provider.retrieve_file, row.remote_id)
+    if remote is not None:
+        changed = _apply(row, remote)
+        row.save(update_fields=[*changed, "updated"])
+    return row
+
+
+def delete_file(ctx: CallContext, file_id: str, provider_hint: str | None = None) -> File:
+    """Delete upstream, then mark the row deleted (rows are never removed)."""
+    ctx.note(action="files.delete")
+    row, _ = _locate(ctx, file_id, provider_hint)
+    provider = provider_of(FILES, row)
+    try:
+        ctx.upstream(provider, provider.delete_file, row.remote_id)
+    except ProviderNotFound:
+        pass  # already gone upstream: the ledger catches up
+    row.deleted = True
+    row.deleted_at = timezone.now()
+    row.status = "deleted"
+    row.save(update_fields=["deleted", "deleted_at", "status", "updated"])
+    return row
+
+
+def file_content(ctx: CallContext, file_id: str, provider_hint: str | None = None) -> FileContent:
+    """The file's bytes, streamed from the provider."""
+    ctx.note(action="files.content")
+    row, _ = _locate(ctx, file_id, provider_hint)
+    provider = provider_of(FILES, row)
+    return ctx.upstream(provider, provider.file_content, row.remote_id)

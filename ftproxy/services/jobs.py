@@ -1,0 +1,317 @@
+"""Fine-tuning jobs: record first, call the provider, record the outcome.
+
+Every status change of a job, whatever its source, goes through
+``change_status``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..conf import FINE_TUNING
+from ..errors import InvalidRequest
+from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
+from ..providers.base import JobCreate, Page, ProviderError, RemoteJob
+from ..signals import job_status_changed
+from .common import choose_provider, find, not_found, page, provider_of, visible
+from .context import CallContext
+
+GS_PREFIX = "gs://"
+
+#: RemoteJob fields copied onto the ledger row as they are.
+MIRRORED_FIELDS = (
+    "model",
+    "fine_tuned_model",
+    "finished_at",
+    "estimated_finish",
+    "trained_tokens",
+    "hyperparameters",
+    "method",
+    "error",
+    "organization_id",
+    "result_files",
+    "seed",
+    "integrations",
+    "metadata",
+)
+
+
+def change_status(
+    job: FineTuningJob, remote: RemoteJob, *, source: str, message: str = ""
+) -> bool:
+    """Mirror ``remote`` onto ``job`` and record a status change, if any.
+
+    Locks the row, so concurrent updates are serialised: each real change
+    writes exactly one ``JobEvent`` and sends ``job_status_changed`` once
+    after commit; a final status is never replaced by a stale answer.
+    Returns whether the status changed. ``job`` is updated in place.
+    """
+    with transaction.atomic():
+        row = FineTuningJob.objects.select_for_update().get(pk=job.pk)
+        old_status = row.status
+        stale = row.terminal and (not remote.terminal or remote.raw_status != row.raw_status)
+        fields = ["provider_payload", "synced_at", "sync_error", "updated"]
+        row.provider_payload = remote.raw
+        row.synced_at = timezone.now()
+        row.sync_error = ""
+        if not stale:
+            for name in MIRRORED_FIELDS:
+                value = getattr(remote, name)
+                if name == "model" and not value:
+                    continue
+                setattr(row, name, value)
+            row.status = remote.status
+            row.raw_status = remote.raw_status
+            row.terminal = remote.terminal
+            fields += [*MIRRORED_FIELDS, "status", "raw_status", "terminal"]
+        changed = row.status != old_status
+        row.save(update_fields=fields)
+        if changed:
+            JobEvent.objects.create(
+                job=row,
+                from_status=old_status,
+                to_status=row.status,
+                provider_status=row.raw_status,
+                source=source,
+                message=message,
+            )
+            transaction.on_commit(
+                lambda: job_status_changed.send(
+                    sender=FineTuningJob, job=row, old_status=old_status, new_status=row.status
+                )
+            )
+    for name in [*MIRRORED_FIELDS, "status", "raw_status", "terminal", "provider_payload",
+                 "synced_at", "sync_error"]:
+        setattr(job, name, getattr(row, name))
+    return changed
+
+
+def _training_reference(
+    ctx: CallContext, file_id: str | None, param: str
+) -> tuple[str | None, File | None]:
+    """Map a public file id to the provider's reference (remote id or URI)."""
+    if not file_id:
+        return None, None
+    row = find(File.objects.filter(deleted=False), ctx, file_id)
+    if row is not None:
+        return row.remote_id, row
+    if file_id.startswith(GS_PREFIX) and not ctx.caller.is_master:
+        raise InvalidRequest(f"{param}: raw gs:// URIs are accepted only with the master key.",
+                             param=param)
+    if ctx.caller.is_master:
+        return file_id, None  # forwarded as is; the provider judges it
+    raise InvalidRequest(f"{param}: no such file: {file_id}", param=param, code="invalid_file")
+
+
+def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None) -> FineTuningJob:
+    """Record the job, create it upstream, record the outcome."""
+    ctx.note(action="fine_tuning.jobs.create")
+    training_ref, training_row = _training_reference(ctx, body["training_file"], "training_file")
+    validation_ref, validation_row = _training_reference(
+        ctx, body.get("validation_file"), "validation_file"
+    )
+    provider = choose_provider(
+        FINE_TUNING, provider_hint, fallback=training_row.provider if training_row else None
+    )
+    ctx.note(provider=provider.name)
+    for param, row in (("training_file", training_row), ("validation_file", validation_row)):
+        if row is None:
+            continue
+        if row.provider_kind != provider.kind:
+            raise InvalidRequest(
+                f"{param}: {row.public_id} was uploaded to {row.provider!r} "
+                f"({row.provider_kind}), not to {provider.kind}.",
+                param=param,
+            )
+        if row.purpose != "fine-tune":
+            raise InvalidRequest(
+                f"{param}: {row.public_id} has purpose {row.purpose!r}, not 'fine-tune'.",
+                param=param,
+            )
+    if (training_ref or "").startswith(GS_PREFIX) and not provider.mints_ids:
+        raise InvalidRequest("training_file: gs:// URIs are only for vertex_ai.",
+                             param="training_file")
+
+    now = int(timezone.now().timestamp())
+    job = FineTuningJob.objects.create(
+        public_id=mint_id("ftjob"),
+        provider=provider.name,
+        provider_kind=provider.kind,
+        owner=ctx.caller.key,
+        model=body["model"],
+        status="",  # nothing observed yet: the first status is a change from nothing
+        training_file=body["training_file"],
+        validation_file=body.get("validation_file"),
+        hyperparameters=body.get("hyperparameters") or {},
+        method=body.get("method"),
+        suffix=body.get("suffix"),
+        seed=body.get("seed"),
+        integrations=body.get("integrations"),
+        metadata=body.get("metadata"),
+        created_at=now,
+    )
+    ctx.note(object_id=job.public_id)
+    request = JobCreate(
+        model=body["model"],
+        training_file=training_ref,
+        validation_file=validation_ref,
+        hyperparameters=body.get("hyperparameters"),
+        method=body.get("method"),
+        suffix=body.get("suffix"),
+        seed=body.get("seed"),
+        integrations=body.get("integrations"),
+        metadata=body.get("metadata"),
+    )
+    try:
+        remote = ctx.upstream(provider, provider.create_job, request)
+    except ProviderError as exc:
+        job.ledger_state = LedgerState.FAILED
+        job.ledger_error = exc.message
+        job.status = "failed"
+        job.save(update_fields=["ledger_state", "ledger_error", "status", "updated"])
+        raise
+    job.remote_id = remote.remote_id
+    if not provider.mints_ids:
+        job.public_id = remote.remote_id
+    job.created_at = remote.created_at or now
+    job.ledger_state = LedgerState.OK
+    job.save(update_fields=["remote_id", "public_id", "created_at", "ledger_state", "updated"])
+    ctx.note(object_id=job.public_id)
+    change_status(job, remote, source="create")
+    return job
+
+
+def list_jobs(
+    ctx: CallContext, *, after: str | None, limit: int, metadata: dict[str, str] | None,
+    metadata_null: bool = False,
+) -> tuple[list[FineTuningJob], bool]:
+    """A page of the caller's jobs from the ledger, newest first."""
+    ctx.note(action="fine_tuning.jobs.list")
+    queryset = visible(FineTuningJob.objects.all(), ctx)
+    if metadata_null:
+        queryset = queryset.filter(metadata__isnull=True) | queryset.filter(metadata={})
+    for key, value in (metadata or {}).items():
+        queryset = queryset.filter(**{f"metadata__{key}": value})
+    return page(queryset, after=after, limit=limit, kind="fine-tuning job")
+
+
+def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[FineTuningJob, bool]:
+    """The caller's job, or (master key + provider hint) the upstream job
+    adopted into the ledger; else 404. The flag says it was just fetched."""
+    row = find(FineTuningJob.objects.all(), ctx, job_id)
+    ctx.note(object_id=job_id)
+    if row is not None:
+        ctx.note(provider=row.provider)
+        return row, False
+    if ctx.caller.is_master and provider_hint:
+        provider = choose_provider(FINE_TUNING, provider_hint)
+        if not provider.mints_ids and not FineTuningJob.objects.filter(public_id=job_id).exists():
+            remote = ctx.upstream(provider, provider.retrieve_job, job_id)
+            job = FineTuningJob.objects.create(
+                public_id=remote.remote_id,
+                remote_id=remote.remote_id,
+                provider=provider.name,
+                provider_kind=provider.kind,
+                owner=None,
+                model=remote.model,
+                status="",
+                training_file=remote.training_file or "",
+                validation_file=remote.validation_file,
+                suffix=remote.suffix,
+                created_at=remote.created_at,
+                ledger_state=LedgerState.OK,
+            )
+            change_status(job, remote, source="adopt")
+            return job, True
+    raise not_found("fine-tuning job", job_id)
+
+
+def _act(ctx: CallContext, action: str, job_id: str, provider_hint: str | None) -> FineTuningJob:
+    job, fresh = _locate(ctx, job_id, provider_hint)
+    if fresh and action == "retrieve":
+        return job
+    provider = provider_of(FINE_TUNING, job)
+    hook = getattr(provider, f"{action}_job")
+    remote = ctx.upstream(provider, hook, job.remote_id)
+    change_status(job, remote, source=action)
+    return job
+
+
+def retrieve_job(ctx: CallContext, job_id: str, provider_hint: str | None = None) -> FineTuningJob:
+    """The job, refreshed from its provider."""
+    ctx.note(action="fine_tuning.jobs.retrieve")
+    return _act(ctx, "retrieve", job_id, provider_hint)
+
+
+def job_action(
+    ctx: CallContext, action: str, job_id: str, provider_hint: str | None = None
+) -> FineTuningJob:
+    """cancel, pause or resume."""
+    ctx.note(action=f"fine_tuning.jobs.{action}")
+    return _act(ctx, action, job_id, provider_hint)
+
+
+def list_events(
+    ctx: CallContext, job_id: str, *, after: str | None, limit: int,
+    provider_hint: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The provider's events, or the ledger's status history where the
+    provider has none."""
+    ctx.note(action="fine_tuning.jobs.events")
+    job, _ = _locate(ctx, job_id, provider_hint)
+    provider = provider_of(FINE_TUNING, job)
+    result: Page | None = ctx.upstream(provider, provider.list_job_events, job.remote_id, after,
+                                       limit)
+    if result is not None:
+        events = [
+            {"object": "fine_tuning.job.event", **_event_dict(event)} for event in result.items
+        ]
+        return events, result.has_more
+    history = JobEvent.objects.filter(job=job).order_by("-id")
+    if after:
+        if not after.startswith("ftevent-") or not after[8:].isdigit():
+            raise InvalidRequest(f"after: no such event: {after}", param="after")
+        history = history.filter(id__lt=int(after[8:]))
+    rows = list(history[: limit + 1])
+    return [row.to_openai() for row in rows[:limit]], len(rows) > limit
+
+
+def _event_dict(event) -> dict[str, Any]:
+    data = {
+        "id": event.id,
+        "created_at": event.created_at,
+        "level": event.level,
+        "message": event.message,
+        "type": event.type,
+    }
+    if event.data is not None:
+        data["data"] = event.data
+    return data
+
+
+def list_checkpoints(
+    ctx: CallContext, job_id: str, *, after: str | None, limit: int,
+    provider_hint: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The provider's checkpoints of the job, newest first."""
+    ctx.note(action="fine_tuning.jobs.checkpoints")
+    job, _ = _locate(ctx, job_id, provider_hint)
+    provider = provider_of(FINE_TUNING, job)
+    result: Page = ctx.upstream(provider, provider.list_job_checkpoints, job.remote_id, after,
+                                limit)
+    checkpoints = [
+        {
+            "object": "fine_tuning.job.checkpoint",
+            "id": item.id,
+            "created_at": item.created_at,
+            "fine_tuned_model_checkpoint": item.fine_tuned_model_checkpoint,
+            "step_number": item.step_number,
+            "metrics": item.metrics,
+            "fine_tuning_job_id": job.public_id,
+        }
+        for item in result.items
+    ]
+    return checkpoints, result.has_more
