@@ -1,9 +1,189 @@
-"""Azure OpenAI (being written)."""
+"""Azure OpenAI: OpenAI's API at another address, with Azure's quirks.
 
-from .base import Provider
+Two API families share one resource endpoint:
+
+- dated versions (``api_version: "2024-10-21"``, the default):
+  ``{api_base}/openai/<path>?api-version=2024-10-21``. A narrower API:
+  no pause/resume, no ``method``/``integrations``/``metadata`` on a job, no
+  ``expires_after`` on a file, and answers that differ from OpenAI's in
+  small ways (see ``normalise_*``).
+- ``api_version: v1``: ``{api_base}/openai/v1/<path>``, no ``api-version``
+  query, and OpenAI's request and answer shapes.
+
+Either way the key goes in the ``api-key`` header, never ``Authorization``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .base import FileUpload, JobCreate, ProviderInputError, ProviderNotSupported, RemoteJob
+from .openai import OpenAIProvider
+
+DEFAULT_API_VERSION = "2024-10-21"
+V1 = "v1"
+API_VERSION_RE = re.compile(r"^(v1|\d{4}-\d{2}-\d{2}(-preview)?)$")
+#: Azure job statuses that OpenAI calls "queued". "created" and "pending"
+#: are the dated FineTuningState's words for a job not yet running;
+#: "notRunning" shows up in Azure's own examples.
+QUEUED_JOB_STATUSES = frozenset({"created", "pending", "notRunning"})
+#: Azure file statuses of a file still being validated: OpenAI's "uploaded".
+UPLOADED_FILE_STATUSES = frozenset({"pending", "running", "notRunning"})
 
 
-class AzureProvider(Provider):
+def api_version_of(entry: dict[str, Any]) -> str:
+    """The entry's api_version as a string. YAML reads an unquoted
+    ``2024-10-21`` as a date; its ``str`` is the same text."""
+    value = entry.get("api_version")
+    return str(value).strip() if value not in (None, "") else DEFAULT_API_VERSION
+
+
+class AzureProvider(OpenAIProvider):
+    """Azure OpenAI, dated API versions or v1.
+
+    Requests are OpenAI's, reshaped for dated versions; answers are brought
+    back to OpenAI's shapes. Whatever a dated version cannot carry is
+    refused with a 400 that names the field and points to ``api_version: v1``,
+    never dropped.
+    """
+
     kind = "azure"
     options = frozenset({"api_key", "api_base", "api_version"})
     required_options = frozenset({"api_key", "api_base"})
+
+    def __init__(self, entry: dict[str, Any]):
+        self.api_version = api_version_of(entry)
+        super().__init__(entry)
+
+    @classmethod
+    def check_entry(cls, entry: dict[str, Any]) -> None:
+        version = api_version_of(entry)
+        if not API_VERSION_RE.match(version):
+            raise ValueError(
+                f"key 'api_version' must be 'v1' or a dated version such as "
+                f"'{DEFAULT_API_VERSION}', not {version!r}"
+            )
+        base = str(entry.get("api_base") or "")
+        if not base.startswith(("https://", "http://")):
+            raise ValueError(
+                "key 'api_base' must be the resource endpoint, "
+                "e.g. https://my-resource.openai.azure.com"
+            )
+
+    @property
+    def is_v1(self) -> bool:
+        return self.api_version == V1
+
+    # ---- transport ------------------------------------------------------
+    def api_base(self) -> str:
+        base = str(self.entry["api_base"]).rstrip("/")
+        # api_base is the resource endpoint (as in LiteLLM), but people also
+        # paste the SDK's base URL: accept both rather than build /openai/openai.
+        for suffix in ("/openai/v1", "/openai"):
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        return f"{base}/openai/v1" if self.is_v1 else f"{base}/openai"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"api-key": self.api_key}
+
+    def query_params(self) -> dict[str, str]:
+        return {} if self.is_v1 else {"api-version": self.api_version}
+
+    def _needs_v1(self, what: str, param: str | None = None) -> ProviderNotSupported:
+        return ProviderNotSupported(
+            f"{what} is not supported by azure api-version {self.api_version}; "
+            f"use api_version: v1 for this provider entry.",
+            provider=self.name,
+            param=param,
+        )
+
+    # ---- request shaping --------------------------------------------------
+    def upload_fields(self, upload: FileUpload) -> list[tuple[str, str]]:
+        if not self.is_v1 and upload.expires_after:
+            raise self._needs_v1("expires_after", "expires_after")
+        return super().upload_fields(upload)
+
+    def job_body(self, job: JobCreate) -> dict[str, Any]:
+        """For dated versions: OpenAI's body reduced to FineTuningJobCreation
+        (model, training_file, validation_file, hyperparameters, suffix, seed)."""
+        body = super().job_body(job)
+        if self.is_v1:
+            return body
+        for field in ("integrations", "metadata"):
+            # An empty list or mapping says nothing, so leaving it out loses nothing.
+            if body.pop(field, None):
+                raise self._needs_v1(f"'{field}' on a fine-tuning job", field)
+        method = body.pop("method", None)
+        hyperparameters = dict(body.get("hyperparameters") or {})
+        if method:
+            hyperparameters = self._merge_method(method, hyperparameters)
+        # Dated versions take numbers only; "auto" is what leaving a
+        # hyperparameter out means, so it is left out rather than refused.
+        hyperparameters = {k: v for k, v in hyperparameters.items() if v != "auto"}
+        if hyperparameters:
+            body["hyperparameters"] = hyperparameters
+        else:
+            body.pop("hyperparameters", None)
+        return body
+
+    def _merge_method(
+        self, method: dict[str, Any], hyperparameters: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Flatten ``method.supervised.hyperparameters`` into top-level
+        hyperparameters, the only way a dated version takes them."""
+        kind = method.get("type") or "supervised"
+        if kind != "supervised":
+            raise self._needs_v1(f"Fine-tuning method '{kind}'", "method.type")
+        extra = sorted(k for k, v in method.items() if k not in ("type", "supervised") and v)
+        supervised = method.get("supervised") or {}
+        extra += sorted(
+            f"supervised.{k}" for k, v in supervised.items() if k != "hyperparameters" and v
+        )
+        if extra:
+            raise self._needs_v1(f"'method.{extra[0]}'", f"method.{extra[0]}")
+        from_method = supervised.get("hyperparameters") or {}
+        for key, value in from_method.items():
+            if key in hyperparameters and hyperparameters[key] != value:
+                raise ProviderInputError(
+                    f"hyperparameters.{key} and method.supervised.hyperparameters.{key} "
+                    f"disagree; give it in one place.",
+                    provider=self.name,
+                    param=f"method.supervised.hyperparameters.{key}",
+                )
+        return {**hyperparameters, **from_method}
+
+    # ---- answer normalisation ---------------------------------------------
+    def normalise_file(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("status") in UPLOADED_FILE_STATUSES:
+            data["status"] = "uploaded"
+        return data
+
+    def normalise_job(self, data: dict[str, Any]) -> dict[str, Any]:
+        # Dated versions spell it the British way.
+        if "organisation_id" in data and not data.get("organization_id"):
+            data["organization_id"] = data.pop("organisation_id")
+        return data
+
+    def normalise_event(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("level") == "warning":
+            data["level"] = "warn"
+        return data
+
+    def job_status(self, raw_status: str) -> str:
+        return "queued" if raw_status in QUEUED_JOB_STATUSES else raw_status
+
+    # ---- hooks a dated version lacks -------------------------------------
+    def pause_job(self, remote_id: str) -> RemoteJob:
+        """``POST fine_tuning/jobs/{id}/pause`` (v1 only)."""
+        if not self.is_v1:
+            raise self._needs_v1("Pausing fine-tuning jobs")
+        return super().pause_job(remote_id)
+
+    def resume_job(self, remote_id: str) -> RemoteJob:
+        """``POST fine_tuning/jobs/{id}/resume`` (v1 only)."""
+        if not self.is_v1:
+            raise self._needs_v1("Resuming fine-tuning jobs")
+        return super().resume_job(remote_id)

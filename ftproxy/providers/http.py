@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests_toolbelt import MultipartEncoder
+from urllib3.exceptions import (
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.util.retry import Retry
 
 from .base import (
+    FileContent,
     ProviderAuthError,
     ProviderError,
     ProviderFailure,
@@ -41,14 +52,47 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 class GatewayRetry(Retry):
-    """urllib3 Retry whose honoured Retry-After is capped, so a worker never
-    sleeps for minutes on the upstream's say-so."""
+    """urllib3 Retry that honours ``Retry-After`` only up to a cap.
+
+    A wait up to ``RETRY_AFTER_CAP_SECONDS`` is slept and retried; a longer
+    one is not retried at all: the answer (usually a 429) goes back at once
+    with its Retry-After, so the client waits instead of a gateway worker.
+    An unparsable Retry-After counts as absent (plain backoff) rather than
+    failing the call.
+    """
 
     def get_retry_after(self, response):  # noqa: D401 - urllib3 hook
-        seconds = super().get_retry_after(response)
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:
+            return None
         if seconds is None:
             return None
         return min(seconds, RETRY_AFTER_CAP_SECONDS)
+
+    def increment(
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ):
+        if response is not None and self.respect_retry_after_header:
+            header = response.headers.get("Retry-After")
+            try:
+                seconds = self.parse_retry_after(header) if header is not None else None
+            except InvalidHeader:
+                seconds = None
+            if seconds is not None and seconds > RETRY_AFTER_CAP_SECONDS:
+                # urllib3 (and responses) hand back the response itself when
+                # retries end this way, because raise_on_status is False.
+                raise MaxRetryError(
+                    _pool, url, ResponseError(f"Retry-After of {seconds:g}s exceeds the cap")
+                )
+        return super().increment(
+            method=method,
+            url=url,
+            response=response,
+            error=error,
+            _pool=_pool,
+            _stacktrace=_stacktrace,
+        )
 
 
 def build_retry(max_retries: int) -> Retry:
@@ -158,6 +202,57 @@ def check_response(response: requests.Response, provider: str) -> requests.Respo
     )
 
 
+def _transport_cause(exc: BaseException) -> BaseException | None:
+    """The urllib3 exception behind a requests one: requests wraps urllib3's
+    ``MaxRetryError`` (whose ``reason`` is the last failure) or the bare
+    error in ``args[0]``."""
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError):
+        cause = cause.reason
+    return cause if isinstance(cause, BaseException) else None
+
+
+def transport_error(
+    exc: requests.exceptions.RequestException,
+    provider: str,
+    timeout: tuple[float, float],
+) -> ProviderError:
+    """Map a failure to get any answer at all to the ProviderError family.
+
+    Decided on the underlying urllib3 error, not on message text: requests
+    reports a read timeout that used up the retries as a ConnectionError.
+    """
+    cause = _transport_cause(exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ProviderTimeout(
+            f"The provider '{provider}' did not accept a connection within {timeout[0]:g} seconds.",
+            provider=provider,
+        )
+    if isinstance(exc, requests.exceptions.Timeout) or isinstance(cause, ReadTimeoutError):
+        return ProviderTimeout(
+            f"The provider '{provider}' did not answer within {timeout[1]:g} seconds.",
+            provider=provider,
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if isinstance(cause, ProtocolError):
+            # The request got through and the connection died before an
+            # answer: the provider failed, it was not unreachable.
+            return ProviderFailure(
+                f"The provider '{provider}' closed the connection without answering.",
+                provider=provider,
+            )
+        detail = "refused the connection" if isinstance(cause, NewConnectionError) else ""
+        return ProviderUnavailable(
+            f"The provider '{provider}' could not be reached"
+            + (f" ({detail})." if detail else "."),
+            provider=provider,
+        )
+    return ProviderFailure(
+        f"The request to provider '{provider}' failed: {type(exc).__name__}.",
+        provider=provider,
+    )
+
+
 class HttpClient:
     """A configured entry's connection to its upstream: base URL, fixed
     headers, timeouts and the retrying session, all built once."""
@@ -210,27 +305,8 @@ class HttpClient:
                 timeout=self.timeout,
                 stream=stream,
             )
-        except requests.exceptions.Timeout as exc:
-            raise ProviderTimeout(
-                f"The provider '{self.provider}' did not answer within "
-                f"{self.timeout[1]:g} seconds.",
-                provider=self.provider,
-            ) from exc
-        except requests.exceptions.ConnectionError as exc:
-            if "timed out" in str(exc).lower():
-                raise ProviderTimeout(
-                    f"The provider '{self.provider}' did not answer in time.",
-                    provider=self.provider,
-                ) from exc
-            raise ProviderUnavailable(
-                f"The provider '{self.provider}' could not be reached.",
-                provider=self.provider,
-            ) from exc
         except requests.exceptions.RequestException as exc:
-            raise ProviderFailure(
-                f"The request to provider '{self.provider}' failed: {type(exc).__name__}.",
-                provider=self.provider,
-            ) from exc
+            raise transport_error(exc, self.provider, self.timeout) from exc
         if not stream or response.status_code >= 400:
             # Stream mode errors are small JSON bodies: read them for the message.
             check_response(response, self.provider)
@@ -250,10 +326,141 @@ class HttpClient:
                 upstream_status=response.status_code,
             ) from exc
 
+    def download(self, path: str, **kwargs: Any) -> FileContent:
+        """GET ``path`` as a byte stream (see ``stream_content``)."""
+        # identity: requests would otherwise gunzip a compressed answer, and
+        # the bytes passed on would no longer match its Content-Length.
+        headers = {"Accept-Encoding": "identity", **kwargs.pop("headers", {})}
+        response = self.request("GET", path, headers=headers, stream=True, **kwargs)
+        return stream_content(response, self.provider, self.timeout)
+
+
+# --------------------------------------------------------------------------
+# Streaming bodies, both ways
+# --------------------------------------------------------------------------
+
+#: Read size when streaming a body up or down.
+STREAM_CHUNK_BYTES = 64 * 1024
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+class BoundedReader:
+    """Exactly ``size`` bytes of ``stream``, read on demand.
+
+    ``MultipartEncoder`` sizes a part by its ``len`` and reads until that
+    reaches zero, so the length must be known and must not lie: a stream
+    that ends early raises instead of spinning. It also keeps the encoder
+    from its in-memory shortcuts (``getvalue()`` on a BytesIO or spooled file).
+    """
+
+    def __init__(self, stream: IO[bytes], size: int, provider: str = ""):
+        self._stream = stream
+        self._remaining = int(size)
+        self._size = int(size)
+        self._provider = provider
+
+    @property
+    def len(self) -> int:
+        return self._remaining
+
+    def read(self, size: int = -1) -> bytes:
+        if self._remaining <= 0:
+            return b""
+        want = self._remaining if size is None or size < 0 else min(size, self._remaining)
+        chunk = self._stream.read(want)
+        if not chunk:
+            raise ProviderInputError(
+                f"The uploaded file ended after {self._size - self._remaining} of "
+                f"{self._size} bytes.",
+                provider=self._provider,
+            )
+        self._remaining -= len(chunk)
+        return chunk
+
+
+class StreamedBody:
+    """A request body of known length, produced chunk by chunk.
+
+    Given an iterable with ``__len__``, requests sends ``Content-Length``
+    (not chunked encoding, which some upstreams refuse for uploads) and
+    urllib3 writes each chunk as it comes, so memory stays at one chunk
+    whatever the file size. Deliberately no ``read``: tools that see a
+    file-like body tend to slurp it.
+    """
+
+    def __init__(self, reader: Any, length: int, chunk_size: int = UPLOAD_CHUNK_BYTES):
+        self._reader = reader
+        self._length = length
+        self._chunk_size = chunk_size
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self._reader.read(self._chunk_size)
+            if not chunk:
+                return
+            yield chunk
+
+
+def multipart_upload(
+    fields: list[tuple[str, str]],
+    file_field: str,
+    filename: str,
+    stream: IO[bytes],
+    size: int,
+    content_type: str = "application/octet-stream",
+    provider: str = "",
+) -> tuple[StreamedBody, str]:
+    """A streamed ``multipart/form-data`` body: the plain ``fields`` first,
+    then the file part read from ``stream`` (``size`` bytes from its start).
+    Returns the body and its Content-Type header value."""
+    if hasattr(stream, "seek"):
+        stream.seek(0)
+    reader = BoundedReader(stream, size, provider)
+    encoder = MultipartEncoder(fields=[*fields, (file_field, (filename, reader, content_type))])
+    return StreamedBody(encoder, encoder.len), encoder.content_type
+
+
+def stream_content(
+    response: requests.Response, provider: str, timeout: tuple[float, float] = (0, 0)
+) -> FileContent:
+    """Wrap a ``stream=True`` response as ``FileContent``: 64 KiB chunks,
+    its Content-Type and Content-Length, and ``close`` releasing the
+    connection. A failure mid-stream is raised as a ``ProviderError``."""
+    length = response.headers.get("Content-Length")
+    encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from response.iter_content(STREAM_CHUNK_BYTES)
+        except requests.exceptions.RequestException as exc:
+            response.close()
+            raise transport_error(exc, provider, timeout) from exc
+
+    return FileContent(
+        chunks=chunks(),
+        content_type=response.headers.get("Content-Type") or "application/octet-stream",
+        # A compressed answer is decoded on the way, so its length is not ours.
+        length=int(length) if length and length.isdigit() and not encoded else None,
+        close=response.close,
+    )
+
 
 def dumps(value: Any) -> str:
     """Compact JSON for logs and payload snapshots."""
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
 
 
-__all__ = ["HttpClient", "ProviderError", "build_retry", "build_session", "check_response"]
+__all__ = [
+    "HttpClient",
+    "ProviderError",
+    "StreamedBody",
+    "build_retry",
+    "build_session",
+    "check_response",
+    "multipart_upload",
+    "stream_content",
+    "transport_error",
+]

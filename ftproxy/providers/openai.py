@@ -1,9 +1,300 @@
-"""OpenAI (being written)."""
+"""OpenAI: files and fine-tuning jobs over ``https://api.openai.com/v1``.
 
-from .base import Provider
+Also the base of the Azure provider, whose v1 API is OpenAI's: the URL,
+the auth header, the request body for a job and the normalisation of answers
+are separate steps a subclass can replace (see ``azure.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from .base import (
+    FileContent,
+    FileUpload,
+    JobCreate,
+    Page,
+    Provider,
+    ProviderFailure,
+    RemoteCheckpoint,
+    RemoteEvent,
+    RemoteFile,
+    RemoteJob,
+)
+from .http import HttpClient, multipart_upload
+
+DEFAULT_API_BASE = "https://api.openai.com/v1"
+#: OpenAI job statuses after which nothing changes any more.
+TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+#: Every field of JobCreate, in the order OpenAI documents them; each one
+#: that is set is sent (nothing is dropped on the way).
+JOB_FIELDS = (
+    "model",
+    "training_file",
+    "validation_file",
+    "hyperparameters",
+    "method",
+    "suffix",
+    "seed",
+    "integrations",
+    "metadata",
+)
 
 
 class OpenAIProvider(Provider):
+    """OpenAI's Files and Fine-tuning API, forwarded as is.
+
+    Subclasses change the transport with ``api_base``, ``auth_headers`` and
+    ``query_params``; what is sent with ``upload_fields`` and ``job_body``;
+    and how answers read with the ``normalise_*`` methods.
+    """
+
     kind = "openai"
     options = frozenset({"api_key", "api_base", "organization", "project"})
     required_options = frozenset({"api_key"})
+
+    def __init__(self, entry: dict[str, Any]):
+        super().__init__(entry)
+        self.api_key: str = entry["api_key"]
+        self.client = HttpClient(
+            self.name,
+            self.api_base(),
+            headers={"Accept": "application/json", **self.auth_headers()},
+            params=self.query_params(),
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+
+    # ---- transport (overridden by subclasses) ---------------------------
+    def api_base(self) -> str:
+        """The URL that the OpenAI paths (``files``, ``fine_tuning/jobs``) follow."""
+        return self.entry.get("api_base") or DEFAULT_API_BASE
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers sent with every request: credentials and account scoping."""
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        if self.entry.get("organization"):
+            headers["OpenAI-Organization"] = self.entry["organization"]
+        if self.entry.get("project"):
+            headers["OpenAI-Project"] = self.entry["project"]
+        return headers
+
+    def query_params(self) -> dict[str, str]:
+        """Query parameters sent with every request."""
+        return {}
+
+    # ---- request shaping (overridden by subclasses) ---------------------
+    def upload_fields(self, upload: FileUpload) -> list[tuple[str, str]]:
+        """The non-file form fields of an upload, OpenAI SDK style:
+        ``expires_after`` is flattened to bracketed keys."""
+        fields = [("purpose", upload.purpose)]
+        for key, value in (upload.expires_after or {}).items():
+            if value is not None:
+                fields.append((f"expires_after[{key}]", str(value)))
+        return fields
+
+    def job_body(self, job: JobCreate) -> dict[str, Any]:
+        """The JSON body of a job creation: every field that is set."""
+        return {name: getattr(job, name) for name in JOB_FIELDS if getattr(job, name) is not None}
+
+    # ---- answer normalisation (overridden by subclasses) ----------------
+    def normalise_file(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Bring a file object to OpenAI's shape (already there for OpenAI)."""
+        return data
+
+    def normalise_job(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Bring a job object to OpenAI's shape (already there for OpenAI)."""
+        return data
+
+    def normalise_event(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Bring an event object to OpenAI's shape (already there for OpenAI)."""
+        return data
+
+    def job_status(self, raw_status: str) -> str:
+        """OpenAI's word for the provider's job status."""
+        return raw_status
+
+    # ---- files ----------------------------------------------------------
+    def upload_file(self, upload: FileUpload) -> RemoteFile:
+        """``POST files`` as multipart (``purpose``, ``expires_after[...]``,
+        ``file``), the file streamed from ``upload.stream`` in chunks."""
+        body, content_type = multipart_upload(
+            self.upload_fields(upload),
+            "file",
+            upload.filename,
+            upload.stream,
+            upload.size,
+            upload.content_type,
+            provider=self.name,
+        )
+        data = self.client.json("POST", "files", data=body, headers={"Content-Type": content_type})
+        return self.to_file(data)
+
+    def retrieve_file(self, remote_id: str) -> RemoteFile:
+        """``GET files/{id}``."""
+        return self.to_file(self.client.json("GET", f"files/{_segment(remote_id)}"))
+
+    def delete_file(self, remote_id: str) -> None:
+        """``DELETE files/{id}``; an answer of ``deleted: false`` is a failure."""
+        data = self.client.json("DELETE", f"files/{_segment(remote_id)}")
+        if isinstance(data, dict) and data.get("deleted") is False:
+            raise ProviderFailure(
+                f"The provider '{self.name}' did not delete file {remote_id}.",
+                provider=self.name,
+                body=data,
+            )
+
+    def file_content(self, remote_id: str) -> FileContent:
+        """``GET files/{id}/content``, streamed back in 64 KiB chunks."""
+        # The SDK asks for application/binary; JSON would only fit an error.
+        return self.client.download(
+            f"files/{_segment(remote_id)}/content", headers={"Accept": "application/binary"}
+        )
+
+    # ---- fine-tuning jobs -------------------------------------------------
+    def create_job(self, job: JobCreate) -> RemoteJob:
+        """``POST fine_tuning/jobs`` with every field of ``job`` that is set."""
+        return self.to_job(
+            self.client.json("POST", "fine_tuning/jobs", json_body=self.job_body(job))
+        )
+
+    def retrieve_job(self, remote_id: str) -> RemoteJob:
+        """``GET fine_tuning/jobs/{id}``."""
+        return self.to_job(self.client.json("GET", _job_path(remote_id)))
+
+    def cancel_job(self, remote_id: str) -> RemoteJob:
+        """``POST fine_tuning/jobs/{id}/cancel``."""
+        return self.to_job(self.client.json("POST", _job_path(remote_id, "cancel")))
+
+    def pause_job(self, remote_id: str) -> RemoteJob:
+        """``POST fine_tuning/jobs/{id}/pause``."""
+        return self.to_job(self.client.json("POST", _job_path(remote_id, "pause")))
+
+    def resume_job(self, remote_id: str) -> RemoteJob:
+        """``POST fine_tuning/jobs/{id}/resume``."""
+        return self.to_job(self.client.json("POST", _job_path(remote_id, "resume")))
+
+    def list_job_events(self, remote_id: str, after: str | None, limit: int) -> Page:
+        """``GET fine_tuning/jobs/{id}/events`` with ``after``/``limit``, newest first."""
+        data = self.client.json(
+            "GET", _job_path(remote_id, "events"), params=_page_params(after, limit)
+        )
+        return _page(data, self.to_event)
+
+    def list_job_checkpoints(self, remote_id: str, after: str | None, limit: int) -> Page:
+        """``GET fine_tuning/jobs/{id}/checkpoints`` with ``after``/``limit``, newest first."""
+        data = self.client.json(
+            "GET", _job_path(remote_id, "checkpoints"), params=_page_params(after, limit)
+        )
+        return _page(data, self.to_checkpoint)
+
+    # ---- answers to dataclasses ------------------------------------------
+    def to_file(self, data: Any) -> RemoteFile:
+        raw = self._object(data, "file")
+        data = self.normalise_file(dict(raw))
+        return RemoteFile(
+            remote_id=data["id"],
+            filename=data.get("filename") or "",
+            purpose=data.get("purpose") or "",
+            bytes=data.get("bytes"),
+            created_at=int(data.get("created_at") or 0),
+            status=data.get("status") or "processed",
+            status_details=data.get("status_details"),
+            expires_at=data.get("expires_at"),
+            raw=raw,
+        )
+
+    def to_job(self, data: Any) -> RemoteJob:
+        raw = self._object(data, "fine-tuning job")
+        data = self.normalise_job(dict(raw))
+        raw_status = str(data.get("status") or "")
+        return RemoteJob(
+            remote_id=data["id"],
+            model=data.get("model") or "",
+            status=self.job_status(raw_status),
+            raw_status=raw_status,
+            created_at=int(data.get("created_at") or 0),
+            terminal=raw_status in TERMINAL_JOB_STATUSES,
+            training_file=data.get("training_file"),
+            validation_file=data.get("validation_file"),
+            fine_tuned_model=data.get("fine_tuned_model"),
+            finished_at=data.get("finished_at"),
+            estimated_finish=data.get("estimated_finish"),
+            trained_tokens=data.get("trained_tokens"),
+            hyperparameters=data.get("hyperparameters") or {},
+            method=data.get("method"),
+            error=_job_error(data.get("error")),
+            organization_id=data.get("organization_id") or "",
+            result_files=list(data.get("result_files") or []),
+            seed=data.get("seed"),
+            suffix=data.get("suffix"),
+            integrations=data.get("integrations"),
+            metadata=data.get("metadata"),
+            raw=raw,
+        )
+
+    def to_event(self, data: Any) -> RemoteEvent:
+        data = self.normalise_event(dict(self._object(data, "event")))
+        return RemoteEvent(
+            id=data["id"],
+            created_at=int(data.get("created_at") or 0),
+            level=data.get("level") or "info",
+            message=data.get("message") or "",
+            type=data.get("type") or "message",
+            data=data.get("data"),
+        )
+
+    def to_checkpoint(self, data: Any) -> RemoteCheckpoint:
+        data = self._object(data, "checkpoint")
+        return RemoteCheckpoint(
+            id=data["id"],
+            created_at=int(data.get("created_at") or 0),
+            fine_tuned_model_checkpoint=data.get("fine_tuned_model_checkpoint") or "",
+            step_number=int(data.get("step_number") or 0),
+            metrics=data.get("metrics") or {},
+        )
+
+    def _object(self, data: Any, what: str) -> dict[str, Any]:
+        """``data`` if it is an object with an id, else a ProviderFailure: a
+        malformed success must not surface as a KeyError. ``raw`` keeps this
+        answer as the provider gave it; normalisation works on a copy."""
+        if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
+            return data
+        raise ProviderFailure(
+            f"The provider '{self.name}' answered with a malformed {what} object.",
+            provider=self.name,
+            body=data,
+        )
+
+
+def _job_error(error: Any) -> dict[str, Any] | None:
+    # OpenAI sends error: null, or an object whose fields are all null.
+    if isinstance(error, dict):
+        return error if any(error.values()) else None
+    return {"message": str(error)} if error else None
+
+
+def _segment(remote_id: str) -> str:
+    """A remote id as one URL path segment (ids are opaque to us)."""
+    return quote(remote_id, safe="")
+
+
+def _job_path(remote_id: str, action: str = "") -> str:
+    path = f"fine_tuning/jobs/{_segment(remote_id)}"
+    return f"{path}/{action}" if action else path
+
+
+def _page_params(after: str | None, limit: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit}
+    if after:
+        params["after"] = after
+    return params
+
+
+def _page(data: Any, convert: Any) -> Page:
+    """A list envelope ``{data, has_more}`` as a Page of converted items."""
+    if not isinstance(data, dict):
+        data = {}
+    items = data.get("data") if isinstance(data.get("data"), list) else []
+    return Page(items=[convert(item) for item in items], has_more=bool(data.get("has_more")))
