@@ -8,3 +8,4 @@ class FtproxyConfig(AppConfig):
 
     def ready(self) -> None:
         from . import conf  # noqa: F401  (connects the setting_changed receiver)
+        from .api import schema  # noqa: F401  (registers the OpenAPI auth extension)

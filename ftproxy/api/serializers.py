@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -23,6 +24,7 @@ class StrictSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "enum": ["auto"]}, {"type": "number"}]})
 class AutoOrNumber(serializers.Field):
     """``"auto"`` or a number within bounds (OpenAI's hyperparameter values)."""
 
@@ -135,6 +137,9 @@ def validate_metadata(value: Any) -> dict[str, str] | None:
     return value
 
 
+@extend_schema_field(
+    {"type": "object", "additionalProperties": {"type": "string"}, "nullable": True}
+)
 class MetadataField(serializers.Field):
     def to_internal_value(self, data: Any) -> Any:
         return validate_metadata(data)
