@@ -14,6 +14,7 @@ from django.utils import timezone
 from ..conf import FINE_TUNING
 from ..errors import InvalidRequest
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
+from ..pricing import epochs_of, estimated_cost, training_cost
 from ..providers.base import JobCreate, Page, ProviderError, RemoteJob
 from ..signals import job_status_changed
 from .common import choose_provider, find, not_found, page, provider_of, visible
@@ -67,6 +68,9 @@ def change_status(
             row.raw_status = remote.raw_status
             row.terminal = remote.terminal
             fields += [*MIRRORED_FIELDS, "status", "raw_status", "terminal"]
+            if row.status == "succeeded" and row.trained_tokens is not None:
+                row.cost_usd = training_cost(row.model, row.trained_tokens)  # None: unknown model
+                fields.append("cost_usd")
         changed = row.status != old_status
         row.save(update_fields=fields)
         if changed:
@@ -84,7 +88,7 @@ def change_status(
                 )
             )
     for name in [*MIRRORED_FIELDS, "status", "raw_status", "terminal", "provider_payload",
-                 "synced_at", "sync_error"]:
+                 "synced_at", "sync_error", "cost_usd"]:
         setattr(job, name, getattr(row, name))
     return changed
 
@@ -152,6 +156,11 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         integrations=body.get("integrations"),
         metadata=body.get("metadata"),
         created_at=now,
+        estimated_cost_usd=estimated_cost(
+            body["model"],
+            training_row.estimated_tokens if training_row else None,
+            epochs_of(body.get("hyperparameters"), body.get("method")),
+        ),
     )
     ctx.note(object_id=job.public_id)
     request = JobCreate(
