@@ -1,9 +1,244 @@
-"""Vertex AI (being written)."""
+"""Vertex AI: Gemini supervised tuning, with the training data in Cloud Storage.
 
-from .base import Provider
+Files are Cloud Storage objects: for ``purpose=fine-tune`` the user's bytes
+are kept as uploaded (so ``file_content`` is byte-exact) and a Gemini-format
+copy is written beside them for Vertex to train on. Jobs are ``tuningJobs``
+resources. Both kinds of remote id contain ``/`` (``gs://…`` URIs and
+``projects/…/tuningJobs/…`` names), so the gateway mints the public ids.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import google.auth.exceptions
+import requests
+
+from .base import (
+    FileContent,
+    FileUpload,
+    JobCreate,
+    Page,
+    Provider,
+    ProviderError,
+    ProviderFailure,
+    ProviderNotFound,
+    ProviderNotSupported,
+    RemoteCheckpoint,
+    RemoteFile,
+    RemoteJob,
+)
+from .google_auth import auth_error, authorized_session, credentials_info
+from .http import BoundedReader, HttpClient, StreamedBody
+from .vertex_format import convert_jsonl, tuning_job_body
+
+GCS_API_BASE = "https://storage.googleapis.com"
+#: Where every object of ours lives, under the configured bucket prefix.
+OBJECT_ROOT = "ftproxy"
+#: The Gemini-format copy of a fine-tune file sits in this sub-folder, next
+#: to the user's original: ``…/ftproxy/<uuid>/gemini/<name>`` beside
+#: ``…/ftproxy/<uuid>/<name>``.
+CONVERTED_FOLDER = "gemini"
+CONVERTED_CONTENT_TYPE = "application/jsonl"
+_UUID_HEX = re.compile(r"^[0-9a-f]{32}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_LOCATION = re.compile(r"^[a-z0-9-]+$")
+_JOB_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/tuningJobs/[^/]+$")
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
+
+#: ``JOB_STATE_*`` → (OpenAI status, terminal). CANCELLING is not terminal:
+#: the job may still finish or fail before the cancellation lands.
+JOB_STATES: dict[str, tuple[str, bool]] = {
+    "JOB_STATE_UNSPECIFIED": ("queued", False),
+    "JOB_STATE_QUEUED": ("queued", False),
+    "JOB_STATE_PENDING": ("queued", False),
+    "JOB_STATE_RUNNING": ("running", False),
+    "JOB_STATE_UPDATING": ("running", False),
+    "JOB_STATE_PAUSED": ("paused", False),
+    "JOB_STATE_CANCELLING": ("cancelled", False),
+    "JOB_STATE_SUCCEEDED": ("succeeded", True),
+    "JOB_STATE_PARTIALLY_SUCCEEDED": ("succeeded", True),
+    "JOB_STATE_FAILED": ("failed", True),
+    "JOB_STATE_EXPIRED": ("failed", True),
+    "JOB_STATE_CANCELLED": ("cancelled", True),
+}
+#: google.rpc.Code numbers → names (a TuningJob's ``error.code`` is the number).
+RPC_CODES = (
+    "OK CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND ALREADY_EXISTS "
+    "PERMISSION_DENIED RESOURCE_EXHAUSTED FAILED_PRECONDITION ABORTED OUT_OF_RANGE "
+    "UNIMPLEMENTED INTERNAL UNAVAILABLE DATA_LOSS UNAUTHENTICATED"
+).split()
+
+
+def default_api_base(location: str) -> str:
+    """Vertex's regional endpoint; ``global`` has no regional host."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
+
+
+def split_bucket(value: str | None) -> tuple[str, str]:
+    """``bucket[/prefix]`` (an optional ``gs://`` tolerated) → (bucket, prefix)."""
+    if not value:
+        return "", ""
+    value = value.strip().removeprefix("gs://").strip("/")
+    bucket, _, prefix = value.partition("/")
+    return bucket, prefix.strip("/")
+
+
+def parse_gs_uri(uri: str) -> tuple[str, str]:
+    """``gs://bucket/object`` → (bucket, object); ProviderNotFound otherwise."""
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    if not uri.startswith("gs://") or not bucket or not name:
+        raise ProviderNotFound(f"Not a Cloud Storage file reference: {uri!r}.")
+    return bucket, name
+
+
+def original_object(name: str) -> str:
+    """The object holding the user's original bytes for the object ``name``:
+    the Gemini copy's sibling for a converted file, else ``name`` itself."""
+    parts = name.split("/")
+    if (
+        len(parts) >= 4
+        and parts[-2] == CONVERTED_FOLDER
+        and _UUID_HEX.match(parts[-3])
+        and parts[-4] == OBJECT_ROOT
+    ):
+        return "/".join(parts[:-2] + parts[-1:])
+    return name
+
+
+def safe_filename(filename: str) -> str:
+    """The last path segment of ``filename`` with only characters that are
+    safe in object names (the real filename stays in the ledger)."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", base).strip("._")[:100]
+    return cleaned or "file"
+
+
+def unix_seconds(value: Any) -> int | None:
+    """An RFC 3339 timestamp (any fraction digits, ``Z`` or an offset) as
+    whole Unix seconds; None if absent or unreadable."""
+    match = _RFC3339.match(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    offset = "+00:00" if match[3] in ("Z", "z") else match[3]
+    stamp = datetime.fromisoformat(f"{match[1][:10]}T{match[1][11:]}{offset}")
+    return int(stamp.timestamp())  # whole seconds: the fraction is dropped
+
+
+def _int(value: Any) -> int | None:
+    # proto3 JSON sends int64 as strings; accept numbers too.
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def remote_job(data: dict[str, Any], project: str) -> RemoteJob:
+    """A ``TuningJob`` resource in OpenAI's vocabulary."""
+    if not isinstance(data, dict) or not data.get("name"):
+        raise ProviderFailure("Vertex AI answered without a tuning job.", body=data)
+    raw_status = data.get("state") or "JOB_STATE_UNSPECIFIED"
+    # An unknown future state is treated as in progress, so syncing goes on.
+    status, terminal = JOB_STATES.get(raw_status, ("running", False))
+    spec = data.get("supervisedTuningSpec") or {}
+    hyper = spec.get("hyperParameters") or {}
+    epochs = _int(hyper.get("epochCount"))
+    multiplier = hyper.get("learningRateMultiplier")
+    hyperparameters = {
+        "n_epochs": epochs or "auto",
+        "learning_rate_multiplier": float(multiplier) if multiplier is not None else "auto",
+        "batch_size": "auto",
+    }
+    tuned = data.get("tunedModel") or {}
+    labels = data.get("labels") or None
+    return RemoteJob(
+        remote_id=data["name"],
+        model=data.get("baseModel") or "",
+        status=status,
+        raw_status=raw_status,
+        terminal=terminal,
+        created_at=unix_seconds(data.get("createTime")) or int(time.time()),
+        finished_at=unix_seconds(data.get("endTime")) if terminal else None,
+        training_file=spec.get("trainingDatasetUri"),
+        validation_file=spec.get("validationDatasetUri"),
+        fine_tuned_model=tuned.get("endpoint") or None,
+        trained_tokens=_trained_tokens(data, status, epochs),
+        hyperparameters=hyperparameters,
+        method={"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
+        error=_job_error(data.get("error")),
+        organization_id=project,
+        suffix=data.get("tunedModelDisplayName") or None,
+        metadata=dict(labels) if labels else None,
+        raw=data,
+    )
+
+
+def _trained_tokens(data: dict[str, Any], status: str, epochs: int | None) -> int | None:
+    # OpenAI reports trained tokens once a job has succeeded (null before).
+    if status != "succeeded":
+        return None
+    stats = (data.get("tuningDataStats") or {}).get("supervisedTuningDataStats") or {}
+    billable = _int(stats.get("totalBillableTokenCount"))
+    if billable is None:
+        return None
+    # The billable count is for one pass over the dataset; training costs it
+    # once per epoch. Without the epoch count (Vertex chose it and did not
+    # echo it) one pass is the only figure that is not a guess.
+    return billable * epochs if epochs else billable
+
+
+def _job_error(status: Any) -> dict[str, Any] | None:
+    if not isinstance(status, dict) or not status:
+        return None
+    code = status.get("code")
+    if isinstance(code, int) and 0 <= code < len(RPC_CODES):
+        name = RPC_CODES[code]
+    else:
+        name = status.get("status") or (str(code) if code is not None else None)
+    return {"code": name, "message": status.get("message") or "", "param": None}
+
+
+def checkpoint_page(data: dict[str, Any], after: str | None, limit: int) -> Page:
+    """``tunedModel.checkpoints`` as OpenAI checkpoints, newest first, paged
+    by checkpoint id."""
+    tuned = (data or {}).get("tunedModel") or {}
+    # Checkpoints carry no time of their own; the job's last update is the
+    # closest honest one.
+    stamp = unix_seconds(data.get("updateTime")) or unix_seconds(data.get("createTime")) or 0
+    items = []
+    for raw in tuned.get("checkpoints") or []:
+        step = _int(raw.get("step")) or 0
+        epoch = _int(raw.get("epoch"))
+        items.append(
+            RemoteCheckpoint(
+                id=f"ftckpt-{raw.get('checkpointId')}",
+                created_at=stamp,
+                fine_tuned_model_checkpoint=raw.get("endpoint") or "",
+                step_number=step,
+                metrics={"step": step, **({"epoch": epoch} if epoch is not None else {})},
+            )
+        )
+    items.sort(key=lambda c: (c.step_number, c.metrics.get("epoch") or 0), reverse=True)
+    if after:
+        ids = [c.id for c in items]
+        items = items[ids.index(after) + 1 :] if after in ids else []
+    return Page(items=items[:limit], has_more=len(items) > limit)
 
 
 class VertexProvider(Provider):
+    """Vertex AI ``tuningJobs`` and Cloud Storage files for one configured
+    entry. The same class serves ``files_settings`` entries (which need
+    ``gcs_bucket_name``) and ``finetune_settings`` entries."""
+
     kind = "vertex_ai"
     mints_ids = True
     options = frozenset(
@@ -17,3 +252,219 @@ class VertexProvider(Provider):
         }
     )
     required_options = frozenset({"vertex_project", "vertex_location"})
+
+    def __init__(self, entry: dict[str, Any]):
+        super().__init__(entry)
+        self.project: str = entry["vertex_project"]
+        self.location: str = entry["vertex_location"]
+        self.api_base = (entry.get("api_base") or default_api_base(self.location)).rstrip("/")
+        self.gcs_api_base = (entry.get("gcs_api_base") or GCS_API_BASE).rstrip("/")
+        self.bucket, self.prefix = split_bucket(entry.get("gcs_bucket_name"))
+        self._credentials = entry.get("vertex_credentials")
+        self._http: HttpClient | None = None
+        self._http_lock = threading.Lock()
+
+    @classmethod
+    def check_entry(cls, entry: dict[str, Any]) -> None:
+        """Check option values: names, URLs, the bucket, the credentials key."""
+        for key in ("vertex_project", "vertex_location"):
+            if not isinstance(entry.get(key), str) or "/" in entry[key]:
+                raise ValueError(f"key {key!r} must be a string without '/'")
+        if not _LOCATION.match(entry["vertex_location"]):
+            raise ValueError("key 'vertex_location' must be a region such as 'us-central1'")
+        for key in ("api_base", "gcs_api_base"):
+            value = entry.get(key)
+            if value is not None and not re.match(r"^https?://[^/]", str(value)):
+                raise ValueError(f"key {key!r} must be an http(s) URL")
+        bucket_value = entry.get("gcs_bucket_name")
+        if bucket_value is not None:
+            bucket, _ = split_bucket(str(bucket_value))
+            if not _BUCKET.match(bucket):
+                raise ValueError("key 'gcs_bucket_name' must be 'bucket' or 'bucket/prefix'")
+        elif entry.get("api") == "files_settings":
+            raise ValueError(
+                "key 'gcs_bucket_name' is required for vertex_ai in files_settings "
+                "(Vertex AI reads training data from Cloud Storage)"
+            )
+        credentials_info(entry.get("vertex_credentials"))  # raises ValueError
+
+    # ---- plumbing -------------------------------------------------------
+    def _client(self) -> HttpClient:
+        """The entry's HTTP client over one google-auth ``AuthorizedSession``,
+        built on first use (so a gateway without Google traffic never loads
+        credentials) and then shared by all threads."""
+        client = self._http
+        if client is None:
+            with self._http_lock:
+                if self._http is None:
+                    session = authorized_session(
+                        self._credentials, self.name, refresh_timeout=self.timeout
+                    )
+                    self._http = HttpClient(
+                        self.name,
+                        self.api_base,
+                        timeout=self.timeout,
+                        max_retries=self.max_retries,
+                        session=session,
+                    )
+                client = self._http
+        return client
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._client().request(method, path, **kwargs)
+        except google.auth.exceptions.GoogleAuthError as exc:
+            # Token refreshes happen inside the request; their failures are
+            # not requests exceptions, so http.py cannot map them.
+            raise auth_error(exc, self.name) from exc
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return self._client().json(method, path, **kwargs)
+        except google.auth.exceptions.GoogleAuthError as exc:
+            raise auth_error(exc, self.name) from exc
+
+    def _object_url(self, bucket: str, name: str) -> str:
+        return f"{self.gcs_api_base}/storage/v1/b/{bucket}/o/{quote(name, safe='')}"
+
+    def _job_path(self, remote_id: str) -> str:
+        if not _JOB_NAME.match(remote_id or ""):
+            raise ProviderNotFound(f"Not a Vertex AI tuning job name: {remote_id!r}.")
+        return f"v1/{remote_id}"
+
+    # ---- files ----------------------------------------------------------
+    def upload_file(self, upload: FileUpload) -> RemoteFile:
+        """Store the upload in Cloud Storage; return its ``gs://`` URI.
+
+        ``fine-tune`` files are converted to Gemini tuning JSONL first (every
+        line, before anything is sent, so a bad line costs no upload); the
+        user's bytes go to ``<prefix>/ftproxy/<uuid>/<name>`` and the
+        converted copy, which the URI names, to ``…/<uuid>/gemini/<name>``.
+        Other purposes are stored once, unchanged.
+        """
+        if not self.bucket:
+            raise ProviderNotSupported(
+                f"Uploading files needs 'gcs_bucket_name' on the {self.kind} entry '{self.name}'.",
+                provider=self.name,
+            )
+        folder = "/".join(p for p in (self.prefix, OBJECT_ROOT, uuid.uuid4().hex) if p)
+        filename = safe_filename(upload.filename)
+        original = f"{folder}/{filename}"
+        raw: dict[str, Any] = {"bucket": self.bucket, "original_object": original}
+        if upload.purpose != "fine-tune":
+            upload.stream.seek(0)
+            self._upload_object(original, upload.stream, upload.size, upload.content_type)
+            remote = original
+        else:
+            remote = f"{folder}/{CONVERTED_FOLDER}/{filename}"
+            # The converted size is only known once converted: spool to disk.
+            with tempfile.TemporaryFile() as converted:
+                upload.stream.seek(0)
+                raw["examples"] = convert_jsonl(upload.stream, converted)
+                converted_size = converted.tell()
+                converted.seek(0)
+                upload.stream.seek(0)
+                self._upload_object(original, upload.stream, upload.size, upload.content_type)
+                try:
+                    self._upload_object(remote, converted, converted_size, CONVERTED_CONTENT_TYPE)
+                except ProviderError:
+                    self._delete_quietly(self.bucket, original)
+                    raise
+            raw.update(training_object=remote, training_bytes=converted_size)
+        return RemoteFile(
+            remote_id=f"gs://{self.bucket}/{remote}",
+            filename=upload.filename,
+            purpose=upload.purpose,
+            bytes=upload.size,
+            created_at=int(time.time()),
+            status="processed",
+            raw=raw,
+        )
+
+    def _upload_object(self, name: str, stream: Any, size: int, content_type: str) -> None:
+        """A resumable upload: open the session, then stream the bytes in one
+        PUT with a Content-Length, a chunk at a time (never the whole file)."""
+        started = self._request(
+            "POST",
+            f"{self.gcs_api_base}/upload/storage/v1/b/{self.bucket}/o",
+            params={"uploadType": "resumable", "name": name},
+            headers={"X-Upload-Content-Type": content_type, "X-Upload-Content-Length": str(size)},
+        )
+        session_uri = started.headers.get("Location")
+        if not session_uri:
+            raise ProviderFailure(
+                f"Cloud Storage gave the provider '{self.name}' no upload session URI.",
+                provider=self.name,
+                upstream_status=started.status_code,
+            )
+        body = StreamedBody(BoundedReader(stream, size, self.name), size)
+        self._request("PUT", session_uri, data=body, headers={"Content-Type": content_type})
+
+    def _delete_quietly(self, bucket: str, name: str) -> None:
+        try:
+            self._request("DELETE", self._object_url(bucket, name))
+        except ProviderError:
+            pass  # best effort: the original error is the one worth reporting
+
+    def retrieve_file(self, remote_id: str) -> RemoteFile | None:
+        """None: the ledger is authoritative for Cloud Storage files."""
+        return None
+
+    def delete_file(self, remote_id: str) -> None:
+        """Delete the object and, for a converted file, the user's original."""
+        bucket, name = parse_gs_uri(remote_id)
+        names = [name] + ([original_object(name)] if original_object(name) != name else [])
+        deleted = False
+        for object_name in names:
+            try:
+                self._request("DELETE", self._object_url(bucket, object_name))
+                deleted = True
+            except ProviderNotFound:
+                continue  # one half already gone: delete the other
+        if not deleted:
+            raise ProviderNotFound(f"No such file in Cloud Storage: {remote_id}.")
+
+    def file_content(self, remote_id: str) -> FileContent:
+        """Stream back the bytes the user uploaded (for a fine-tune file the
+        original, not the Gemini copy)."""
+        bucket, name = parse_gs_uri(remote_id)
+        url = self._object_url(bucket, original_object(name))
+        try:
+            return self._client().download(url, params={"alt": "media"})
+        except google.auth.exceptions.GoogleAuthError as exc:
+            raise auth_error(exc, self.name) from exc
+
+    # ---- fine-tuning jobs ----------------------------------------------
+    def create_job(self, job: JobCreate) -> RemoteJob:
+        """POST a ``TuningJob``; fields Vertex cannot honour are a 400."""
+        body = tuning_job_body(job)
+        path = f"v1/projects/{self.project}/locations/{self.location}/tuningJobs"
+        return remote_job(self._json("POST", path, json_body=body), self.project)
+
+    def retrieve_job(self, remote_id: str) -> RemoteJob:
+        """GET the ``TuningJob``."""
+        return remote_job(self._json("GET", self._job_path(remote_id)), self.project)
+
+    def cancel_job(self, remote_id: str) -> RemoteJob:
+        """Ask for cancellation (asynchronous upstream: the job usually reads
+        ``JOB_STATE_CANCELLING`` for a while) and return the job as it is now."""
+        path = self._job_path(remote_id)
+        self._json("POST", f"{path}:cancel", json_body={})
+        return remote_job(self._json("GET", path), self.project)
+
+    def list_job_events(self, remote_id: str, after: str | None, limit: int) -> Page | None:
+        """None: Vertex has no event feed; the gateway's status history is it."""
+        return None
+
+    def list_job_checkpoints(self, remote_id: str, after: str | None, limit: int) -> Page:
+        """The tuned model's intermediate checkpoints, newest first."""
+        data = self._json("GET", self._job_path(remote_id))
+        return checkpoint_page(data, after, limit)
+
+    def pause_job(self, remote_id: str) -> RemoteJob:
+        """Vertex tuning jobs cannot be paused."""
+        raise self._unsupported("Pausing fine-tuning jobs")
+
+    def resume_job(self, remote_id: str) -> RemoteJob:
+        """Vertex tuning jobs cannot be paused, so not resumed either."""
+        raise self._unsupported("Resuming fine-tuning jobs")

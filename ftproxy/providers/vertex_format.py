@@ -1,0 +1,396 @@
+"""OpenAI's shapes → Vertex AI's: tuning data and job requests.
+
+Tuning data: OpenAI chat fine-tuning JSONL → Gemini supervised-tuning JSONL.
+
+Vertex AI reads one ``{"systemInstruction", "contents", "tools"}`` object per
+line (Gemini's ``GenerateContentRequest`` shape, roles ``user`` and
+``model``). The conversion is line by line and strict: anything the Gemini
+format cannot express is rejected with the line number, never dropped, so a
+job never trains on something other than what the user uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterable
+from typing import IO, Any
+
+from .base import JobCreate, ProviderInputError
+
+#: Top-level keys of a DPO / preference line (OpenAI's preference format).
+PREFERENCE_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
+#: OpenAI line keys with no training effect that Gemini has no place for:
+#: ``parallel_tool_calls`` only constrains sampling at inference time.
+IGNORED_LINE_KEYS = frozenset({"parallel_tool_calls"})
+
+
+class ConversionError(ProviderInputError):
+    """A line of the user's file cannot become a Gemini tuning example."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(f"Line {line}: {message}", param="file", code="invalid_training_file")
+        self.line = line
+
+
+def convert_jsonl(source: IO[bytes], target: IO[bytes]) -> int:
+    """Convert the OpenAI chat JSONL in ``source`` into Gemini JSONL written to
+    ``target``, one line at a time; return the number of examples written.
+
+    Raises ``ConversionError`` (400, naming the line) for the first line that
+    cannot be converted; ``target`` is then incomplete and must be discarded.
+    """
+    count = 0
+    for number, raw in enumerate(source, start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ConversionError(number, "not a valid JSON object.") from None
+        example = convert_example(line, number)
+        target.write(json.dumps(example, ensure_ascii=False, separators=(",", ":")).encode())
+        target.write(b"\n")
+        count += 1
+    if not count:
+        raise ProviderInputError("The file has no training examples.", param="file")
+    return count
+
+
+def convert_example(line: Any, number: int) -> dict[str, Any]:
+    """One OpenAI chat example as one Gemini tuning example."""
+    if not isinstance(line, dict):
+        raise ConversionError(number, "each line must be a JSON object.")
+    if PREFERENCE_KEYS & line.keys():
+        raise ConversionError(
+            number,
+            "preference (DPO) examples are not supported by Vertex AI supervised tuning; "
+            "upload chat examples with a 'messages' list.",
+        )
+    unknown = sorted(set(line) - {"messages", "tools", "functions"} - IGNORED_LINE_KEYS)
+    if unknown:
+        raise ConversionError(number, f"key {unknown[0]!r} has no Gemini tuning equivalent.")
+    messages = line.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ConversionError(number, "'messages' must be a non-empty list.")
+
+    example: dict[str, Any] = {}
+    system_parts: list[dict[str, Any]] = []
+    index = 0
+    # Gemini has one system instruction ahead of the conversation, so only
+    # the leading system/developer messages can become it.
+    while index < len(messages) and _role(messages[index]) in ("system", "developer"):
+        system_parts.extend(_text_parts(messages[index].get("content"), number, index))
+        index += 1
+    if system_parts:
+        example["systemInstruction"] = {"role": "system", "parts": system_parts}
+
+    contents: list[dict[str, Any]] = []
+    call_names: dict[str, str] = {}
+    for position in range(index, len(messages)):
+        message = messages[position]
+        role, parts = _convert_message(message, number, position, call_names)
+        # Gemini expects turns to alternate; consecutive messages of one role
+        # (e.g. the answers to parallel tool calls) are one turn of many parts.
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    if not contents:
+        raise ConversionError(number, "the example has no user or assistant messages.")
+    example["contents"] = contents
+
+    declarations = _declarations(line, number)
+    if declarations:
+        example["tools"] = [{"functionDeclarations": declarations}]
+    return example
+
+
+def _role(message: Any) -> Any:
+    return message.get("role") if isinstance(message, dict) else None
+
+
+def _convert_message(
+    message: Any, number: int, position: int, call_names: dict[str, str]
+) -> tuple[str, list[dict[str, Any]]]:
+    if not isinstance(message, dict):
+        raise ConversionError(number, f"messages[{position}] must be an object.")
+    role = message.get("role")
+    where = f"messages[{position}]"
+    if role in ("system", "developer"):
+        raise ConversionError(
+            number,
+            f"{where}: a {role} message after the conversation started has no Gemini "
+            "equivalent (only leading system/developer messages become the system instruction).",
+        )
+    if role == "user":
+        return "user", _text_parts(message.get("content"), number, position)
+    if role == "assistant":
+        return "model", _assistant_parts(message, number, position, call_names)
+    if role == "tool":
+        call_id = message.get("tool_call_id")
+        if call_id not in call_names:
+            raise ConversionError(
+                number, f"{where}: tool_call_id {call_id!r} matches no earlier assistant tool call."
+            )
+        return "user", [_function_response(call_names[call_id], message, number, position)]
+    if role == "function":  # OpenAI's legacy function-calling format
+        name = message.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConversionError(number, f"{where}: a function message needs a 'name'.")
+        return "user", [_function_response(name, message, number, position)]
+    raise ConversionError(number, f"{where}: role {role!r} is not supported.")
+
+
+def _assistant_parts(
+    message: dict[str, Any], number: int, position: int, call_names: dict[str, str]
+) -> list[dict[str, Any]]:
+    where = f"messages[{position}]"
+    weight = message.get("weight", 1)
+    if weight == 0:
+        # Gemini tuning examples have no per-turn loss weight: every model
+        # turn is trained on. Dropping the turn would change the context of
+        # later turns, so the only honest answer is to refuse.
+        raise ConversionError(
+            number,
+            f"{where}: 'weight': 0 is not supported by Vertex AI tuning (every model turn "
+            "is trained on); remove the message's weight or the example.",
+        )
+    if weight != 1:
+        raise ConversionError(number, f"{where}: 'weight' must be 0 or 1.")
+    parts: list[dict[str, Any]] = []
+    if message.get("content") not in (None, "", []):
+        parts.extend(_text_parts(message.get("content"), number, position))
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise ConversionError(number, f"{where}: 'tool_calls' must be a list.")
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or call.get("type", "function") != "function":
+            raise ConversionError(number, f"{where}: only function tool calls are supported.")
+        name = function.get("name")
+        call_id = call.get("id")
+        if not isinstance(name, str) or not name:
+            raise ConversionError(number, f"{where}: a tool call needs a function name.")
+        if isinstance(call_id, str):
+            call_names[call_id] = name
+        parts.append({"functionCall": {"name": name, "args": _arguments(function, number, where)}})
+    if isinstance(message.get("function_call"), dict):  # legacy single call
+        function = message["function_call"]
+        parts.append(
+            {
+                "functionCall": {
+                    "name": function.get("name"),
+                    "args": _arguments(function, number, where),
+                }
+            }
+        )
+    if not parts:
+        raise ConversionError(number, f"{where}: the assistant message is empty.")
+    return parts
+
+
+def _arguments(function: dict[str, Any], number: int, where: str) -> dict[str, Any]:
+    raw = function.get("arguments")
+    if raw in (None, ""):
+        return {}
+    try:
+        args = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        raise ConversionError(number, f"{where}: tool call arguments are not valid JSON.") from None
+    if not isinstance(args, dict):
+        raise ConversionError(number, f"{where}: tool call arguments must be a JSON object.")
+    return args
+
+
+def _function_response(
+    name: str, message: dict[str, Any], number: int, position: int
+) -> dict[str, Any]:
+    text = "".join(p["text"] for p in _text_parts(message.get("content"), number, position))
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    # Gemini's response is a JSON object; Google documents the key "output"
+    # for a function's plain result.
+    response = value if isinstance(value, dict) else {"output": value}
+    return {"functionResponse": {"name": name, "response": response}}
+
+
+def _text_parts(content: Any, number: int, position: int) -> list[dict[str, Any]]:
+    where = f"messages[{position}]"
+    if isinstance(content, str):
+        return [{"text": content}]
+    if isinstance(content, list) and content:
+        parts = []
+        for item in content:
+            if isinstance(item, dict) and item.get("type") == "text":
+                if not isinstance(item.get("text"), str):
+                    raise ConversionError(number, f"{where}: a text part needs a 'text' string.")
+                parts.append({"text": item["text"]})
+            else:
+                kind = item.get("type") if isinstance(item, dict) else type(item).__name__
+                # Gemini tuning data takes images only as Cloud Storage
+                # fileData, which an OpenAI image_url (a URL or data: URI)
+                # cannot be turned into faithfully.
+                raise ConversionError(
+                    number, f"{where}: content part type {kind!r} is not supported (text only)."
+                )
+        return parts
+    raise ConversionError(number, f"{where}: 'content' must be a string or a list of text parts.")
+
+
+def _declarations(line: dict[str, Any], number: int) -> list[dict[str, Any]]:
+    declarations = []
+    specs: Iterable[Any] = line.get("tools") or []
+    for tool in specs:
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            raise ConversionError(number, "only function tools are supported in 'tools'.")
+        declarations.append(_declaration(tool.get("function"), number))
+    for function in line.get("functions") or []:
+        declarations.append(_declaration(function, number))
+    return declarations
+
+
+def _declaration(function: Any, number: int) -> dict[str, Any]:
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise ConversionError(number, "each tool needs a function with a 'name'.")
+    # OpenAI's "strict" only constrains decoding at inference time; it has
+    # no effect on what a tuning example teaches, so it is not carried over.
+    declaration = {"name": function["name"]}
+    if function.get("description"):
+        declaration["description"] = function["description"]
+    if function.get("parameters"):
+        # Passed on as given: Gemini's Schema is an OpenAPI subset of JSON
+        # Schema; Vertex validates it when the job reads the dataset.
+        declaration["parameters"] = function["parameters"]
+    return declaration
+
+
+# --------------------------------------------------------------------------
+# Fine-tuning jobs: OpenAI's create body → a TuningJob
+# --------------------------------------------------------------------------
+
+MAX_LABELS = 64
+MAX_LABEL_CHARS = 63
+
+
+def _bad(message: str, param: str) -> ProviderInputError:
+    return ProviderInputError(message, param=param)
+
+
+def tuning_job_body(job: JobCreate) -> dict[str, Any]:
+    """The ``TuningJob`` JSON for an OpenAI create request; every field
+    reaches Vertex or is refused with a 400 naming it."""
+    if not isinstance(job.model, str) or not job.model:
+        raise _bad("'model' is required (a Gemini base model, e.g. gemini-2.0-flash-001).", "model")
+    if job.seed is not None:
+        raise _bad("'seed' is not supported by Vertex AI tuning; omit it.", "seed")
+    if job.integrations:
+        raise _bad(
+            "'integrations' are not supported by Vertex AI tuning; omit them.", "integrations"
+        )
+    spec: dict[str, Any] = {"trainingDatasetUri": _gs_uri(job.training_file, "training_file")}
+    if job.validation_file:
+        spec["validationDatasetUri"] = _gs_uri(job.validation_file, "validation_file")
+    hyper = _hyper_parameters(job)
+    if hyper:
+        spec["hyperParameters"] = hyper
+    body: dict[str, Any] = {"baseModel": job.model, "supervisedTuningSpec": spec}
+    if job.suffix:
+        body["tunedModelDisplayName"] = job.suffix
+    if job.metadata:
+        body["labels"] = labels_from_metadata(job.metadata)
+    return body
+
+
+def _gs_uri(value: Any, param: str) -> str:
+    if not isinstance(value, str) or not value.startswith("gs://") or len(value) <= 5:
+        raise _bad(f"'{param}' must be a file uploaded to Vertex AI (a Cloud Storage file).", param)
+    return value
+
+
+def _hyper_parameters(job: JobCreate) -> dict[str, Any]:
+    """Merge ``hyperparameters`` and ``method.supervised.hyperparameters``
+    and translate them; remember where each came from for error messages."""
+    given: dict[str, tuple[Any, str]] = {}
+    for key, value in (job.hyperparameters or {}).items():
+        given[key] = (value, f"hyperparameters.{key}")
+    method = job.method or {}
+    if method:
+        kind = method.get("type", "supervised")
+        if kind != "supervised":
+            raise _bad(
+                f"method type {kind!r} is not supported by Vertex AI; only 'supervised' "
+                "tuning is available through this provider.",
+                "method.type",
+            )
+        for key in sorted(set(method) - {"type", "supervised"}):
+            raise _bad(f"'method.{key}' is not supported by Vertex AI tuning.", f"method.{key}")
+        supervised = method.get("supervised") or {}
+        for key in sorted(set(supervised) - {"hyperparameters"}):
+            raise _bad(f"'method.supervised.{key}' is not supported.", f"method.supervised.{key}")
+        for key, value in (supervised.get("hyperparameters") or {}).items():
+            param = f"method.supervised.hyperparameters.{key}"
+            if key in given and given[key][0] != value:
+                raise _bad(f"'{param}' conflicts with '{given[key][1]}'.", param)
+            given[key] = (value, param)
+
+    result: dict[str, Any] = {}
+    for key, (value, param) in given.items():
+        if value is None or value == "auto":
+            continue  # Vertex chooses, as OpenAI's "auto" asks
+        if key == "n_epochs":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _bad(f"'{param}' must be a positive integer or 'auto'.", param)
+            result["epochCount"] = value
+        elif key == "learning_rate_multiplier":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise _bad(f"'{param}' must be a positive number or 'auto'.", param)
+            result["learningRateMultiplier"] = float(value)
+        elif key == "batch_size":
+            # Vertex picks the batch size for Gemini; adapterSize is the LoRA
+            # rank, a different knob, so mapping one onto the other would lie.
+            raise _bad(
+                f"'{param}' has no Vertex AI equivalent (Vertex chooses the batch size); "
+                "omit it or use 'auto'.",
+                param,
+            )
+        else:
+            raise _bad(f"'{param}' is not supported by Vertex AI supervised tuning.", param)
+    return result
+
+
+def labels_from_metadata(metadata: dict[str, Any]) -> dict[str, str]:
+    """OpenAI ``metadata`` as Vertex labels, which are stricter: at most 64,
+    keys and values of at most 63 lowercase letters (international ones
+    too), digits, ``_`` and ``-``, keys starting with a letter. Refused, not
+    rewritten, so the metadata read back is the metadata sent."""
+    if len(metadata) > MAX_LABELS:
+        raise _bad(f"Vertex AI allows at most {MAX_LABELS} metadata keys (labels).", "metadata")
+    for key, value in metadata.items():
+        param = f"metadata.{key}"
+        if not isinstance(key, str) or not key or not _label_text(key) or not _is_letter(key[0]):
+            raise _bad(
+                f"metadata key {key!r} is not a valid Vertex AI label key: up to "
+                f"{MAX_LABEL_CHARS} lowercase letters, digits, '_' or '-', starting with a letter.",
+                param,
+            )
+        if not isinstance(value, str) or not (value == "" or _label_text(value)):
+            raise _bad(
+                f"metadata value of {key!r} is not a valid Vertex AI label value: up to "
+                f"{MAX_LABEL_CHARS} lowercase letters, digits, '_' or '-'.",
+                param,
+            )
+    return dict(metadata)
+
+
+def _is_letter(char: str) -> bool:
+    # Google's label grammar: \p{Ll} (lowercase) or \p{Lo} (caseless, e.g. CJK).
+    return unicodedata.category(char) in ("Ll", "Lo")
+
+
+def _label_text(text: str) -> bool:
+    return len(text) <= MAX_LABEL_CHARS and all(
+        _is_letter(c) or unicodedata.category(c).startswith("N") or c in "_-" for c in text
+    )
