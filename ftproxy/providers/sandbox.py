@@ -105,8 +105,8 @@ class SandboxProvider(Provider):
         at once. ``expires_after`` ({anchor: created_at, seconds}) sets
         ``expires_at``; an expired file is gone (404), as on OpenAI."""
         file_id = f"file-{uuid.uuid4().hex}"
-        if upload.stream.seekable():
-            upload.stream.seek(0)
+        if getattr(upload.stream, "seekable", lambda: False)():
+            upload.stream.seek(0)  # the service may have read it to validate it
         size, lines = self.store.save_blob(file_id, upload.stream)
         created_at = int(time.time())
         seconds = (upload.expires_after or {}).get("seconds")
@@ -188,7 +188,11 @@ class SandboxProvider(Provider):
         training = self._job_input_file(job.training_file, "training_file")
         if job.validation_file:
             self._job_input_file(job.validation_file, "validation_file")
-        resolve_hyperparameters(job.hyperparameters, job.method)  # rejects bad values
+        try:
+            resolve_hyperparameters(job.hyperparameters, job.method)
+        except ProviderInputError as exc:
+            exc.provider = self.name
+            raise
         request = copy.deepcopy(dataclasses.asdict(job))
         if request["seed"] is None:
             request["seed"] = random.randint(0, 2**31 - 1)

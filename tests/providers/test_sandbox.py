@@ -7,8 +7,10 @@ stage instant, fractions of a second let a test watch it pass.
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -552,6 +554,34 @@ def test_stage_lengths_are_taken_from_the_entry_that_created_the_job(tmp_path):
     assert make_provider(tmp_path, **INSTANT).retrieve_job(job.remote_id).status == (
         "validating_files"
     )
+
+
+def test_concurrent_cancels_of_one_job_let_exactly_one_win(tmp_path):
+    provider = make_provider(tmp_path, validate_seconds=0, queue_seconds=0, run_seconds=3600)
+    job = create(provider, upload(provider).remote_id)
+    instances = [make_provider(tmp_path) for _ in range(8)]
+
+    def cancel(instance):
+        try:
+            return instance.cancel_job(job.remote_id).status
+        except ProviderInputError:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(cancel, instances))
+    assert sorted(outcomes) == ["cancelled"] + ["refused"] * 7
+
+
+def test_concurrent_reads_of_a_succeeded_job_write_one_results_file(tmp_path):
+    provider = make_provider(tmp_path, validate_seconds=0, queue_seconds=0, run_seconds=0.2)
+    job = create(provider, upload(provider).remote_id)
+    time.sleep(0.3)
+    instances = [make_provider(tmp_path) for _ in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda p: p.retrieve_job(job.remote_id).result_files, instances))
+    assert all(result == results[0] and len(result) == 1 for result in results)
+    records = [json.loads(path.read_text()) for path in (tmp_path / "files").glob("*.json")]
+    assert sorted(record["purpose"] for record in records) == ["fine-tune", "fine-tune-results"]
 
 
 # ---- configuration ----------------------------------------------------------
