@@ -28,6 +28,8 @@ def _first_validation_error(detail, prefix: str = "") -> tuple[str | None, str]:
     """The first (param, message) of a DRF ValidationError's detail."""
     if isinstance(detail, dict):
         for field, value in detail.items():
+            if isinstance(field, int):  # an item of a list (DRF keys list errors by index)
+                return _first_validation_error(value, f"{prefix}[{field}]")
             name = field if field != "non_field_errors" else ""
             param = f"{prefix}.{name}" if prefix and name else (name or prefix)
             return _first_validation_error(value, param)

@@ -3,6 +3,7 @@ dropped, so a typo cannot silently change what a job does."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -15,13 +16,14 @@ ROLES_OF_METHODS = ("supervised", "dpo", "reinforcement")
 class StrictSerializer(serializers.Serializer):
     """Rejects fields it does not declare."""
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        extra = sorted(set(self.initial_data) - set(self.fields))
-        if extra:
-            raise serializers.ValidationError(
-                {extra[0]: [f"Unrecognized request argument supplied: {extra[0]}"]}
-            )
-        return attrs
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            extra = sorted(set(data) - set(self.fields))
+            if extra:
+                raise serializers.ValidationError(
+                    {extra[0]: [f"Unrecognized request argument supplied: {extra[0]}"]}
+                )
+        return super().to_internal_value(data)
 
 
 @extend_schema_field({"oneOf": [{"type": "string", "enum": ["auto"]}, {"type": "number"}]})
@@ -95,7 +97,6 @@ class MethodSerializer(StrictSerializer):
     reinforcement = ReinforcementMethodSerializer(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().validate(attrs)
         if attrs["type"] == "reinforcement" and "reinforcement" not in attrs:
             raise serializers.ValidationError(
                 {"reinforcement": ["is required when type is 'reinforcement' (grader)"]}
@@ -164,7 +165,6 @@ class JobCreateSerializer(StrictSerializer):
     custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().validate(attrs)
         # Keep exactly what the client sent for nested objects (validated above).
         for name in ("hyperparameters", "method", "integrations", "metadata"):
             if name in self.initial_data:
@@ -184,7 +184,6 @@ class FileCreateSerializer(StrictSerializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().validate(attrs)
         if ("expires_after_anchor" in attrs) != ("expires_after_seconds" in attrs):
             raise serializers.ValidationError(
                 {"expires_after": ["needs both expires_after[anchor] and expires_after[seconds]"]}
