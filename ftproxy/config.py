@@ -8,6 +8,7 @@ file, the entry and the key in its message; secret values are never echoed.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -69,13 +70,23 @@ def _resolve_env(value: Any, where: str, source: str) -> Any:
     return value
 
 
-def _number(value: Any, where: str, source: str, *, minimum: float = 0) -> float:
+def _number(
+    value: Any, where: str, source: str, *, minimum: float = 0, integer: bool = False
+) -> float:
+    """A finite number (or numeric string, as environment variables give) >= minimum.
+
+    With ``integer``, the value must also be a whole number. The message never
+    shows a string value: it may have come from a secret environment variable.
+    """
+    kind = "a whole number" if integer else "a number"
     if isinstance(value, bool):
-        raise ConfigError(f"{source}: {where}: must be a number, not {value!r}")
+        raise ConfigError(f"{source}: {where}: must be {kind}, not {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {where}: must be a number") from None
+        raise ConfigError(f"{source}: {where}: must be {kind}") from None
+    if not math.isfinite(number) or (integer and not number.is_integer()):
+        raise ConfigError(f"{source}: {where}: must be {kind}")
     if number < minimum:
         raise ConfigError(f"{source}: {where}: must be at least {minimum:g}")
     return number
@@ -108,6 +119,12 @@ def _check_entry(raw: Any, section: str, index: int, source: str) -> dict[str, A
         if raw.get(key) in (None, ""):
             raise ConfigError(f"{source}: {label}: key {key!r} is required for {kind}")
     entry = _resolve_env(dict(raw), label, source)
+    for key in sorted(cls.required_options):
+        if entry.get(key) in (None, ""):  # e.g. os.environ/VAR with VAR set to ""
+            raise ConfigError(
+                f"{source}: {label}: key {key!r} is required for {kind} "
+                f"(it resolved to an empty value)"
+            )
     for key in ("name", "custom_llm_provider"):
         if key in entry and (not isinstance(entry[key], str) or "/" in entry[key]):
             raise ConfigError(f"{source}: {label}: key {key!r} must be a string without '/'")
@@ -115,7 +132,7 @@ def _check_entry(raw: Any, section: str, index: int, source: str) -> dict[str, A
         entry["timeout"] = _number(entry["timeout"], f"{label}.timeout", source, minimum=0.001)
     if entry.get("max_retries") is not None:
         entry["max_retries"] = int(
-            _number(entry["max_retries"], f"{label}.max_retries", source, minimum=0)
+            _number(entry["max_retries"], f"{label}.max_retries", source, integer=True)
         )
     entry["name"] = entry.get("name") or kind
     entry["api"] = section
@@ -136,17 +153,24 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        # Not str(exc): PyYAML quotes the offending source line, which may hold a secret.
+        problem = getattr(exc, "problem", None) or "cannot parse"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
 
     for key in data:
-        if key in OUR_SECTIONS:
-            continue
-        if key in LITELLM_SECTIONS:
-            logger.info("%s: ignoring LiteLLM section %r (not used by ftproxy)", source, key)
-            continue
-        raise ConfigError(f"{source}: unknown top-level key {key!r}")
+        if key not in OUR_SECTIONS and key not in LITELLM_SECTIONS:
+            raise ConfigError(f"{source}: unknown top-level key {key!r}")
+    litellm_only = [key for key in data if key in LITELLM_SECTIONS]
+    if litellm_only:
+        logger.info(
+            "%s: ignoring LiteLLM sections not used by ftproxy: %s",
+            source,
+            ", ".join(litellm_only),
+        )
 
     general = data.get("general_settings") or {}
     if not isinstance(general, dict):

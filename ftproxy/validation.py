@@ -1,0 +1,532 @@
+"""Line-by-line validation of ``purpose=fine-tune`` JSONL uploads.
+
+An upload can be hundreds of megabytes, so nothing here holds the whole file:
+``FineTuneValidator`` is fed one physical line at a time, and
+``validate_fine_tune_file`` reads a binary file object in fixed-size chunks.
+
+Two of OpenAI's training formats are accepted, one per file:
+
+- **chat** (supervised): ``{"messages": [...], "tools"?, "parallel_tool_calls"?,
+  "functions"?}``, with at least one assistant message; assistant messages may
+  carry ``weight`` 0 or 1 (OpenAI's ``FineTuneChatRequestInput``).
+- **preference** (DPO): ``{"input": {"messages": [...], "tools"?,
+  "parallel_tool_calls"?}, "preferred_output": [assistant message, ...],
+  "non_preferred_output": [assistant message, ...]}``. OpenAI's DPO guide and
+  Azure's documentation spell the completions ``preferred_output`` /
+  ``non_preferred_output``; the OpenAPI schema ``FineTunePreferenceRequestInput``
+  spelled them ``preferred_completion`` / ``non_preferred_completion``. Both
+  spellings are accepted, but not mixed within one line.
+
+Every error names the line (counted from 1), the field path and the reason,
+e.g. ``messages[2].role: 'robot' is not one of system, developer, user,
+assistant, tool, function``. Each line reports its first problem only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+CHAT = "chat"
+PREFERENCE = "preference"
+
+#: Rough token estimate: characters per token, and tokens of overhead per message.
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+
+#: Preference completion keys: (preferred, non-preferred), in both spellings.
+_COMPLETION_KEYS = (
+    ("preferred_output", "non_preferred_output"),
+    ("preferred_completion", "non_preferred_completion"),
+)
+_PREFERENCE_KEYS = frozenset({"input", *(k for pair in _COMPLETION_KEYS for k in pair)})
+
+#: Default read size of ``validate_fine_tune_file`` and its longest accepted line.
+CHUNK_SIZE = 64 * 1024
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class LineError:
+    """One problem in the file. ``line`` counts from 1; 0 means the whole file."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class _Invalid(Exception):
+    """Raised inside the checks of one line: the first problem found in it."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A short rendering of a user's value for an error message."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class FineTuneValidator:
+    """Validate a fine-tuning JSONL file fed one physical line at a time.
+
+    Contract:
+
+    - ``feed_line(raw)`` takes one line of bytes (a trailing ``b"\\n"`` or
+      ``b"\\r\\n"`` is allowed). Lines are numbered from 1 in the order fed.
+      Blank or whitespace-only lines are skipped (but still counted).
+    - ``finish()`` is called once, after the last line; it adds the
+      end-of-file checks (a file with no examples is an error).
+    - ``errors`` keeps at most ``max_errors`` errors, in line order;
+      ``error_count`` counts all of them. ``is_valid`` is true when there
+      are none and at least one example.
+    - ``examples`` counts the valid example lines; ``format`` is ``"chat"``
+      or ``"preference"`` as soon as a line shows which (the first such line
+      decides for the whole file), else None.
+    - ``estimated_tokens`` is a rough estimate of the tokens trained in one
+      epoch, with no tokenizer: for each valid example,
+      ``ceil(characters of text / 4) + 4 * number of messages``. "Text" is
+      every string ``content``, the ``text`` of text content parts, and the
+      names and arguments of ``tool_calls`` / ``function_call``; images,
+      audio and files are not counted. For preference examples the input
+      messages and both completions are counted. It is meant for cost
+      guesses, not for billing.
+    """
+
+    def __init__(self, max_errors: int = 20):
+        if max_errors < 1:
+            raise ValueError("max_errors must be at least 1")
+        self.max_errors = max_errors
+        self.errors: list[LineError] = []
+        self.error_count = 0
+        self.examples = 0
+        self.estimated_tokens = 0
+        self.format: str | None = None
+        self.format_line: int | None = None
+        self.lines = 0
+        self.finished = False
+
+    # ---- feeding ------------------------------------------------------
+    def feed_line(self, raw: bytes) -> None:
+        """Check one physical line and record its first problem, if any."""
+        self.lines += 1
+        line = self.lines
+        if line == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        if not raw.strip():
+            return
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._error(
+                line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+            )
+            return
+        try:
+            obj = json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            self._error(line, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            return
+        except ValueError as exc:  # NaN / Infinity
+            self._error(line, f"not valid JSON: {exc}")
+            return
+        except RecursionError:
+            self._error(line, "not valid JSON: nested too deeply")
+            return
+        if not isinstance(obj, dict):
+            self._error(line, f"each line must be a JSON object, not {_json_type(obj)}")
+            return
+        try:
+            kind = self._kind(obj)
+            if self.format is None:
+                self.format, self.format_line = kind, line
+            elif kind != self.format:
+                raise _Invalid(
+                    "",
+                    f"{_describe(kind)} example in a file of {_describe(self.format)} "
+                    f"examples (line {self.format_line}); a file must use one format",
+                )
+            tokens = self._check_chat(obj) if kind == CHAT else self._check_preference(obj)
+        except _Invalid as exc:
+            self._error(line, str(exc))
+            return
+        self.examples += 1
+        self.estimated_tokens += tokens
+
+    def skip_line(self, reason: str) -> None:
+        """Count one line that could not be read (e.g. too long) as an error."""
+        self.lines += 1
+        self._error(self.lines, reason)
+
+    def finish(self) -> None:
+        """End-of-file checks. Idempotent."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.examples == 0 and self.error_count == 0:
+            self._error(0, "the file has no training examples")
+
+    # ---- results ------------------------------------------------------
+    @property
+    def is_valid(self) -> bool:
+        return self.error_count == 0 and self.examples > 0
+
+    def summary(self) -> str:
+        """One human-readable sentence: the errors with their lines, or the counts.
+
+        Invalid: ``"Invalid fine-tuning file: line 3: ...; line 7: ... (and 4
+        more errors)"``. Valid: the number of examples, format and estimate.
+        """
+        if not self.error_count:
+            return (
+                f"Valid fine-tuning file: {self.examples} {self.format or ''} example"
+                f"{'' if self.examples == 1 else 's'}, about {self.estimated_tokens} tokens"
+            ).replace("  ", " ")
+        text = "Invalid fine-tuning file: " + "; ".join(str(e) for e in self.errors)
+        more = self.error_count - len(self.errors)
+        if more:
+            text += f" (and {more} more error{'' if more == 1 else 's'})"
+        return text
+
+    # ---- internals ----------------------------------------------------
+    def _error(self, line: int, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < self.max_errors:
+            self.errors.append(LineError(line, message))
+
+    @staticmethod
+    def _kind(obj: dict[str, Any]) -> str:
+        chat = "messages" in obj
+        preference = sorted(k for k in obj if k in _PREFERENCE_KEYS)
+        if chat and preference:
+            raise _Invalid(
+                "",
+                "has both 'messages' (chat format) and "
+                f"{', '.join(repr(k) for k in preference)} (preference format)",
+            )
+        if chat:
+            return CHAT
+        if preference:
+            return PREFERENCE
+        raise _Invalid(
+            "messages",
+            "is required (chat format; for preference data use 'input', "
+            "'preferred_output' and 'non_preferred_output')",
+        )
+
+    def _check_chat(self, obj: dict[str, Any]) -> int:
+        chars, count, assistants = _check_messages(obj["messages"], "messages")
+        if not assistants:
+            raise _Invalid("messages", "needs at least one assistant message")
+        _check_tools(obj, "")
+        if "functions" in obj:
+            _check_functions(obj["functions"], "functions")
+        return _estimate(chars, count)
+
+    def _check_preference(self, obj: dict[str, Any]) -> int:
+        if "input" not in obj:
+            raise _Invalid("input", "is required for a preference example")
+        inp = obj["input"]
+        if not isinstance(inp, dict):
+            raise _Invalid("input", f"must be an object, not {_json_type(inp)}")
+        if "messages" not in inp:
+            raise _Invalid("input.messages", "is required")
+        chars, count, _ = _check_messages(inp["messages"], "input.messages")
+        _check_tools(inp, "input.")
+        spellings = [pair for pair in _COMPLETION_KEYS if any(k in obj for k in pair)]
+        if len(spellings) > 1:
+            raise _Invalid(
+                "",
+                "mixes 'preferred_output'/'non_preferred_output' with "
+                "'preferred_completion'/'non_preferred_completion'; use one pair",
+            )
+        pair = spellings[0] if spellings else _COMPLETION_KEYS[0]
+        for key in pair:
+            if key not in obj:
+                raise _Invalid(key, "is required for a preference example")
+            value = obj[key]
+            if not isinstance(value, list) or not value:
+                raise _Invalid(
+                    key,
+                    "must be a non-empty array of assistant messages, "
+                    f"not {_describe_value(value)}",
+                )
+            for i, message in enumerate(value):
+                path = f"{key}[{i}]"
+                if isinstance(message, dict) and message.get("role") != "assistant":
+                    raise _Invalid(
+                        f"{path}.role",
+                        f"must be 'assistant' in a completion, not {_show(message.get('role'))}",
+                    )
+                chars += _check_message(message, path)
+                count += 1
+        return _estimate(chars, count)
+
+
+def _describe(kind: str) -> str:
+    return "a chat" if kind == CHAT else "a preference (DPO)"
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "an empty array"
+    return _json_type(value)
+
+
+def _estimate(chars: int, messages: int) -> int:
+    return math.ceil(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * messages
+
+
+def _check_messages(messages: Any, path: str) -> tuple[int, int, int]:
+    """Check a message array; return (text characters, messages, assistant messages)."""
+    if not isinstance(messages, list):
+        raise _Invalid(path, f"must be a non-empty array of messages, not {_json_type(messages)}")
+    if not messages:
+        raise _Invalid(path, "must not be empty")
+    chars = assistants = 0
+    for i, message in enumerate(messages):
+        chars += _check_message(message, f"{path}[{i}]")
+        if message["role"] == "assistant":
+            assistants += 1
+    return chars, len(messages), assistants
+
+
+def _check_message(message: Any, path: str) -> int:
+    """Check one message; return the characters of its text."""
+    if not isinstance(message, dict):
+        raise _Invalid(path, f"must be a message object, not {_json_type(message)}")
+    if "role" not in message:
+        raise _Invalid(f"{path}.role", "is required")
+    role = message["role"]
+    if not isinstance(role, str) or role not in ROLES:
+        raise _Invalid(f"{path}.role", f"{_show(role)} is not one of {', '.join(ROLES)}")
+
+    chars = 0
+    calls = False
+    if message.get("tool_calls") is not None:
+        if role != "assistant":
+            raise _Invalid(f"{path}.tool_calls", "only assistant messages may have tool_calls")
+        chars += _check_tool_calls(message["tool_calls"], f"{path}.tool_calls")
+        calls = True
+    if message.get("function_call") is not None:
+        if role != "assistant":
+            raise _Invalid(
+                f"{path}.function_call", "only assistant messages may have a function_call"
+            )
+        chars += _check_call(message["function_call"], f"{path}.function_call")
+        calls = True
+
+    content = message.get("content")
+    if content is None:
+        if role != "assistant" or not calls:
+            reason = "must not be null" if "content" in message else "is required"
+            raise _Invalid(
+                f"{path}.content",
+                f"{reason} (only an assistant message with tool_calls or function_call "
+                "may leave it out)",
+            )
+    elif isinstance(content, str):
+        chars += len(content)
+    elif isinstance(content, list):
+        chars += _check_parts(content, f"{path}.content")
+    else:
+        raise _Invalid(
+            f"{path}.content",
+            f"must be a string or an array of content parts, not {_json_type(content)}",
+        )
+
+    if "weight" in message:
+        weight = message["weight"]
+        if role != "assistant":
+            raise _Invalid(
+                f"{path}.weight", f"only assistant messages may have a weight (role is {role!r})"
+            )
+        if isinstance(weight, bool) or weight not in (0, 1):
+            raise _Invalid(f"{path}.weight", f"must be 0 or 1, not {_show(weight)}")
+    if "name" in message and message["name"] is not None and not isinstance(message["name"], str):
+        raise _Invalid(f"{path}.name", f"must be a string, not {_json_type(message['name'])}")
+    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+        raise _Invalid(f"{path}.tool_call_id", "is required (a string) on a tool message")
+    if role == "function" and not isinstance(message.get("name"), str):
+        raise _Invalid(f"{path}.name", "is required (a string) on a function message")
+    return chars
+
+
+def _check_parts(parts: list[Any], path: str) -> int:
+    if not parts:
+        raise _Invalid(path, "must not be an empty array")
+    chars = 0
+    for i, part in enumerate(parts):
+        where = f"{path}[{i}]"
+        if not isinstance(part, dict):
+            raise _Invalid(where, f"must be a content part object, not {_json_type(part)}")
+        kind = part.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise _Invalid(f"{where}.type", "is required (a string such as 'text')")
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                raise _Invalid(
+                    f"{where}.text", f"must be a string, not {_json_type(part.get('text'))}"
+                )
+            chars += len(part["text"])
+        elif kind == "refusal":
+            if not isinstance(part.get("refusal"), str):
+                raise _Invalid(f"{where}.refusal", "must be a string")
+            chars += len(part["refusal"])
+        elif kind == "image_url":
+            image = part.get("image_url")
+            if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+                raise _Invalid(f"{where}.image_url", "must be an object with a string 'url'")
+    return chars
+
+
+def _check_call(call: Any, path: str) -> int:
+    """A function call ``{name, arguments}``; return its characters."""
+    if not isinstance(call, dict):
+        raise _Invalid(path, f"must be an object, not {_json_type(call)}")
+    if not isinstance(call.get("name"), str):
+        raise _Invalid(f"{path}.name", "is required (a string)")
+    arguments = call.get("arguments", "")
+    if not isinstance(arguments, str):
+        raise _Invalid(f"{path}.arguments", f"must be a string, not {_json_type(arguments)}")
+    return len(call["name"]) + len(arguments)
+
+
+def _check_tool_calls(calls: Any, path: str) -> int:
+    if not isinstance(calls, list):
+        raise _Invalid(path, f"must be an array, not {_json_type(calls)}")
+    chars = 0
+    for i, call in enumerate(calls):
+        if not isinstance(call, dict):
+            raise _Invalid(f"{path}[{i}]", f"must be an object, not {_json_type(call)}")
+        chars += _check_call(call.get("function"), f"{path}[{i}].function")
+    return chars
+
+
+def _check_tools(container: dict[str, Any], prefix: str) -> None:
+    if "tools" in container:
+        tools = container["tools"]
+        if not isinstance(tools, list):
+            raise _Invalid(f"{prefix}tools", f"must be an array, not {_json_type(tools)}")
+        for i, tool in enumerate(tools):
+            where = f"{prefix}tools[{i}]"
+            if not isinstance(tool, dict):
+                raise _Invalid(where, f"must be an object, not {_json_type(tool)}")
+            function = tool.get("function")
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                raise _Invalid(f"{where}.function", "must be an object with a string 'name'")
+    if "parallel_tool_calls" in container and not isinstance(
+        container["parallel_tool_calls"], bool
+    ):
+        raise _Invalid(
+            f"{prefix}parallel_tool_calls",
+            f"must be true or false, not {_show(container['parallel_tool_calls'])}",
+        )
+
+
+def _check_functions(functions: Any, path: str) -> None:
+    if not isinstance(functions, list):
+        raise _Invalid(path, f"must be an array, not {_json_type(functions)}")
+    for i, function in enumerate(functions):
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise _Invalid(f"{path}[{i}]", "must be an object with a string 'name'")
+
+
+# --------------------------------------------------------------------------
+# Streaming over a file object
+# --------------------------------------------------------------------------
+
+
+def iter_lines(
+    stream: IO[bytes], *, chunk_size: int = CHUNK_SIZE, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[bytes | None]:
+    """Yield the physical lines of a binary stream, reading ``chunk_size`` at a time.
+
+    Lines keep their ``b"\\n"``. A line longer than ``max_line_bytes``
+    (newline excluded) is not buffered: ``None`` is yielded in its place.
+    Memory stays below ``chunk_size + max_line_bytes`` whatever the file size.
+    """
+    pending = bytearray()
+    oversized = False
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            break
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise TypeError("validate a binary file object (opened in 'rb' mode)")
+        chunk = bytes(chunk)
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                if not oversized:
+                    pending += chunk[start:]
+                    if len(pending) > max_line_bytes:
+                        oversized = True
+                        pending.clear()
+                break
+            if oversized:
+                oversized = False
+                yield None
+            elif pending:
+                pending += chunk[start : end + 1]
+                line = bytes(pending)
+                pending.clear()
+                yield line if len(line) - 1 <= max_line_bytes else None
+            else:
+                yield chunk[start : end + 1] if end - start <= max_line_bytes else None
+            start = end + 1
+    if oversized:
+        yield None
+    elif pending:
+        yield bytes(pending)
+
+
+def validate_fine_tune_file(
+    stream: IO[bytes],
+    *,
+    max_errors: int = 20,
+    chunk_size: int = CHUNK_SIZE,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> FineTuneValidator:
+    """Validate a binary file object line by line and return the finished validator.
+
+    The stream is read from its current position in ``chunk_size`` reads,
+    never whole; a line longer than ``max_line_bytes`` is an error at its
+    line. The caller rewinds the stream afterwards if it sends it on.
+    """
+    validator = FineTuneValidator(max_errors=max_errors)
+    for line in iter_lines(stream, chunk_size=chunk_size, max_line_bytes=max_line_bytes):
+        if line is None:
+            validator.skip_line(f"line is longer than {max_line_bytes} bytes")
+        else:
+            validator.feed_line(line)
+    validator.finish()
+    return validator
