@@ -98,9 +98,8 @@ def authorized_session(
     except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
         # A broken or missing key is the gateway's own credentials problem
         # (502), told with the setting's name but never its value.
-        detail = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
         raise ProviderAuthError(
-            f"The provider '{provider}' has no usable Google credentials: {detail}",
+            f"The provider '{provider}' has no usable Google credentials: {_detail(exc)}",
             provider=provider,
         ) from exc
     return AuthorizedSession(credentials, refresh_timeout=refresh_timeout)
@@ -115,6 +114,14 @@ def auth_error(exc: google.auth.exceptions.GoogleAuthError, provider: str) -> Ex
         )
     return ProviderAuthError(
         f"The provider '{provider}' could not obtain a Google access token "
-        f"({type(exc).__name__}); check its vertex_credentials.",
+        f"({_detail(exc)}); check its vertex_credentials.",
         provider=provider,
     )
+
+
+def _detail(exc: Exception) -> str:
+    # google-auth's messages name fields and the token endpoint's error
+    # ("invalid_grant: ..."), never key material; the first argument is the
+    # message, later ones the raw response.
+    text = str(exc.args[0]) if exc.args else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
