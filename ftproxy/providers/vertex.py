@@ -50,7 +50,8 @@ CONVERTED_CONTENT_TYPE = "application/jsonl"
 _UUID_HEX = re.compile(r"^[0-9a-f]{32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 _LOCATION = re.compile(r"^[a-z0-9-]+$")
-_JOB_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/tuningJobs/[^/]+$")
+# Project ids may be domain-scoped ("example.com:proj"); job ids are numeric.
+_JOB_NAME = re.compile(r"^projects/[\w.:-]*\w[\w.:-]*/locations/[a-z0-9-]+/tuningJobs/[\w-]+$")
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 
 #: ``JOB_STATE_*`` → (OpenAI status, terminal). CANCELLING is not terminal:
