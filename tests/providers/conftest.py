@@ -86,7 +86,7 @@ class ScriptedServer(ThreadingHTTPServer):
 @pytest.fixture
 def scripted_server():
     server = ScriptedServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
