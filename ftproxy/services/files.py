@@ -12,13 +12,11 @@ from ..conf import FILES, gateway
 from ..errors import InvalidRequest, TooLarge
 from ..models import File, LedgerState, mint_id
 from ..providers.base import FileContent, FileUpload, ProviderError, ProviderNotFound, RemoteFile
-from ..validation import FineTuneValidator
+from ..validation import validate_fine_tune_file
 from .common import choose_provider, find, not_found, page, provider_of, visible
 from .context import CallContext
 
 FINE_TUNE = "fine-tune"
-#: A fine-tune line longer than this is rejected without being held whole.
-MAX_LINE_BYTES = 32 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
 
 
@@ -41,47 +39,37 @@ def check_size(size: int | None) -> None:
         )
 
 
+class _HashingReader:
+    """Hashes and counts what is read through it."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
 def scan_upload(stream: IO[bytes], purpose: str) -> Scan:
     """Hash the upload and, for ``fine-tune``, validate it line by line, in
     one streamed pass. A bad file raises a 400 naming its lines."""
-    digest = hashlib.sha256()
-    size = 0
     stream.seek(0)
-    if purpose != FINE_TUNE:
-        while chunk := stream.read(READ_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-        return Scan(sha256=digest.hexdigest(), size=size)
-
-    validator = FineTuneValidator()
-    too_long: list[int] = []
-    line_number = 0
-    while line := stream.readline(MAX_LINE_BYTES):
-        digest.update(line)
-        size += len(line)
-        line_number += 1
-        if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
-            # Skip the rest of an over-long line without holding it.
-            too_long.append(line_number)
-            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                digest.update(rest)
-                size += len(rest)
-            digest.update(rest)
-            size += len(rest)
-            validator.feed_line(b"{}\n")  # keep line numbers aligned; error reported below
-            continue
-        validator.feed_line(line)
-    validator.finish()
-    if too_long:
-        lines = ", ".join(str(n) for n in too_long[:5])
-        raise InvalidRequest(
-            f"Invalid fine-tuning file: line {lines} longer than {MAX_LINE_BYTES} bytes.",
-            param="file",
-            code="invalid_file_format",
-        )
-    if validator.errors:
-        raise InvalidRequest(validator.summary(), param="file", code="invalid_file_format")
-    return Scan(sha256=digest.hexdigest(), size=size, estimated_tokens=validator.estimated_tokens)
+    reader = _HashingReader(stream)
+    estimated_tokens = None
+    if purpose == FINE_TUNE:
+        validator = validate_fine_tune_file(reader)
+        if validator.errors:
+            raise InvalidRequest(validator.summary(), param="file", code="invalid_file_format")
+        estimated_tokens = validator.estimated_tokens
+    else:
+        while reader.read(READ_CHUNK):
+            pass
+    return Scan(sha256=reader.digest.hexdigest(), size=reader.size,
+                estimated_tokens=estimated_tokens)
 
 
 def _apply(row: File, remote: RemoteFile) -> list[str]:
