@@ -4,8 +4,12 @@ One ``requests.Session`` per configured entry, built once, with urllib3
 ``Retry``: GET/DELETE are retried on 429/500/502/503/504 and on connection
 and read errors, with exponential backoff, jitter and ``Retry-After``; POST
 and PATCH are retried only when the connection failed before the request
-was sent. Upstream answers and transport failures are mapped to the
-``ProviderError`` family here, once, for all providers.
+was sent. A ``Retry-After`` up to ``RETRY_AFTER_CAP_SECONDS`` is slept; a
+longer one is passed on to the client without retrying. Upstream answers
+and transport failures are mapped to the ``ProviderError`` family here,
+once, for all providers. Bodies stream both ways: ``multipart_upload``
+sends a file chunk by chunk with a known Content-Length, and
+``HttpClient.download`` hands back ``FileContent``.
 """
 
 from __future__ import annotations
