@@ -1,0 +1,154 @@
+"""``manage.py ftproxy_sync_jobs``: refresh jobs whose provider status is not final.
+
+Thin: parses arguments and calls ``ftproxy.services.sync.sync_jobs`` once,
+or every ``--interval`` seconds with ``--watch``. Prints progress (updated
+in place on a terminal) and one summary line per round::
+
+    checked=12 changed=3 failed=1 seconds=2.4
+
+Exits non-zero when any job failed in the (last) round. Ctrl-C stops after
+the current batch; a second Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ftproxy.conf import FINE_TUNING, gateway
+from ftproxy.models import FineTuningJob
+from ftproxy.services.sync import SyncResult, row_locking_supported, sync_jobs
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError(value)
+    return number
+
+
+def _sleep(seconds: float, stop: threading.Event) -> bool:
+    """Wait ``seconds`` or until ``stop`` is set; return whether it was set.
+
+    Waits in short slices: a signal delivered to another thread does not
+    wake the main thread from one long wait, so its handler would only run
+    at the end of it."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if stop.wait(min(left, 0.25)):
+            return True
+    return stop.is_set()
+
+
+class Command(BaseCommand):
+    """Sync job statuses from the providers; see the module docstring."""
+
+    help = (
+        "Refresh every fine-tuning job whose provider status is not final, record status "
+        "changes and cost. Safe to run on several hosts at once on PostgreSQL."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--provider", help="Only jobs of this configured entry.")
+        parser.add_argument(
+            "--job", action="append", dest="job_ids", metavar="ID",
+            help="Only this job (public id); repeat for several.",
+        )
+        parser.add_argument(
+            "--watch", action="store_true", help="Keep syncing, one round every --interval."
+        )
+        parser.add_argument(
+            "--interval", type=_positive, metavar="SECONDS",
+            help="Seconds between rounds with --watch (default: sync_interval_seconds).",
+        )
+        parser.add_argument(
+            "--workers", type=int, default=1, metavar="N",
+            help="Threads making upstream calls in parallel (default 1).",
+        )
+        parser.add_argument(
+            "--older-than", type=float, dest="older_than", metavar="SECONDS",
+            help="Skip jobs synced within this many seconds (by any worker). "
+            "With --watch the default is half the interval.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        provider = options["provider"]
+        configured = gateway().entries(FINE_TUNING)
+        if provider and provider not in configured:
+            raise CommandError(
+                f"--provider {provider!r} is not configured for fine-tuning "
+                f"(configured: {', '.join(sorted(configured)) or 'none'})."
+            )
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1.")
+        job_ids = options["job_ids"]
+        if job_ids:
+            known = set(FineTuningJob.objects.filter(public_id__in=job_ids)
+                        .values_list("public_id", flat=True))
+            for job_id in job_ids:
+                if job_id not in known:
+                    self.stderr.write(f"--job {job_id}: no such job in the ledger.")
+        interval = options["interval"] or gateway().sync_interval_seconds
+        older_than = options["older_than"]
+        if older_than is None and options["watch"]:
+            older_than = interval / 2
+        if not row_locking_supported():
+            self.stdout.write(
+                "Note: this database has no row locking (SQLite): run one sync process "
+                "at a time; several hosts need PostgreSQL."
+            )
+
+        stop = threading.Event()
+        previous = self._on_interrupt(stop)
+        try:
+            while True:
+                result = sync_jobs(
+                    provider=provider,
+                    job_ids=job_ids,
+                    workers=options["workers"],
+                    older_than=older_than,
+                    progress=self._progress if self.stdout.isatty() else None,
+                    should_stop=stop.is_set,
+                )
+                self._report(result)
+                if not options["watch"] or _sleep(interval, stop):
+                    break
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if stop.is_set():
+            self.stdout.write("Stopped.")
+        if result.failed:
+            raise CommandError(f"{result.failed} job(s) failed to sync.", returncode=1)
+
+    def _on_interrupt(self, stop: threading.Event) -> Any:
+        """First Ctrl-C asks the round to stop after its batch; the second
+        one interrupts. Only the main thread may install handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum: int, frame: Any) -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            self.stderr.write("\nStopping after the current batch (Ctrl-C again to abort).")
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def _progress(self, result: SyncResult) -> None:
+        self.stdout.write(
+            f"\rchecked={result.checked} changed={result.changed} failed={result.failed}",
+            ending="",
+        )
+        self.stdout.flush()
+
+    def _report(self, result: SyncResult) -> None:
+        if self.stdout.isatty() and result.checked:
+            self.stdout.write("")  # end the progress line
+        for job_id, message in result.failures:
+            self.stderr.write(f"{job_id}: {message}")
+        self.stdout.write(result.summary())

@@ -1,0 +1,254 @@
+"""Job status sync: refresh every job whose provider status is not final.
+
+One round (``sync_jobs``) claims jobs in small batches, fetches each from
+its provider outside any transaction, records the answer through
+``change_status`` (so each real change writes one ``JobEvent`` with source
+``sync``, fills in cost on success and sends ``job_status_changed`` after
+commit), and releases the claim.
+
+Several rounds may run at once, in threads, processes or on several hosts
+against one PostgreSQL. A job is claimed with ``SELECT … FOR UPDATE SKIP
+LOCKED`` in a short transaction that writes a lease (``lease_owner`` =
+``host:pid:uuid``, ``lease_expires_at`` = now + ``lease_seconds``); nobody
+else claims a job while its lease is unexpired, and an expired lease (a
+crashed worker) is taken over. The upstream call happens after that
+transaction has committed, so no row lock is held while waiting for a
+provider.
+
+Which jobs a round takes: ``terminal=False`` and ``ledger_state="ok"``,
+not synced since the round began (so a round never fetches a job twice),
+and with ``older_than`` not synced within that many seconds by anyone (so
+several workers share the work instead of repeating it).
+
+On a database without ``SKIP LOCKED`` (SQLite) there are no row locks: each
+job is claimed by a conditional UPDATE instead, which is enough for one
+process; SQLite is for one process on one machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, connections, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from ..conf import FINE_TUNING
+from ..errors import GatewayError
+from ..models import FineTuningJob, LedgerState
+from ..providers.base import ProviderError
+from .common import provider_of
+from .context import MASTER, CallContext
+from .jobs import change_status
+
+logger = logging.getLogger("ftproxy.sync")
+
+#: How long a claim holds. Longer than a batch can take: a batch of
+#: ``BATCH_SIZE`` jobs over ``workers`` threads, each call bounded by the
+#: entry's timeout and retries.
+LEASE_SECONDS = 300
+#: Jobs claimed per transaction.
+BATCH_SIZE = 10
+#: ``sync_error`` is cut to this many characters.
+MAX_ERROR_LENGTH = 2000
+
+
+@dataclass
+class SyncResult:
+    """What one round did. ``failures`` lists ``(public job id, message)``."""
+
+    checked: int = 0
+    changed: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    #: False when the database has no row locks (SQLite).
+    row_locking: bool = True
+
+    def summary(self) -> str:
+        return (
+            f"checked={self.checked} changed={self.changed} failed={self.failed} "
+            f"seconds={self.seconds:.1f}"
+        )
+
+
+def lease_owner_id() -> str:
+    """A name for this claimer, unique across hosts and processes: host:pid:uuid."""
+    return f"{socket.gethostname()[:50]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def row_locking_supported() -> bool:
+    """Whether the database can claim with ``SELECT … FOR UPDATE SKIP LOCKED``."""
+    return bool(connection.features.has_select_for_update_skip_locked)
+
+
+def sync_jobs(
+    *,
+    provider: str | None = None,
+    job_ids: Iterable[str] | None = None,
+    workers: int = 1,
+    older_than: float | None = None,
+    progress: Callable[[SyncResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    batch_size: int = BATCH_SIZE,
+    lease_seconds: float = LEASE_SECONDS,
+) -> SyncResult:
+    """Refresh every job whose provider status is not final; one round.
+
+    ``provider`` limits the round to one configured entry, ``job_ids`` to
+    those public ids; ``older_than`` skips jobs synced within that many
+    seconds. ``workers`` threads make the upstream calls (each closes its
+    database connection when done). ``progress`` is called with the running
+    totals after each job; ``should_stop`` is asked before each batch, so a
+    stop request ends the round after the current batch.
+
+    A job that fails (``ProviderError``, ``GatewayError`` or anything
+    unexpected) gets ``sync_error`` and ``synced_at`` set, is counted in
+    ``failed`` and listed in ``failures``; the round goes on.
+    """
+    started = time.monotonic()
+    round_start = timezone.now()
+    owner = lease_owner_id()
+    result = SyncResult(row_locking=row_locking_supported())
+    lock = threading.Lock()
+    workers = max(1, int(workers))
+    batch_size = max(1, int(batch_size))
+    ids = list(job_ids) if job_ids is not None else None
+
+    def record(public_id: str, changed: bool, error: str | None) -> None:
+        with lock:
+            result.checked += 1
+            if error is not None:
+                result.failed += 1
+                result.failures.append((public_id, error))
+            elif changed:
+                result.changed += 1
+            if progress is not None:
+                progress(result)
+
+    def run(claim: tuple[int, str], *, own_connection: bool) -> None:
+        pk, public_id = claim
+        try:
+            changed, error = _sync_one(pk, public_id, owner)
+            record(public_id, changed, error)
+        finally:
+            if own_connection:
+                connections.close_all()
+
+    executor = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        while not (should_stop and should_stop()):
+            cutoff = round_start
+            if older_than is not None:
+                cutoff = min(cutoff, timezone.now() - timedelta(seconds=float(older_than)))
+            batch = _claim(
+                _candidates(provider, ids, cutoff),
+                owner=owner,
+                size=batch_size,
+                lease_seconds=lease_seconds,
+                row_locking=result.row_locking,
+            )
+            if not batch:
+                break
+            if executor is None:
+                for claim in batch:
+                    run(claim, own_connection=False)
+            else:
+                # list() waits for the whole batch and re-raises any bug.
+                list(executor.map(lambda claim: run(claim, own_connection=True), batch))
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True)
+        result.seconds = time.monotonic() - started
+    return result
+
+
+def _candidates(
+    provider: str | None, job_ids: list[str] | None, cutoff: datetime
+) -> QuerySet[FineTuningJob]:
+    """Jobs a round may claim now: not final, created upstream, not synced
+    since ``cutoff``, with no unexpired lease."""
+    now = timezone.now()
+    queryset = FineTuningJob.objects.filter(terminal=False, ledger_state=LedgerState.OK)
+    if provider:
+        queryset = queryset.filter(provider=provider)
+    if job_ids is not None:
+        queryset = queryset.filter(public_id__in=job_ids)
+    return queryset.filter(
+        Q(synced_at__isnull=True) | Q(synced_at__lt=cutoff),
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now),
+    )
+
+
+def _claim(
+    candidates: QuerySet[FineTuningJob],
+    *,
+    owner: str,
+    size: int,
+    lease_seconds: float,
+    row_locking: bool,
+) -> list[tuple[int, str]]:
+    """Lease up to ``size`` candidates to ``owner``; return their (pk, public id).
+
+    Oldest-synced first. With row locking, one short transaction locks the
+    rows with SKIP LOCKED (rows another claimer is leasing right now are
+    passed over) and writes the lease. Without it, each row is leased by an
+    UPDATE that repeats the candidate conditions, so a row claimed in the
+    meantime is not taken twice.
+    """
+    expires = timezone.now() + timedelta(seconds=lease_seconds)
+    ordered = candidates.order_by(F("synced_at").asc(nulls_first=True), "id")
+    if row_locking:
+        with transaction.atomic():
+            rows = list(
+                ordered.select_for_update(skip_locked=True).values_list("pk", "public_id")[:size]
+            )
+            FineTuningJob.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+                lease_owner=owner, lease_expires_at=expires
+            )
+        return rows
+    claimed = []
+    for pk, public_id in ordered.values_list("pk", "public_id")[:size]:
+        if candidates.filter(pk=pk).update(lease_owner=owner, lease_expires_at=expires):
+            claimed.append((pk, public_id))
+    return claimed
+
+
+def _sync_one(pk: int, public_id: str, owner: str) -> tuple[bool, str | None]:
+    """Fetch one leased job from its provider and record the answer; then
+    release the lease. Returns (status changed, error message or None)."""
+    try:
+        job = FineTuningJob.objects.get(pk=pk)
+        provider = provider_of(FINE_TUNING, job)
+        ctx = CallContext(caller=MASTER)
+        ctx.note(action="fine_tuning.jobs.sync", object_id=public_id)
+        remote = ctx.upstream(provider, provider.retrieve_job, job.remote_id)
+        changed = change_status(job, remote, source="sync")
+        _release(pk, owner)
+        return changed, None
+    except (ProviderError, GatewayError) as exc:
+        message = exc.message or type(exc).__name__
+        logger.warning("sync of %s failed: %s", public_id, message)
+    except Exception as exc:  # a bug or a database error: keep syncing the others
+        message = f"{type(exc).__name__}: {exc}"
+        logger.exception("sync of %s failed unexpectedly", public_id)
+    _release(pk, owner, error=message[:MAX_ERROR_LENGTH])
+    return False, message
+
+
+def _release(pk: int, owner: str, *, error: str | None = None) -> None:
+    """Drop ``owner``'s lease on the job; with ``error``, record the failure."""
+    fields: dict[str, object] = {"lease_owner": "", "lease_expires_at": None}
+    if error is not None:
+        now = timezone.now()
+        fields.update(sync_error=error, synced_at=now, updated=now)
+    FineTuningJob.objects.filter(pk=pk, lease_owner=owner).update(**fields)
