@@ -1,9 +1,13 @@
 """Test settings: the site's settings with a test config and master key."""
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("FTPROXY_MASTER_KEY", "sk-test-master")
+# Runtime data (static files, the default sandbox storage) of a test run
+# stays out of the working tree's var/.
+os.environ["FTPROXY_VAR_DIR"] = tempfile.mkdtemp(prefix="ftproxy-tests-")
 os.environ["FTPROXY_CONFIG"] = str(Path(__file__).with_name("config.yaml"))
 
 from gateway_site.settings import *  # noqa: E402,F403
