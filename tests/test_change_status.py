@@ -16,22 +16,35 @@ from ftproxy.signals import job_status_changed
 FINAL = ("succeeded", "failed", "cancelled")
 
 
-def make_job(status: str = "running", model: str = "gpt-4o-mini-2024-07-18",
-             **fields: Any) -> FineTuningJob:
+def make_job(
+    status: str = "running", model: str = "gpt-4o-mini-2024-07-18", **fields: Any
+) -> FineTuningJob:
     values: dict[str, Any] = {
-        "public_id": "ftjob-1", "remote_id": "ftjob-1", "provider": "openai",
-        "provider_kind": "openai", "model": model, "status": status, "raw_status": status,
-        "terminal": status in FINAL, "created_at": 1_700_000_000,
+        "public_id": "ftjob-1",
+        "remote_id": "ftjob-1",
+        "provider": "openai",
+        "provider_kind": "openai",
+        "model": model,
+        "status": status,
+        "raw_status": status,
+        "terminal": status in FINAL,
+        "created_at": 1_700_000_000,
         "ledger_state": LedgerState.OK,
     }
     return FineTuningJob.objects.create(**{**values, **fields})
 
 
-def remote(status: str, model: str = "gpt-4o-mini-2024-07-18", raw_status: str | None = None,
-           **fields: Any) -> RemoteJob:
+def remote(
+    status: str, model: str = "gpt-4o-mini-2024-07-18", raw_status: str | None = None, **fields: Any
+) -> RemoteJob:
     return RemoteJob(
-        remote_id="ftjob-1", model=model, status=status, raw_status=raw_status or status,
-        created_at=1_700_000_000, terminal=status in FINAL, **fields,
+        remote_id="ftjob-1",
+        model=model,
+        status=status,
+        raw_status=raw_status or status,
+        created_at=1_700_000_000,
+        terminal=status in FINAL,
+        **fields,
     )
 
 
@@ -67,7 +80,10 @@ def test_a_status_change_writes_one_event_and_sends_the_signal_once_on_commit(
     assert received == [("ftjob-1", "queued", "running")]
     event = JobEvent.objects.get()
     assert (event.from_status, event.to_status, event.provider_status, event.source) == (
-        "queued", "running", "running", "sync"
+        "queued",
+        "running",
+        "running",
+        "sync",
     )
     assert job.status == "running"  # the caller's instance is updated in place
 
@@ -130,12 +146,21 @@ def test_reaching_succeeded_records_the_cost_of_an_openai_job():
 @pytest.mark.django_db
 def test_reaching_succeeded_records_the_cost_of_a_vertex_job():
     # The Vertex provider turns Vertex's string int64 counts into an int.
-    job = make_job("running", model="gemini-2.5-flash", provider="vertex_ai",
-                   provider_kind="vertex_ai", raw_status="JOB_STATE_RUNNING")
+    job = make_job(
+        "running",
+        model="gemini-2.5-flash",
+        provider="vertex_ai",
+        provider_kind="vertex_ai",
+        raw_status="JOB_STATE_RUNNING",
+    )
     change_status(
         job,
-        remote("succeeded", model="gemini-2.5-flash", raw_status="JOB_STATE_SUCCEEDED",
-               trained_tokens=123_456),
+        remote(
+            "succeeded",
+            model="gemini-2.5-flash",
+            raw_status="JOB_STATE_SUCCEEDED",
+            trained_tokens=123_456,
+        ),
         source="sync",
     )
     job.refresh_from_db()
@@ -145,8 +170,9 @@ def test_reaching_succeeded_records_the_cost_of_a_vertex_job():
 @pytest.mark.django_db
 def test_a_job_on_an_unknown_model_gets_no_cost():
     job = make_job("running", model="mystery-model")
-    change_status(job, remote("succeeded", model="mystery-model", trained_tokens=1000),
-                  source="sync")
+    change_status(
+        job, remote("succeeded", model="mystery-model", trained_tokens=1000), source="sync"
+    )
     job.refresh_from_db()
     assert job.status == "succeeded" and job.cost_usd is None
 
@@ -160,12 +186,27 @@ def test_a_job_without_trained_tokens_or_not_succeeded_gets_no_cost():
     assert job.cost_usd is None
 
     other = FineTuningJob.objects.create(
-        public_id="ftjob-2", remote_id="ftjob-2", provider="openai", provider_kind="openai",
-        model="gpt-4o", status="running", created_at=1, ledger_state=LedgerState.OK,
+        public_id="ftjob-2",
+        remote_id="ftjob-2",
+        provider="openai",
+        provider_kind="openai",
+        model="gpt-4o",
+        status="running",
+        created_at=1,
+        ledger_state=LedgerState.OK,
     )
-    change_status(other, RemoteJob(remote_id="ftjob-2", model="gpt-4o", status="succeeded",
-                                   raw_status="succeeded", created_at=1, terminal=True),
-                  source="sync")
+    change_status(
+        other,
+        RemoteJob(
+            remote_id="ftjob-2",
+            model="gpt-4o",
+            status="succeeded",
+            raw_status="succeeded",
+            created_at=1,
+            terminal=True,
+        ),
+        source="sync",
+    )
     other.refresh_from_db()
     assert other.status == "succeeded" and other.cost_usd is None
 

@@ -69,12 +69,18 @@ def test_prices_are_decimals():
 
 
 def test_configured_prices_replace_and_extend_the_shipped_table(gateway_config):
-    gateway_config({"ftproxy_settings": {"fine_tuning_pricing": {
-        "gpt-4o-mini": 2.5,
-        "gpt-4o-mini-2024-07-18": "2.25",
-        "my-model": 7,
-        "acme-*": 1,
-    }}})
+    gateway_config(
+        {
+            "ftproxy_settings": {
+                "fine_tuning_pricing": {
+                    "gpt-4o-mini": 2.5,
+                    "gpt-4o-mini-2024-07-18": "2.25",
+                    "my-model": 7,
+                    "acme-*": 1,
+                }
+            }
+        }
+    )
     assert price_per_million("gpt-4o-mini") == Decimal("2.5")
     assert price_per_million("gpt-4o-mini-2024-07-18") == Decimal("2.25")  # the longer key
     assert price_per_million("gpt-4o-mini-2025-01-01") == Decimal("2.5")
@@ -160,10 +166,13 @@ def test_creating_a_job_records_its_estimated_cost(sandbox, master):
 
 @pytest.mark.django_db
 def test_the_estimate_uses_the_epochs_of_the_method(sandbox, master):
-    file, job = create_job(master, {
-        "model": "gpt-4.1-mini",
-        "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 4}}},
-    })
+    file, job = create_job(
+        master,
+        {
+            "model": "gpt-4.1-mini",
+            "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 4}}},
+        },
+    )
     assert job.estimated_cost_usd == Decimal(file.estimated_tokens * 4 * 5) / 1_000_000
 
 

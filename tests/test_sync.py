@@ -90,8 +90,14 @@ class Upstream:
             self.on_get(job_id)
         answer = self.jobs.get(job_id, 404)
         if isinstance(answer, int):
-            body = {"error": {"message": f"upstream says {answer}", "type": "server_error",
-                              "param": None, "code": None}}
+            body = {
+                "error": {
+                    "message": f"upstream says {answer}",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
             return answer, {}, json.dumps(body)
         status, extra = answer if isinstance(answer, tuple) else (answer, {})
         return 200, {}, json.dumps(job_json(job_id, status, **extra))
@@ -261,9 +267,7 @@ def test_unchanged_status_writes_no_event_but_marks_the_job_synced(openai_gatewa
 
 
 @pytest.mark.django_db
-def test_a_failing_job_is_recorded_on_the_job_and_the_others_still_sync(
-    openai_gateway, upstream
-):
+def test_a_failing_job_is_recorded_on_the_job_and_the_others_still_sync(openai_gateway, upstream):
     for job_id in ("ftjob-a", "ftjob-b", "ftjob-c"):
         make_job(job_id, "queued")
     upstream.jobs = {"ftjob-a": "running", "ftjob-b": 500, "ftjob-c": "running"}
@@ -306,8 +310,12 @@ def test_a_live_lease_of_another_worker_is_skipped_and_an_expired_one_is_taken_o
     openai_gateway, upstream
 ):
     crashed = "deadhost:4242:0badc0ffee00"
-    make_job("ftjob-1", "queued", lease_owner=crashed,
-             lease_expires_at=timezone.now() + timedelta(minutes=5))
+    make_job(
+        "ftjob-1",
+        "queued",
+        lease_owner=crashed,
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )
     upstream.jobs = {"ftjob-1": "running"}
 
     skipped = sync_jobs()
@@ -367,8 +375,12 @@ def test_a_final_status_is_not_overwritten_by_a_stale_answer_arriving_late(
 @pytest.mark.django_db
 def test_a_job_reaching_succeeded_gets_its_cost(openai_gateway, upstream):
     make_job("ftjob-1", "running", estimated_cost_usd=Decimal("1.5"))
-    upstream.jobs = {"ftjob-1": ("succeeded", {"trained_tokens": 1_234_567,
-                                                "fine_tuned_model": "ft:gpt-4o-mini:org::x1"})}
+    upstream.jobs = {
+        "ftjob-1": (
+            "succeeded",
+            {"trained_tokens": 1_234_567, "fine_tuned_model": "ft:gpt-4o-mini:org::x1"},
+        )
+    }
     sync_jobs()
     job = FineTuningJob.objects.get()
     assert job.status == "succeeded" and job.trained_tokens == 1_234_567
@@ -401,9 +413,7 @@ def test_the_sandbox_provider_syncs_through_the_same_path(sandbox, master):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_signal_fires_once_per_change_after_the_change_is_committed(
-    openai_gateway, upstream
-):
+def test_the_signal_fires_once_per_change_after_the_change_is_committed(openai_gateway, upstream):
     for job_id in ("ftjob-a", "ftjob-b", "ftjob-c"):
         make_job(job_id, "queued")
     upstream.jobs = {"ftjob-a": "running", "ftjob-b": "queued", "ftjob-c": "failed"}
@@ -412,8 +422,7 @@ def test_the_signal_fires_once_per_change_after_the_change_is_committed(
     def receiver(*, job, old_status, new_status, **kwargs):
         # Visible to everyone (committed) and no transaction left open.
         committed = FineTuningJob.objects.get(pk=job.pk).status
-        seen.append((job.public_id, old_status, new_status, committed,
-                     connection.in_atomic_block))
+        seen.append((job.public_id, old_status, new_status, committed, connection.in_atomic_block))
 
     job_status_changed.connect(receiver, weak=False, dispatch_uid="test-after-commit")
     try:
@@ -473,9 +482,7 @@ def test_the_command_shows_progress_in_place_on_a_terminal(openai_gateway, upstr
 
 
 @pytest.mark.django_db
-def test_the_command_writes_no_carriage_returns_when_not_on_a_terminal(
-    openai_gateway, upstream
-):
+def test_the_command_writes_no_carriage_returns_when_not_on_a_terminal(openai_gateway, upstream):
     make_job("ftjob-1", "queued")
     upstream.jobs = {"ftjob-1": "running"}
     out, _ = run_command()
@@ -512,14 +519,20 @@ def test_the_command_job_option_syncs_only_the_named_jobs(openai_gateway, upstre
 
 @pytest.mark.django_db
 def test_the_command_provider_option_syncs_only_that_entry(gateway_config):
-    gateway_config({"finetune_settings": [
-        openai_entry("east", "https://east.test/v1"), openai_entry("west", "https://west.test/v1"),
-    ]})
+    gateway_config(
+        {
+            "finetune_settings": [
+                openai_entry("east", "https://east.test/v1"),
+                openai_entry("west", "https://west.test/v1"),
+            ]
+        }
+    )
     make_job("ftjob-e", "queued", provider="east")
     make_job("ftjob-w", "queued", provider="west")
     with responses.RequestsMock() as mocked:
-        mocked.get("https://east.test/v1/fine_tuning/jobs/ftjob-e",
-                   json=job_json("ftjob-e", "running"))
+        mocked.get(
+            "https://east.test/v1/fine_tuning/jobs/ftjob-e", json=job_json("ftjob-e", "running")
+        )
 
         out, _ = run_command("--provider", "east")
 
@@ -581,8 +594,9 @@ def test_the_command_in_watch_mode_stops_cleanly_on_ctrl_c(openai_gateway, upstr
     timer = threading.Thread(target=interrupt_while_waiting_for_the_next_round)
     timer.start()
     started = time.monotonic()
-    call_command("ftproxy_sync_jobs", "--watch", "--interval", "30", stdout=out,
-                 stderr=io.StringIO())
+    call_command(
+        "ftproxy_sync_jobs", "--watch", "--interval", "30", stdout=out, stderr=io.StringIO()
+    )
     timer.join()
 
     assert time.monotonic() - started < 10

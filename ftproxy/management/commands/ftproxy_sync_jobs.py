@@ -55,22 +55,33 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--provider", help="Only jobs of this configured entry.")
         parser.add_argument(
-            "--job", action="append", dest="job_ids", metavar="ID",
+            "--job",
+            action="append",
+            dest="job_ids",
+            metavar="ID",
             help="Only this job (public id); repeat for several.",
         )
         parser.add_argument(
             "--watch", action="store_true", help="Keep syncing, one round every --interval."
         )
         parser.add_argument(
-            "--interval", type=_positive, metavar="SECONDS",
+            "--interval",
+            type=_positive,
+            metavar="SECONDS",
             help="Seconds between rounds with --watch (default: sync_interval_seconds).",
         )
         parser.add_argument(
-            "--workers", type=int, default=1, metavar="N",
+            "--workers",
+            type=int,
+            default=1,
+            metavar="N",
             help="Threads making upstream calls in parallel (default 1).",
         )
         parser.add_argument(
-            "--older-than", type=float, dest="older_than", metavar="SECONDS",
+            "--older-than",
+            type=float,
+            dest="older_than",
+            metavar="SECONDS",
             help="Skip jobs synced within this many seconds (by any worker). "
             "With --watch the default is half the interval.",
         )
@@ -87,8 +98,11 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1.")
         job_ids = options["job_ids"]
         if job_ids:
-            known = set(FineTuningJob.objects.filter(public_id__in=job_ids)
-                        .values_list("public_id", flat=True))
+            known = set(
+                FineTuningJob.objects.filter(public_id__in=job_ids).values_list(
+                    "public_id", flat=True
+                )
+            )
             for job_id in job_ids:
                 if job_id not in known:
                     self.stderr.write(f"--job {job_id}: no such job in the ledger.")
