@@ -25,11 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 JOB = {
-    "id": "ftjob-bench", "object": "fine_tuning.job", "created_at": 1700000000, "error": None,
-    "fine_tuned_model": None, "finished_at": None,
+    "id": "ftjob-bench",
+    "object": "fine_tuning.job",
+    "created_at": 1700000000,
+    "error": None,
+    "fine_tuned_model": None,
+    "finished_at": None,
     "hyperparameters": {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.8},
-    "model": "gpt-4o-mini-2024-07-18", "organization_id": "org-bench", "result_files": [],
-    "seed": 1, "status": "running", "trained_tokens": None, "training_file": "file-bench",
+    "model": "gpt-4o-mini-2024-07-18",
+    "organization_id": "org-bench",
+    "result_files": [],
+    "seed": 1,
+    "status": "running",
+    "trained_tokens": None,
+    "training_file": "file-bench",
     "validation_file": None,
 }
 
@@ -64,9 +73,17 @@ class FakeUpstream(BaseHTTPRequestHandler):
             remaining -= len(chunk)
             received += len(chunk)
         if "/files" in self.path:
-            self._answer({"id": f"file-{time.time_ns()}", "object": "file", "bytes": received,
-                          "created_at": int(time.time()), "filename": "train.jsonl",
-                          "purpose": "fine-tune", "status": "processed"})
+            self._answer(
+                {
+                    "id": f"file-{time.time_ns()}",
+                    "object": "file",
+                    "bytes": received,
+                    "created_at": int(time.time()),
+                    "filename": "train.jsonl",
+                    "purpose": "fine-tune",
+                    "status": "processed",
+                }
+            )
         else:
             self._answer(JOB)
 
@@ -80,11 +97,16 @@ def start_upstream() -> str:
 def setup_django(upstream: str, workdir: Path) -> None:
     config = workdir / "bench.yaml"
     entry = {"custom_llm_provider": "openai", "api_key": "sk-bench", "api_base": upstream}
-    config.write_text(json.dumps({
-        "general_settings": {"master_key": "sk-bench-master"},
-        "finetune_settings": [entry], "files_settings": [entry],
-        "ftproxy_settings": {"max_upload_mb": 2048},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "general_settings": {"master_key": "sk-bench-master"},
+                "finetune_settings": [entry],
+                "files_settings": [entry],
+                "ftproxy_settings": {"max_upload_mb": 2048},
+            }
+        )
+    )
     os.environ["FTPROXY_CONFIG"] = str(config)
     os.environ["FTPROXY_VAR_DIR"] = str(workdir)
     os.environ.pop("DATABASE_URL", None)
@@ -109,10 +131,16 @@ def bench_overhead(upstream: str, rounds: int = 300) -> None:
 
     from ftproxy.models import FineTuningJob
 
-    FineTuningJob.objects.create(public_id="ftjob-bench", remote_id="ftjob-bench",
-                                 provider="openai", provider_kind="openai",
-                                 model="gpt-4o-mini", created_at=1700000000,
-                                 ledger_state="ok", status="running")
+    FineTuningJob.objects.create(
+        public_id="ftjob-bench",
+        remote_id="ftjob-bench",
+        provider="openai",
+        provider_kind="openai",
+        model="gpt-4o-mini",
+        created_at=1700000000,
+        ledger_state="ok",
+        status="running",
+    )
     session = requests.Session()
     direct = []
     for _ in range(rounds):
@@ -155,9 +183,17 @@ def bench_upload(workdir: Path, megabytes: int) -> None:
     import requests
     from requests_toolbelt import MultipartEncoder
 
-    line = json.dumps({"messages": [
-        {"role": "user", "content": "q" * 400}, {"role": "assistant", "content": "a" * 400},
-    ]}).encode() + b"\n"
+    line = (
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "q" * 400},
+                    {"role": "assistant", "content": "a" * 400},
+                ]
+            }
+        ).encode()
+        + b"\n"
+    )
     path = workdir / "big.jsonl"
     with path.open("wb") as handle:
         block = line * (1024 * 1024 // len(line) + 1)
@@ -169,9 +205,20 @@ def bench_upload(workdir: Path, megabytes: int) -> None:
 
     port = 4900 + os.getpid() % 90
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "gateway_site.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "600"],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "gateway_site.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--timeout",
+            "600",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -186,12 +233,16 @@ def bench_upload(workdir: Path, megabytes: int) -> None:
         before = _proc_kib(worker, "VmRSS")
         started = time.perf_counter()
         with path.open("rb") as handle:
-            body = MultipartEncoder({"purpose": "fine-tune",
-                                     "file": ("big.jsonl", handle, "application/jsonl")})
+            body = MultipartEncoder(
+                {"purpose": "fine-tune", "file": ("big.jsonl", handle, "application/jsonl")}
+            )
             response = requests.post(
-                f"{base}/v1/files", data=body,
-                headers={"Content-Type": body.content_type,
-                         "Authorization": "Bearer sk-bench-master"},
+                f"{base}/v1/files",
+                data=body,
+                headers={
+                    "Content-Type": body.content_type,
+                    "Authorization": "Bearer sk-bench-master",
+                },
                 timeout=600,
             )
         seconds = time.perf_counter() - started

@@ -167,8 +167,16 @@ class FileAdmin(LedgerAdmin):
     """Files, as uploaded through the gateway."""
 
     list_display = (
-        "public_id", "provider", "filename", "purpose", "bytes", "status", "owner",
-        "ledger_state", "deleted", "created",
+        "public_id",
+        "provider",
+        "filename",
+        "purpose",
+        "bytes",
+        "status",
+        "owner",
+        "ledger_state",
+        "deleted",
+        "created",
     )
     list_filter = ("provider", "status", "purpose", "ledger_state", "deleted", "owner")
     search_fields = ("public_id", "remote_id", "filename")
@@ -176,14 +184,38 @@ class FileAdmin(LedgerAdmin):
     list_select_related = ("owner",)
     fieldsets = (
         (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "owner")}),
-        ("File", {"fields": (
-            "filename", "purpose", "bytes", "sha256", "status", "status_details",
-            "created_at", "expires_at", "estimated_tokens", "deleted", "deleted_at",
-        )}),
-        ("Ledger", {"fields": (
-            "raw_status", "ledger_state", "ledger_error", "created", "updated", "synced_at",
-            "payload",
-        )}),
+        (
+            "File",
+            {
+                "fields": (
+                    "filename",
+                    "purpose",
+                    "bytes",
+                    "sha256",
+                    "status",
+                    "status_details",
+                    "created_at",
+                    "expires_at",
+                    "estimated_tokens",
+                    "deleted",
+                    "deleted_at",
+                )
+            },
+        ),
+        (
+            "Ledger",
+            {
+                "fields": (
+                    "raw_status",
+                    "ledger_state",
+                    "ledger_error",
+                    "created",
+                    "updated",
+                    "synced_at",
+                    "payload",
+                )
+            },
+        ),
     )
     readonly_fields = ("payload",)
 
@@ -240,8 +272,15 @@ class FineTuningJobAdmin(LedgerAdmin):
     job services."""
 
     list_display = (
-        "public_id", "provider", "model", "status", "raw_status", "owner", "cost_usd",
-        "estimated_cost_usd", "created",
+        "public_id",
+        "provider",
+        "model",
+        "status",
+        "raw_status",
+        "owner",
+        "cost_usd",
+        "estimated_cost_usd",
+        "created",
     )
     list_filter = ("provider", "status", "ledger_state", "terminal", "owner")
     search_fields = ("public_id", "remote_id", "model", "fine_tuned_model")
@@ -251,24 +290,66 @@ class FineTuningJobAdmin(LedgerAdmin):
     inlines = (JobEventInline,)
     fieldsets = (
         (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "owner")}),
-        ("Job", {"fields": (
-            "model", "status", "raw_status", "terminal", "fine_tuned_model", "training_file",
-            "validation_file", "created_at", "finished_at", "estimated_finish",
-            "trained_tokens", "suffix", "seed", "organization_id",
-        )}),
+        (
+            "Job",
+            {
+                "fields": (
+                    "model",
+                    "status",
+                    "raw_status",
+                    "terminal",
+                    "fine_tuned_model",
+                    "training_file",
+                    "validation_file",
+                    "created_at",
+                    "finished_at",
+                    "estimated_finish",
+                    "trained_tokens",
+                    "suffix",
+                    "seed",
+                    "organization_id",
+                )
+            },
+        ),
         ("Cost", {"fields": ("estimated_cost_usd", "cost_usd")}),
-        ("Details", {"fields": (
-            "hyperparameters_pretty", "method_pretty", "error_pretty", "result_files_pretty",
-            "integrations_pretty", "metadata_pretty",
-        )}),
-        ("Ledger", {"fields": (
-            "ledger_state", "ledger_error", "sync_error", "created", "updated", "synced_at",
-            "lease_owner", "lease_expires_at", "payload",
-        )}),
+        (
+            "Details",
+            {
+                "fields": (
+                    "hyperparameters_pretty",
+                    "method_pretty",
+                    "error_pretty",
+                    "result_files_pretty",
+                    "integrations_pretty",
+                    "metadata_pretty",
+                )
+            },
+        ),
+        (
+            "Ledger",
+            {
+                "fields": (
+                    "ledger_state",
+                    "ledger_error",
+                    "sync_error",
+                    "created",
+                    "updated",
+                    "synced_at",
+                    "lease_owner",
+                    "lease_expires_at",
+                    "payload",
+                )
+            },
+        ),
     )
     readonly_fields = (
-        "payload", "hyperparameters_pretty", "method_pretty", "error_pretty",
-        "result_files_pretty", "integrations_pretty", "metadata_pretty",
+        "payload",
+        "hyperparameters_pretty",
+        "method_pretty",
+        "error_pretty",
+        "result_files_pretty",
+        "integrations_pretty",
+        "metadata_pretty",
     )
     change_list_template = "admin/ftproxy/finetuningjob/change_list.html"
 
@@ -303,7 +384,10 @@ class FineTuningJobAdmin(LedgerAdmin):
     @admin.action(description="Cancel selected jobs", permissions=("operate",))
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[FineTuningJob]) -> None:
         _run_on_jobs(
-            self, request, queryset, "cancel",
+            self,
+            request,
+            queryset,
+            "cancel",
             lambda ctx, job_id: job_action(ctx, "cancel", job_id),
         )
 
@@ -375,8 +459,17 @@ class AuditEntryAdmin(LedgerAdmin):
     """One row per API call."""
 
     list_display = (
-        "created", "request_id", "key_prefix", "method", "path", "action", "object_id",
-        "provider", "status_code", "upstream_status", "duration_ms",
+        "created",
+        "request_id",
+        "key_prefix",
+        "method",
+        "path",
+        "action",
+        "object_id",
+        "provider",
+        "status_code",
+        "upstream_status",
+        "duration_ms",
     )
     list_filter = ("status_code", "action", "provider", "method")
     search_fields = ("request_id", "object_id", "path", "key_prefix")

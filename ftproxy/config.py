@@ -59,9 +59,7 @@ def _resolve_env(value: Any, where: str, source: str) -> Any:
         if not name:
             raise ConfigError(f"{source}: {where}: 'os.environ/' needs a variable name")
         if name not in os.environ:
-            raise ConfigError(
-                f"{source}: {where}: environment variable {name} is not set"
-            )
+            raise ConfigError(f"{source}: {where}: environment variable {name} is not set")
         return os.environ[name]
     if isinstance(value, dict):
         return {k: _resolve_env(v, f"{where}.{k}", source) for k, v in value.items()}
@@ -213,7 +211,9 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         settings["max_upload_mb"], "ftproxy_settings.max_upload_mb", source, minimum=0.000001
     )
     settings["sync_interval_seconds"] = _number(
-        settings["sync_interval_seconds"], "ftproxy_settings.sync_interval_seconds", source,
+        settings["sync_interval_seconds"],
+        "ftproxy_settings.sync_interval_seconds",
+        source,
         minimum=1,
     )
     pricing = settings["fine_tuning_pricing"] or {}

@@ -51,7 +51,9 @@ class ApiKey(models.Model):
     def create_key(cls, name: str) -> tuple[ApiKey, str]:
         """Create a key; return the row and the raw key (shown once, never stored)."""
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = cls.objects.create(name=name, prefix=raw[:KEY_PREFIX_LENGTH], hashed_key=hash_key(raw))
+        key = cls.objects.create(
+            name=name, prefix=raw[:KEY_PREFIX_LENGTH], hashed_key=hash_key(raw)
+        )
         return key, raw
 
     def revoke(self) -> None:
@@ -71,7 +73,11 @@ class LedgerRow(models.Model):
     provider_kind = models.CharField(max_length=40)
     remote_id = models.CharField(max_length=500, null=True, blank=True)
     owner = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Empty for objects created with the master key.",
     )
     raw_status = models.CharField(max_length=60, blank=True)
@@ -247,7 +253,9 @@ class AuditEntry(models.Model):
     created = models.DateTimeField(default=timezone.now, db_index=True)
     request_id = models.CharField(max_length=64, db_index=True)
     key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL)
-    key_prefix = models.CharField(max_length=32, blank=True, help_text="'master' for the master key.")
+    key_prefix = models.CharField(
+        max_length=32, blank=True, help_text="'master' for the master key."
+    )
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=500)
     action = models.CharField(max_length=60, blank=True)

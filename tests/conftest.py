@@ -93,12 +93,21 @@ class Api:
 
     def post_json(self, path: str, body: Any = None, headers: dict | None = None):
         return self.client.post(
-            path, json.dumps(body if body is not None else {}), content_type="application/json",
+            path,
+            json.dumps(body if body is not None else {}),
+            content_type="application/json",
             **self._headers(headers),
         )
 
-    def upload(self, content: bytes, *, purpose: str = "fine-tune", filename: str = "train.jsonl",
-               extra: dict | None = None, headers: dict | None = None):
+    def upload(
+        self,
+        content: bytes,
+        *,
+        purpose: str = "fine-tune",
+        filename: str = "train.jsonl",
+        extra: dict | None = None,
+        headers: dict | None = None,
+    ):
         handle = io.BytesIO(content)
         handle.name = filename
         data = {"file": handle, "purpose": purpose, **(extra or {})}

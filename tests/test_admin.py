@@ -113,7 +113,10 @@ def ledger():
     file = make_file(owner=key)
     job = make_job(owner=key, cost_usd=Decimal("1.25"))
     event = JobEvent.objects.create(
-        job=job, from_status="queued", to_status="running", provider_status="running",
+        job=job,
+        from_status="queued",
+        to_status="running",
+        provider_status="running",
         source="sync",
     )
     audit = make_audit(key=key)
@@ -164,8 +167,11 @@ def test_changelist_renders_with_rows_present(admin_client, ledger, model):
 @pytest.mark.parametrize("model", MODELS)
 def test_change_page_renders_with_rows_present(admin_client, ledger, model):
     row = {
-        "apikey": ledger.key, "file": ledger.file, "finetuningjob": ledger.job,
-        "jobevent": ledger.event, "auditentry": ledger.audit,
+        "apikey": ledger.key,
+        "file": ledger.file,
+        "finetuningjob": ledger.job,
+        "jobevent": ledger.event,
+        "auditentry": ledger.audit,
     }[model]
 
     response = admin_client.get(url(model, "change", row.pk))
@@ -232,8 +238,7 @@ def test_key_pages_never_show_the_raw_key_or_its_hash(admin_client, ledger):
 
 
 def test_key_spend_sums_its_jobs_costs_in_list_and_change_page(admin_client, ledger):
-    make_job(owner=ledger.key, public_id="ftjob-2", remote_id="ftjob-2",
-             cost_usd=Decimal("0.005"))
+    make_job(owner=ledger.key, public_id="ftjob-2", remote_id="ftjob-2", cost_usd=Decimal("0.005"))
     make_job(owner=None, public_id="ftjob-3", remote_id="ftjob-3", cost_usd=Decimal("99"))
     other, _ = ApiKey.create_key("carol")
 
@@ -251,8 +256,7 @@ def test_key_changelist_query_count_does_not_grow_with_keys(
 ):
     for n in range(20):
         key, _ = ApiKey.create_key(f"user {n}")
-        make_job(owner=key, public_id=f"ftjob-n{n}", remote_id=f"ftjob-n{n}",
-                 cost_usd=Decimal("1"))
+        make_job(owner=key, public_id=f"ftjob-n{n}", remote_id=f"ftjob-n{n}", cost_usd=Decimal("1"))
     admin_client.get(url("apikey", "changelist"))  # warm the session
 
     with django_assert_max_num_queries(12):
@@ -328,7 +332,9 @@ def test_ledger_models_cannot_be_added_changed_or_deleted(rf, admin_user, model)
 @pytest.mark.parametrize("model", ["file", "finetuningjob", "jobevent", "auditentry"])
 def test_ledger_add_and_delete_pages_are_forbidden(admin_client, ledger, model):
     row = {
-        "file": ledger.file, "finetuningjob": ledger.job, "jobevent": ledger.event,
+        "file": ledger.file,
+        "finetuningjob": ledger.job,
+        "jobevent": ledger.event,
         "auditentry": ledger.audit,
     }[model]
 
@@ -361,8 +367,15 @@ def test_job_changelist_shows_the_specified_columns(admin_client, ledger):
     response = admin_client.get(url("finetuningjob", "changelist"))
 
     assert list(response.context["cl"].list_display)[1:] == [
-        "public_id", "provider", "model", "status", "raw_status", "owner", "cost_usd",
-        "estimated_cost_usd", "created",
+        "public_id",
+        "provider",
+        "model",
+        "status",
+        "raw_status",
+        "owner",
+        "cost_usd",
+        "estimated_cost_usd",
+        "created",
     ]
 
 
@@ -370,8 +383,17 @@ def test_audit_changelist_shows_the_specified_columns(admin_client, ledger):
     response = admin_client.get(url("auditentry", "changelist"))
 
     assert list(response.context["cl"].list_display) == [
-        "created", "request_id", "key_prefix", "method", "path", "action", "object_id",
-        "provider", "status_code", "upstream_status", "duration_ms",
+        "created",
+        "request_id",
+        "key_prefix",
+        "method",
+        "path",
+        "action",
+        "object_id",
+        "provider",
+        "status_code",
+        "upstream_status",
+        "duration_ms",
     ]
 
 
@@ -400,20 +422,38 @@ def test_audit_changelist_shows_the_specified_columns(admin_client, ledger):
         ("jobevent", {"q": "ftjob-done"}, "ftjob-done"),
     ],
 )
-def test_filters_and_search_select_the_expected_row(admin_client, ledger, model, params,
-                                                    expected):
+def test_filters_and_search_select_the_expected_row(admin_client, ledger, model, params, expected):
     other, _ = ApiKey.create_key("carol")
     other.revoke()
-    make_file(owner=other, public_id="file-two", remote_id="remote-two", provider="openai",
-              provider_kind="openai", filename="validation.jsonl", status="processed",
-              ledger_state=LedgerState.FAILED)
-    done = make_job(owner=other, public_id="ftjob-done", remote_id="remote-done",
-                    provider="openai", provider_kind="openai", model="davinci-002",
-                    status="succeeded", ledger_state=LedgerState.FAILED)
-    JobEvent.objects.create(job=done, from_status="running", to_status="cancelled",
-                            source="cancel")
-    make_audit(key=other, request_id="req-0002", action="fine_tuning.jobs.create",
-               provider="openai", status_code=502, upstream_status=500)
+    make_file(
+        owner=other,
+        public_id="file-two",
+        remote_id="remote-two",
+        provider="openai",
+        provider_kind="openai",
+        filename="validation.jsonl",
+        status="processed",
+        ledger_state=LedgerState.FAILED,
+    )
+    done = make_job(
+        owner=other,
+        public_id="ftjob-done",
+        remote_id="remote-done",
+        provider="openai",
+        provider_kind="openai",
+        model="davinci-002",
+        status="succeeded",
+        ledger_state=LedgerState.FAILED,
+    )
+    JobEvent.objects.create(job=done, from_status="running", to_status="cancelled", source="cancel")
+    make_audit(
+        key=other,
+        request_id="req-0002",
+        action="fine_tuning.jobs.create",
+        provider="openai",
+        status_code=502,
+        upstream_status=500,
+    )
     params = {k: str(other.pk) if v == "OTHER" else v for k, v in params.items()}
 
     response = admin_client.get(url(model, "changelist"), params)

@@ -31,7 +31,9 @@ def test_upload_records_bytes_and_sha256_and_returns_an_openai_file(sandbox, mas
 
 def test_expires_after_is_accepted_and_sets_expires_at(sandbox, master):
     response = master.upload(
-        b"anything", purpose="batch", filename="b.jsonl",
+        b"anything",
+        purpose="batch",
+        filename="b.jsonl",
         extra={"expires_after[anchor]": "created_at", "expires_after[seconds]": "3600"},
     )
     body = response.json()
@@ -41,7 +43,8 @@ def test_expires_after_is_accepted_and_sets_expires_at(sandbox, master):
 
 def test_expires_after_out_of_range_is_400_naming_the_field(sandbox, master):
     response = master.upload(
-        b"x", purpose="batch",
+        b"x",
+        purpose="batch",
         extra={"expires_after[anchor]": "created_at", "expires_after[seconds]": "5"},
     )
     assert response.status_code == 400
@@ -82,10 +85,12 @@ def test_invalid_fine_tune_file_is_400_naming_each_bad_line_and_nothing_is_uploa
 
 
 def test_upload_over_max_upload_mb_is_413(gateway_config, sandbox_entry, master):
-    gateway_config({
-        "files_settings": [sandbox_entry],
-        "ftproxy_settings": {"max_upload_mb": 0.001},  # about 1 KB
-    })
+    gateway_config(
+        {
+            "files_settings": [sandbox_entry],
+            "ftproxy_settings": {"max_upload_mb": 0.001},  # about 1 KB
+        }
+    )
     response = master.upload(b"x" * 5000, purpose="batch")
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "file_too_large"
@@ -97,8 +102,11 @@ def test_declared_length_over_the_limit_is_413_before_reading_the_body(
 ):
     gateway_config({"files_settings": [sandbox_entry], "ftproxy_settings": {"max_upload_mb": 1}})
     response = master.client.post(
-        "/v1/files", data=b"", content_type="multipart/form-data; boundary=x",
-        CONTENT_LENGTH=str(50 * 1024 * 1024), HTTP_AUTHORIZATION="Bearer sk-test-master",
+        "/v1/files",
+        data=b"",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(50 * 1024 * 1024),
+        HTTP_AUTHORIZATION="Bearer sk-test-master",
     )
     assert response.status_code == 413
 
@@ -166,8 +174,9 @@ def test_unknown_file_is_404(sandbox, master):
         assert response.json()["error"]["code"] == "not_found"
 
 
-def test_provider_is_chosen_by_hint_in_form_query_or_header(gateway_config, sandbox_entry, master,
-                                                           tmp_path):
+def test_provider_is_chosen_by_hint_in_form_query_or_header(
+    gateway_config, sandbox_entry, master, tmp_path
+):
     second = {**sandbox_entry, "name": "other", "storage_dir": str(tmp_path / "other")}
     gateway_config({"files_settings": [sandbox_entry, second]})
     missing = master.upload(b"x", purpose="batch")

@@ -8,9 +8,21 @@ from tests.conftest import TRAINING
 pytestmark = pytest.mark.django_db
 
 REQUIRED_JOB_FIELDS = {
-    "id", "object", "created_at", "error", "fine_tuned_model", "finished_at", "hyperparameters",
-    "model", "organization_id", "result_files", "status", "trained_tokens", "training_file",
-    "validation_file", "seed",
+    "id",
+    "object",
+    "created_at",
+    "error",
+    "fine_tuned_model",
+    "finished_at",
+    "hyperparameters",
+    "model",
+    "organization_id",
+    "result_files",
+    "status",
+    "trained_tokens",
+    "training_file",
+    "validation_file",
+    "seed",
 }
 
 
@@ -27,7 +39,8 @@ def create(api, training_file, **fields):
 
 def test_create_forwards_every_field_and_answers_a_full_job(master, training_file):
     response = create(
-        master, training_file,
+        master,
+        training_file,
         validation_file=training_file,
         suffix="custom",
         seed=42,
@@ -60,8 +73,10 @@ def test_create_forwards_every_field_and_answers_a_full_job(master, training_fil
         ({"hyperparameters": {"n_epochs": 0}}, "hyperparameters.n_epochs"),
         ({"hyperparameters": {"n_epochs": "many"}}, "hyperparameters.n_epochs"),
         ({"hyperparameters": {"batch_size": 1.5}}, "hyperparameters.batch_size"),
-        ({"hyperparameters": {"learning_rate_multiplier": 0}},
-         "hyperparameters.learning_rate_multiplier"),
+        (
+            {"hyperparameters": {"learning_rate_multiplier": 0}},
+            "hyperparameters.learning_rate_multiplier",
+        ),
         ({"hyperparameters": {"epochs": 3}}, "hyperparameters.epochs"),
         ({"method": {"type": "magic"}}, "method.type"),
         ({"method": {"type": "dpo", "supervised": {}}}, "method.supervised"),
@@ -95,7 +110,9 @@ def test_non_object_body_is_400(master, sandbox):
 
 def test_malformed_json_is_400(master, sandbox):
     response = master.client.post(
-        "/v1/fine_tuning/jobs", "{nope", content_type="application/json",
+        "/v1/fine_tuning/jobs",
+        "{nope",
+        content_type="application/json",
         HTTP_AUTHORIZATION="Bearer sk-test-master",
     )
     assert response.status_code == 400
@@ -126,8 +143,7 @@ def test_upstream_rejection_is_passed_on_and_recorded(master, sandbox):
 
 
 def test_list_paginates_and_filters_by_metadata(master, training_file):
-    ids = [create(master, training_file, metadata={"n": str(i % 2)}).json()["id"]
-           for i in range(5)]
+    ids = [create(master, training_file, metadata={"n": str(i % 2)}).json()["id"] for i in range(5)]
     first = master.get("/v1/fine_tuning/jobs", {"limit": 2}).json()
     assert [j["id"] for j in first["data"]] == ids[::-1][:2] and first["has_more"] is True
     assert "first_id" not in first
@@ -138,10 +154,12 @@ def test_list_paginates_and_filters_by_metadata(master, training_file):
 
 
 def test_retrieve_refreshes_from_the_provider(master, gateway_config, sandbox_entry):
-    gateway_config({
-        "finetune_settings": [{**sandbox_entry, "run_seconds": 0}],
-        "files_settings": [sandbox_entry],
-    })
+    gateway_config(
+        {
+            "finetune_settings": [{**sandbox_entry, "run_seconds": 0}],
+            "files_settings": [sandbox_entry],
+        }
+    )
     file_id = master.upload(TRAINING).json()["id"]
     job_id = create(master, file_id).json()["id"]
     job = master.get(f"/v1/fine_tuning/jobs/{job_id}").json()
@@ -185,7 +203,8 @@ def test_idempotent_create_is_replayed_and_mismatch_is_400(master, training_file
     assert replay.json() == first.json() and replay["Idempotent-Replayed"] == "true"
     assert FineTuningJob.objects.count() == 1
     mismatch = master.post_json(
-        "/v1/fine_tuning/jobs", {"model": "other", "training_file": training_file},
+        "/v1/fine_tuning/jobs",
+        {"model": "other", "training_file": training_file},
         headers=headers,
     )
     assert mismatch.status_code == 400

@@ -12,13 +12,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def sdk(live_server, gateway_config, sandbox_entry):
-    gateway_config({
-        "finetune_settings": [
-            sandbox_entry,
-            {**sandbox_entry, "name": "fast", "run_seconds": 0},
-        ],
-        "files_settings": [sandbox_entry],
-    })
+    gateway_config(
+        {
+            "finetune_settings": [
+                sandbox_entry,
+                {**sandbox_entry, "name": "fast", "run_seconds": 0},
+            ],
+            "files_settings": [sandbox_entry],
+        }
+    )
     return openai.OpenAI(api_key=MASTER_KEY, base_url=f"{live_server.url}/v1", max_retries=0)
 
 
@@ -26,11 +28,18 @@ def test_sdk_drives_every_files_and_fine_tuning_endpoint(sdk):
     uploaded = sdk.files.create(file=("train.jsonl", io.BytesIO(TRAINING)), purpose="fine-tune")
     assert uploaded.id.startswith("file-")
     assert (uploaded.bytes, uploaded.filename, uploaded.purpose) == (
-        len(TRAINING), "train.jsonl", "fine-tune")
+        len(TRAINING),
+        "train.jsonl",
+        "fine-tune",
+    )
 
     job = sdk.fine_tuning.jobs.create(
-        model="gpt-4o-mini", training_file=uploaded.id, suffix="demo", seed=7,
-        metadata={"team": "a"}, extra_body={"custom_llm_provider": "sandbox"},
+        model="gpt-4o-mini",
+        training_file=uploaded.id,
+        suffix="demo",
+        seed=7,
+        metadata={"team": "a"},
+        extra_body={"custom_llm_provider": "sandbox"},
     )
     assert job.object == "fine_tuning.job"
     assert (job.training_file, job.seed, job.metadata) == (uploaded.id, 7, {"team": "a"})
@@ -38,7 +47,8 @@ def test_sdk_drives_every_files_and_fine_tuning_endpoint(sdk):
 
     more = [
         sdk.fine_tuning.jobs.create(
-            model="gpt-4o-mini", training_file=uploaded.id,
+            model="gpt-4o-mini",
+            training_file=uploaded.id,
             extra_body={"custom_llm_provider": "sandbox"},
         ).id
         for _ in range(4)
@@ -57,7 +67,9 @@ def test_sdk_drives_every_files_and_fine_tuning_endpoint(sdk):
     assert cancelled.status == "cancelled"
 
     done = sdk.fine_tuning.jobs.create(
-        model="gpt-4o-mini", training_file=uploaded.id, suffix="fast",
+        model="gpt-4o-mini",
+        training_file=uploaded.id,
+        suffix="fast",
         extra_body={"custom_llm_provider": "fast"},
     )
     done = sdk.fine_tuning.jobs.retrieve(done.id)

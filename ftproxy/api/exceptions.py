@@ -65,9 +65,7 @@ def openai_exception_handler(exc, context):
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         message = str(exc.detail)
         if isinstance(exc, exceptions.NotAuthenticated):
-            message = (
-                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
-            )
+            message = "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
         body = envelope(message, "invalid_request_error", None, "invalid_api_key")
         status_code = status.HTTP_401_UNAUTHORIZED
         headers["WWW-Authenticate"] = 'Bearer realm="ftproxy"'
@@ -77,8 +75,12 @@ def openai_exception_handler(exc, context):
         status_code = status.HTTP_404_NOT_FOUND
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        body = envelope(str(detail), "invalid_request_error", None, exc.get_codes()
-                        if isinstance(exc.get_codes(), str) else None)
+        body = envelope(
+            str(detail),
+            "invalid_request_error",
+            None,
+            exc.get_codes() if isinstance(exc.get_codes(), str) else None,
+        )
         status_code = exc.status_code
         _note(request, str(detail))
     elif isinstance(exc, PermissionDenied):
@@ -87,7 +89,9 @@ def openai_exception_handler(exc, context):
     elif isinstance(exc, DatabaseError):
         logger.exception("database error")
         body = envelope(
-            "The gateway's database is unavailable; try again shortly.", "server_error", None,
+            "The gateway's database is unavailable; try again shortly.",
+            "server_error",
+            None,
             "database_unavailable",
         )
         status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -120,8 +124,12 @@ def json_page_not_found(request, exception=None):
 
         return page_not_found(request, exception)
     return JsonResponse(
-        envelope(f"Unknown path: {request.method} {request.path}", "invalid_request_error",
-                 None, "unknown_url"),
+        envelope(
+            f"Unknown path: {request.method} {request.path}",
+            "invalid_request_error",
+            None,
+            "unknown_url",
+        ),
         status=404,
     )
 

@@ -30,8 +30,15 @@ class StrictSerializer(serializers.Serializer):
 class AutoOrNumber(serializers.Field):
     """``"auto"`` or a number within bounds (OpenAI's hyperparameter values)."""
 
-    def __init__(self, *, minimum: float, maximum: float | None = None, integer: bool = False,
-                 exclusive_minimum: bool = False, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        minimum: float,
+        maximum: float | None = None,
+        integer: bool = False,
+        exclusive_minimum: bool = False,
+        **kwargs: Any,
+    ):
         self.minimum, self.maximum = minimum, maximum
         self.integer, self.exclusive_minimum = integer, exclusive_minimum
         super().__init__(**kwargs)
@@ -158,8 +165,9 @@ class JobCreateSerializer(StrictSerializer):
     hyperparameters = HyperparametersSerializer(required=False, allow_null=True)
     method = MethodSerializer(required=False, allow_null=True)
     suffix = serializers.CharField(min_length=1, max_length=64, required=False, allow_null=True)
-    seed = serializers.IntegerField(min_value=0, max_value=2147483647, required=False,
-                                    allow_null=True)
+    seed = serializers.IntegerField(
+        min_value=0, max_value=2147483647, required=False, allow_null=True
+    )
     integrations = IntegrationSerializer(many=True, required=False, allow_null=True)
     metadata = MetadataField(required=False, allow_null=True)
     custom_llm_provider = serializers.CharField(required=False, allow_blank=True)

@@ -70,7 +70,9 @@ class GatewayView(APIView):
 
 
 class FileListCreateView(GatewayView):
-    @extend_schema(request=s.FileCreateSerializer, responses={200: dict}, operation_id="files_create")
+    @extend_schema(
+        request=s.FileCreateSerializer, responses={200: dict}, operation_id="files_create"
+    )
     def post(self, request: Request) -> Response:
         ctx = context(request)
         ctx.note(action="files.create")
@@ -83,8 +85,7 @@ class FileListCreateView(GatewayView):
                     f"{limit // (1024 * 1024)} MB (ftproxy_settings.max_upload_mb)."
                 )
         form = {
-            key.replace("[", "_").replace("]", ""): value
-            for key, value in request.data.items()
+            key.replace("[", "_").replace("]", ""): value for key, value in request.data.items()
         }
         form.update({k: v for k, v in request.FILES.items()})
         data = validated(s.FileCreateSerializer, form)
@@ -97,7 +98,12 @@ class FileListCreateView(GatewayView):
             }
         hint = data.get(PROVIDER_FIELD) or provider_hint(request)
         fingerprint = idempotency.fingerprint(
-            "files.create", upload.name, upload.size, data["purpose"], hint, expires_after,
+            "files.create",
+            upload.name,
+            upload.size,
+            data["purpose"],
+            hint,
+            expires_after,
         )
 
         def produce():
@@ -115,8 +121,9 @@ class FileListCreateView(GatewayView):
 
         return replayable(request, ctx, fingerprint, produce)
 
-    @extend_schema(parameters=[s.FileListQuerySerializer], responses={200: dict},
-                   operation_id="files_list")
+    @extend_schema(
+        parameters=[s.FileListQuerySerializer], responses={200: dict}, operation_id="files_list"
+    )
     def get(self, request: Request) -> Response:
         ctx = context(request)
         query = validated(s.FileListQuerySerializer, request.query_params.dict())
@@ -131,15 +138,17 @@ class FileListCreateView(GatewayView):
 
 
 class FileDetailView(GatewayView):
-    @extend_schema(parameters=[s.ProviderQuerySerializer], responses={200: dict},
-                   operation_id="files_retrieve")
+    @extend_schema(
+        parameters=[s.ProviderQuerySerializer], responses={200: dict}, operation_id="files_retrieve"
+    )
     def get(self, request: Request, file_id: str) -> Response:
         ctx = context(request)
         row = file_service.retrieve_file(ctx, file_id, provider_hint(request))
         return Response(row.to_openai())
 
-    @extend_schema(parameters=[s.ProviderQuerySerializer], responses={200: dict},
-                   operation_id="files_delete")
+    @extend_schema(
+        parameters=[s.ProviderQuerySerializer], responses={200: dict}, operation_id="files_delete"
+    )
     def delete(self, request: Request, file_id: str) -> Response:
         ctx = context(request)
         row = file_service.delete_file(ctx, file_id, provider_hint(request))
@@ -147,8 +156,11 @@ class FileDetailView(GatewayView):
 
 
 class FileContentView(GatewayView):
-    @extend_schema(parameters=[s.ProviderQuerySerializer], responses={(200, "application/octet-stream"): bytes},
-                   operation_id="files_content")
+    @extend_schema(
+        parameters=[s.ProviderQuerySerializer],
+        responses={(200, "application/octet-stream"): bytes},
+        operation_id="files_content",
+    )
     def get(self, request: Request, file_id: str):
         ctx = context(request)
         content = file_service.file_content(ctx, file_id, provider_hint(request))
@@ -161,8 +173,9 @@ class FileContentView(GatewayView):
 
 
 class JobListCreateView(GatewayView):
-    @extend_schema(request=s.JobCreateSerializer, responses={200: dict},
-                   operation_id="fine_tuning_jobs_create")
+    @extend_schema(
+        request=s.JobCreateSerializer, responses={200: dict}, operation_id="fine_tuning_jobs_create"
+    )
     def post(self, request: Request) -> Response:
         ctx = context(request)
         ctx.note(action="fine_tuning.jobs.create")
@@ -198,15 +211,21 @@ class JobListCreateView(GatewayView):
         plain = {k: v for k, v in params.items() if not k.startswith("metadata")}
         query = validated(s.CursorQuerySerializer, plain)
         rows, has_more = job_service.list_jobs(
-            ctx, after=query.get("after"), limit=query["limit"], metadata=metadata,
+            ctx,
+            after=query.get("after"),
+            limit=query["limit"],
+            metadata=metadata,
             metadata_null=metadata_null,
         )
         return Response(list_body([r.to_openai() for r in rows], has_more, with_ids=False))
 
 
 class JobDetailView(GatewayView):
-    @extend_schema(parameters=[s.ProviderQuerySerializer], responses={200: dict},
-                   operation_id="fine_tuning_jobs_retrieve")
+    @extend_schema(
+        parameters=[s.ProviderQuerySerializer],
+        responses={200: dict},
+        operation_id="fine_tuning_jobs_retrieve",
+    )
     def get(self, request: Request, job_id: str) -> Response:
         ctx = context(request)
         job = job_service.retrieve_job(ctx, job_id, provider_hint(request))
@@ -237,26 +256,38 @@ class JobResumeView(JobActionView):
 
 
 class JobEventsView(GatewayView):
-    @extend_schema(parameters=[s.CursorQuerySerializer], responses={200: dict},
-                   operation_id="fine_tuning_jobs_events")
+    @extend_schema(
+        parameters=[s.CursorQuerySerializer],
+        responses={200: dict},
+        operation_id="fine_tuning_jobs_events",
+    )
     def get(self, request: Request, job_id: str) -> Response:
         ctx = context(request)
         query = validated(s.CursorQuerySerializer, request.query_params.dict())
         events, has_more = job_service.list_events(
-            ctx, job_id, after=query.get("after"), limit=query["limit"],
+            ctx,
+            job_id,
+            after=query.get("after"),
+            limit=query["limit"],
             provider_hint=provider_hint(request),
         )
         return Response(list_body(events, has_more, with_ids=False))
 
 
 class JobCheckpointsView(GatewayView):
-    @extend_schema(parameters=[s.CheckpointQuerySerializer], responses={200: dict},
-                   operation_id="fine_tuning_jobs_checkpoints")
+    @extend_schema(
+        parameters=[s.CheckpointQuerySerializer],
+        responses={200: dict},
+        operation_id="fine_tuning_jobs_checkpoints",
+    )
     def get(self, request: Request, job_id: str) -> Response:
         ctx = context(request)
         query = validated(s.CheckpointQuerySerializer, request.query_params.dict())
         checkpoints, has_more = job_service.list_checkpoints(
-            ctx, job_id, after=query.get("after"), limit=query["limit"],
+            ctx,
+            job_id,
+            after=query.get("after"),
+            limit=query["limit"],
             provider_hint=provider_hint(request),
         )
         return Response(list_body(checkpoints, has_more, with_ids=True))

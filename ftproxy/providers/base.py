@@ -294,9 +294,7 @@ class Provider:
         the config loader already."""
 
     def _unsupported(self, what: str) -> ProviderNotSupported:
-        return ProviderNotSupported(
-            f"{what} is not supported by {self.kind}", provider=self.name
-        )
+        return ProviderNotSupported(f"{what} is not supported by {self.kind}", provider=self.name)
 
     # ---- files --------------------------------------------------------
     def upload_file(self, upload: FileUpload) -> RemoteFile:

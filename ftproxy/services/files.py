@@ -68,8 +68,9 @@ def scan_upload(stream: IO[bytes], purpose: str) -> Scan:
     else:
         while reader.read(READ_CHUNK):
             pass
-    return Scan(sha256=reader.digest.hexdigest(), size=reader.size,
-                estimated_tokens=estimated_tokens)
+    return Scan(
+        sha256=reader.digest.hexdigest(), size=reader.size, estimated_tokens=estimated_tokens
+    )
 
 
 def _apply(row: File, remote: RemoteFile) -> list[str]:

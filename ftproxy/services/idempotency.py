@@ -42,7 +42,9 @@ def run_once(
             f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.", param="Idempotency-Key"
         )
     scope = ctx.caller.scope
-    IdempotencyRecord.objects.filter(scope=scope, key=key, created__lt=timezone.now() - TTL).delete()
+    IdempotencyRecord.objects.filter(
+        scope=scope, key=key, created__lt=timezone.now() - TTL
+    ).delete()
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(
