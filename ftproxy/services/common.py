@@ -102,3 +102,13 @@ def page(
         )
     rows = list(queryset.order_by(f"{direction}created_at", f"{direction}id")[: limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+def record_failure(row: Any, exc: BaseException, **fields: Any) -> None:
+    """Mark a ledger row whose upstream creation failed, outside any
+    transaction, so the record survives whatever the request does next."""
+    row.ledger_state = LedgerState.FAILED
+    row.ledger_error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save(update_fields=["ledger_state", "ledger_error", *fields, "updated"])

@@ -11,9 +11,17 @@ from django.utils import timezone
 from ..conf import FILES, gateway
 from ..errors import InvalidRequest, TooLarge
 from ..models import File, LedgerState, mint_id
-from ..providers.base import FileContent, FileUpload, ProviderError, ProviderNotFound, RemoteFile
+from ..providers.base import FileContent, FileUpload, ProviderNotFound, RemoteFile
 from ..validation import validate_fine_tune_file
-from .common import choose_provider, find, not_found, page, provider_of, visible
+from .common import (
+    choose_provider,
+    find,
+    not_found,
+    page,
+    provider_of,
+    record_failure,
+    visible,
+)
 from .context import CallContext
 
 FINE_TUNE = "fine-tune"
@@ -140,10 +148,8 @@ def create_file(
     )
     try:
         remote = ctx.upstream(provider, provider.upload_file, upload)
-    except ProviderError as exc:
-        row.ledger_state = LedgerState.FAILED
-        row.ledger_error = exc.message
-        row.save(update_fields=["ledger_state", "ledger_error", "updated"])
+    except Exception as exc:
+        record_failure(row, exc)
         raise
     row.remote_id = remote.remote_id
     if not provider.mints_ids:

@@ -15,9 +15,9 @@ from ..conf import FINE_TUNING
 from ..errors import InvalidRequest
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ..pricing import epochs_of, estimated_cost, training_cost
-from ..providers.base import JobCreate, Page, ProviderError, RemoteJob
+from ..providers.base import JobCreate, Page, RemoteJob
 from ..signals import job_status_changed
-from .common import choose_provider, find, not_found, page, provider_of, visible
+from .common import choose_provider, find, not_found, page, provider_of, record_failure, visible
 from .context import CallContext
 
 GS_PREFIX = "gs://"
@@ -176,11 +176,8 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
     )
     try:
         remote = ctx.upstream(provider, provider.create_job, request)
-    except ProviderError as exc:
-        job.ledger_state = LedgerState.FAILED
-        job.ledger_error = exc.message
-        job.status = "failed"
-        job.save(update_fields=["ledger_state", "ledger_error", "status", "updated"])
+    except Exception as exc:
+        record_failure(job, exc, status="failed")
         raise
     job.remote_id = remote.remote_id
     if not provider.mints_ids:
