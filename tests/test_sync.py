@@ -579,17 +579,21 @@ class WatchedOutput(io.StringIO):
 
 
 @pytest.mark.django_db
-def test_the_command_in_watch_mode_stops_cleanly_on_ctrl_c(openai_gateway, upstream):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_the_command_in_watch_mode_stops_cleanly_on_ctrl_c_or_sigterm(
+    openai_gateway, upstream, signum
+):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signal handlers can only be installed from the main thread")
     make_job("ftjob-1", "queued")
     upstream.jobs = {"ftjob-1": "running"}
-    default = signal.getsignal(signal.SIGINT)
+    default = signal.getsignal(signum)
     out = WatchedOutput()
 
     def interrupt_while_waiting_for_the_next_round() -> None:
-        if out.summarised.wait(10) and signal.getsignal(signal.SIGINT) is not default:
-            os.kill(os.getpid(), signal.SIGINT)
+        # Only once the command's own handler is in place (never pytest's).
+        if out.summarised.wait(10) and signal.getsignal(signum) is not default:
+            os.kill(os.getpid(), signum)
 
     timer = threading.Thread(target=interrupt_while_waiting_for_the_next_round)
     timer.start()
@@ -603,5 +607,5 @@ def test_the_command_in_watch_mode_stops_cleanly_on_ctrl_c(openai_gateway, upstr
     text = out.getvalue()
     assert "Stopped." in text
     assert [m.groups() for m in SUMMARY.finditer(text)] == [("1", "1", "0")]
-    assert signal.getsignal(signal.SIGINT) is default
+    assert signal.getsignal(signum) is default
     assert FineTuningJob.objects.get().status == "running"

@@ -7,7 +7,7 @@ in place on a terminal) and one summary line per round::
     checked=12 changed=3 failed=1 seconds=2.4
 
 Exits non-zero when any job failed in the (last) round. Ctrl-C stops after
-the current batch; a second Ctrl-C stops at once.
+the current batch (so does SIGTERM); a second one stops at once.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ def _positive(value: str) -> float:
     if number <= 0:
         raise ValueError(value)
     return number
+
+
+#: Ctrl-C, and what service managers (systemd, Docker, Kubernetes) send.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _sleep(seconds: float, stop: threading.Event) -> bool:
@@ -132,18 +136,19 @@ class Command(BaseCommand):
                 if not options["watch"] or _sleep(interval, stop):
                     break
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         if stop.is_set():
             self.stdout.write("Stopped.")
         if result.failed:
             raise CommandError(f"{result.failed} job(s) failed to sync.", returncode=1)
 
-    def _on_interrupt(self, stop: threading.Event) -> Any:
-        """First Ctrl-C asks the round to stop after its batch; the second
-        one interrupts. Only the main thread may install handlers."""
+    def _on_interrupt(self, stop: threading.Event) -> dict[int, Any]:
+        """First Ctrl-C (or SIGTERM) asks the round to stop after its batch;
+        the second one interrupts. Returns the handlers to restore. Only the
+        main thread may install handlers."""
         if threading.current_thread() is not threading.main_thread():
-            return None
+            return {}
 
         def handler(signum: int, frame: Any) -> None:
             if stop.is_set():
@@ -151,7 +156,7 @@ class Command(BaseCommand):
             stop.set()
             self.stderr.write("\nStopping after the current batch (Ctrl-C again to abort).")
 
-        return signal.signal(signal.SIGINT, handler)
+        return {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
 
     def _progress(self, result: SyncResult) -> None:
         self.stdout.write(
