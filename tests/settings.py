@@ -4,7 +4,6 @@ import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("FTPROXY_MASTER_KEY", "sk-test-master")
 # Runtime data (static files, the default sandbox storage) of a test run
 # stays out of the working tree's var/.
 os.environ["FTPROXY_VAR_DIR"] = tempfile.mkdtemp(prefix="ftproxy-tests-")
