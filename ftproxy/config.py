@@ -219,9 +219,9 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     pricing = settings["fine_tuning_pricing"] or {}
     if not isinstance(pricing, dict):
         raise ConfigError(f"{source}: ftproxy_settings.fine_tuning_pricing must be a mapping")
-    settings["fine_tuning_pricing"] = {
-        str(model): str(_number(price, f"ftproxy_settings.fine_tuning_pricing.{model}", source))
-        for model, price in pricing.items()
-    }
+    for model, price in pricing.items():
+        # Checked as a number, kept as written so Decimal sees no float rounding.
+        _number(price, f"ftproxy_settings.fine_tuning_pricing.{model}", source)
+    settings["fine_tuning_pricing"] = {str(model): str(price) for model, price in pricing.items()}
     result.update(settings)
     return result

@@ -69,7 +69,7 @@ def test_environment_references_are_resolved_at_any_depth(
     assert config["master_key"] == "sk-master"
     assert config["finetune_settings"][0]["api_key"] == "sk-openai"
     assert config["max_upload_mb"] == 64
-    assert config["fine_tuning_pricing"] == {"gpt-4o-mini": "25.0"}
+    assert config["fine_tuning_pricing"] == {"gpt-4o-mini": "25"}
 
 
 def test_environment_reference_only_counts_at_the_start_of_a_value(tmp_path: Path) -> None:

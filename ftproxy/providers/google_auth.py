@@ -45,7 +45,13 @@ def credentials_info(value: Any) -> dict[str, Any] | None:
     elif isinstance(value, str):
         path = os.path.expanduser(value.strip())
         if not os.path.isfile(path):
-            raise ValueError(f"'vertex_credentials' file {path!r} does not exist")
+            # Name the path only when it looks like one: the value may be a
+            # secret in some other encoding (e.g. base64) read from the environment.
+            looks_like_path = value.strip().startswith(("/", "~", ".")) or path.endswith(".json")
+            shown = f" {path!r}" if looks_like_path and len(path) < 300 else ""
+            raise ValueError(
+                f"'vertex_credentials' is neither a JSON key nor an existing file{shown}"
+            )
         try:
             with open(path, encoding="utf-8") as fh:
                 info = json.load(fh)

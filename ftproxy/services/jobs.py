@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..conf import FINE_TUNING
@@ -54,11 +54,12 @@ def change_status(
         row = FineTuningJob.objects.select_for_update().get(pk=job.pk)
         old_status = row.status
         stale = row.terminal and (not remote.terminal or remote.raw_status != row.raw_status)
-        fields = ["provider_payload", "synced_at", "sync_error", "updated"]
-        row.provider_payload = remote.raw
+        fields = ["synced_at", "sync_error", "updated"]
         row.synced_at = timezone.now()
         row.sync_error = ""
-        if not stale:
+        if not stale:  # a stale answer must not contradict the final status either
+            row.provider_payload = remote.raw
+            fields.append("provider_payload")
             for name in MIRRORED_FIELDS:
                 value = getattr(remote, name)
                 if name == "model" and not value:
@@ -216,7 +217,7 @@ def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[F
         provider = choose_provider(FINE_TUNING, provider_hint)
         if not provider.mints_ids and not FineTuningJob.objects.filter(public_id=job_id).exists():
             remote = ctx.upstream(provider, provider.retrieve_job, job_id)
-            job = FineTuningJob.objects.create(
+            job = FineTuningJob(
                 public_id=remote.remote_id,
                 remote_id=remote.remote_id,
                 provider=provider.name,
@@ -230,6 +231,16 @@ def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[F
                 created_at=remote.created_at,
                 ledger_state=LedgerState.OK,
             )
+            try:
+                with transaction.atomic():
+                    job.save()
+            except IntegrityError:
+                # Another request adopted the same job meanwhile: its row is the one.
+                job = FineTuningJob.objects.filter(
+                    public_id=job.public_id, provider=provider.name
+                ).first()
+                if job is None:
+                    raise
             change_status(job, remote, source="adopt")
             return job, True
     raise not_found("fine-tuning job", job_id)
