@@ -123,6 +123,15 @@ def test_a_final_status_is_never_overwritten_by_a_stale_answer(final, received):
 
 
 @pytest.mark.django_db
+def test_a_stale_answer_does_not_replace_the_final_jobs_payload():
+    job = make_job("succeeded", provider_payload={"status": "succeeded"})
+    change_status(job, remote("running", raw={"status": "running"}), source="sync")
+    job.refresh_from_db()
+    assert job.provider_payload == {"status": "succeeded"}
+    assert job.synced_at is not None
+
+
+@pytest.mark.django_db
 def test_a_final_status_is_not_replaced_by_another_final_status():
     job = make_job("cancelled")
     change_status(job, remote("succeeded", trained_tokens=10), source="sync")

@@ -579,6 +579,22 @@ def test_error_messages_never_contain_a_secret_value(
     assert SECRET not in message
 
 
+def test_vertex_credentials_that_are_neither_json_nor_a_file_are_not_echoed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded = "eyJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCJ9c2VjcmV0LWtleS1tYXRlcmlhbA=="
+    monkeypatch.setenv("FT_VERTEX_KEY", encoded)
+    entry = {
+        "custom_llm_provider": "vertex_ai",
+        "vertex_project": "p",
+        "vertex_location": "us-central1",
+        "vertex_credentials": "os.environ/FT_VERTEX_KEY",
+    }
+    message = error_of(tmp_path, yaml.safe_dump({"finetune_settings": [entry]}))
+    assert "vertex_credentials" in message
+    assert encoded not in message
+
+
 def test_master_key_error_does_not_echo_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FT_SECRET", SECRET)
     message = error_of(
