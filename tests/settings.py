@@ -17,3 +17,6 @@ STORAGES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING["loggers"]["ftproxy"]["level"] = "WARNING"  # noqa: F405
+# Live-server and worker threads must not keep connections open past a test
+# (PostgreSQL would refuse to drop the test database).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -21,7 +21,9 @@ def sdk(live_server, gateway_config, sandbox_entry):
             "files_settings": [sandbox_entry],
         }
     )
-    return openai.OpenAI(api_key=MASTER_KEY, base_url=f"{live_server.url}/v1", max_retries=0)
+    client = openai.OpenAI(api_key=MASTER_KEY, base_url=f"{live_server.url}/v1", max_retries=0)
+    yield client
+    client.close()  # end keep-alive connections before the live server stops
 
 
 def test_sdk_drives_every_files_and_fine_tuning_endpoint(sdk):
@@ -101,8 +103,12 @@ def test_sdk_raises_typed_errors_with_openai_fields(sdk, live_server):
         sdk.files.create(file=("bad.jsonl", io.BytesIO(b"nope\n")), purpose="fine-tune")
     assert caught.value.param == "file"
     assert "line 1" in caught.value.message
-    anonymous = openai.OpenAI(api_key="sk-wrong", base_url=f"{live_server.url}/v1", max_retries=0)
-    with pytest.raises(openai.AuthenticationError) as caught:
+    with (
+        openai.OpenAI(
+            api_key="sk-wrong", base_url=f"{live_server.url}/v1", max_retries=0
+        ) as anonymous,
+        pytest.raises(openai.AuthenticationError) as caught,
+    ):
         anonymous.files.list()
     assert caught.value.code == "invalid_api_key"
     assert caught.value.response.headers["x-request-id"]
