@@ -51,6 +51,16 @@ def pretty_json(value: Any) -> str:
     )
 
 
+def json_display(field: str):
+    """A read-only admin display of a JSON field, pretty-printed."""
+
+    @admin.display(description=field.replace("_", " "))
+    def display(self, row: Any) -> str:
+        return pretty_json(getattr(row, field))
+
+    return display
+
+
 # --------------------------------------------------------------------------
 # Keys
 # --------------------------------------------------------------------------
@@ -353,29 +363,12 @@ class FineTuningJobAdmin(LedgerAdmin):
     )
     change_list_template = "admin/ftproxy/finetuningjob/change_list.html"
 
-    @admin.display(description="hyperparameters")
-    def hyperparameters_pretty(self, job: FineTuningJob) -> str:
-        return pretty_json(job.hyperparameters)
-
-    @admin.display(description="method")
-    def method_pretty(self, job: FineTuningJob) -> str:
-        return pretty_json(job.method)
-
-    @admin.display(description="error")
-    def error_pretty(self, job: FineTuningJob) -> str:
-        return pretty_json(job.error)
-
-    @admin.display(description="result files")
-    def result_files_pretty(self, job: FineTuningJob) -> str:
-        return pretty_json(job.result_files)
-
-    @admin.display(description="integrations")
-    def integrations_pretty(self, job: FineTuningJob) -> str:
-        return pretty_json(job.integrations)
-
-    @admin.display(description="metadata")
-    def metadata_pretty(self, job: FineTuningJob) -> str:
-        return pretty_json(job.metadata)
+    hyperparameters_pretty = json_display("hyperparameters")
+    method_pretty = json_display("method")
+    error_pretty = json_display("error")
+    result_files_pretty = json_display("result_files")
+    integrations_pretty = json_display("integrations")
+    metadata_pretty = json_display("metadata")
 
     @admin.action(description="Refresh from provider", permissions=("operate",))
     def refresh_selected(self, request: HttpRequest, queryset: QuerySet[FineTuningJob]) -> None:
