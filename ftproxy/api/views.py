@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -255,39 +255,45 @@ class JobResumeView(JobActionView):
     action_name = "resume"
 
 
-class JobEventsView(GatewayView):
-    @extend_schema(
+class JobSubListView(GatewayView):
+    """A cursor-paged list under one job (events, checkpoints)."""
+
+    query_serializer: type = s.CursorQuerySerializer
+    list_items = staticmethod(job_service.list_events)
+    with_ids = False
+
+    def get(self, request: Request, job_id: str) -> Response:
+        ctx = context(request)
+        query = validated(self.query_serializer, request.query_params.dict())
+        items, has_more = self.list_items(
+            ctx,
+            job_id,
+            after=query.get("after"),
+            limit=query["limit"],
+            provider_hint=provider_hint(request),
+        )
+        return Response(list_body(items, has_more, with_ids=self.with_ids))
+
+
+@extend_schema_view(
+    get=extend_schema(
         parameters=[s.CursorQuerySerializer],
         responses={200: dict},
         operation_id="fine_tuning_jobs_events",
     )
-    def get(self, request: Request, job_id: str) -> Response:
-        ctx = context(request)
-        query = validated(s.CursorQuerySerializer, request.query_params.dict())
-        events, has_more = job_service.list_events(
-            ctx,
-            job_id,
-            after=query.get("after"),
-            limit=query["limit"],
-            provider_hint=provider_hint(request),
-        )
-        return Response(list_body(events, has_more, with_ids=False))
+)
+class JobEventsView(JobSubListView):
+    pass
 
 
-class JobCheckpointsView(GatewayView):
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=[s.CheckpointQuerySerializer],
         responses={200: dict},
         operation_id="fine_tuning_jobs_checkpoints",
     )
-    def get(self, request: Request, job_id: str) -> Response:
-        ctx = context(request)
-        query = validated(s.CheckpointQuerySerializer, request.query_params.dict())
-        checkpoints, has_more = job_service.list_checkpoints(
-            ctx,
-            job_id,
-            after=query.get("after"),
-            limit=query["limit"],
-            provider_hint=provider_hint(request),
-        )
-        return Response(list_body(checkpoints, has_more, with_ids=True))
+)
+class JobCheckpointsView(JobSubListView):
+    query_serializer = s.CheckpointQuerySerializer
+    list_items = staticmethod(job_service.list_checkpoints)
+    with_ids = True
