@@ -1,5 +1,6 @@
 """Authentication, the error envelope, request ids, audit rows and logs."""
 
+import json
 import logging
 
 import pytest
@@ -110,3 +111,20 @@ def test_openapi_schema_lists_the_routes(sandbox, api_as):
     paths = response.json()["paths"]
     assert "/v1/files" in paths and "/v1/fine_tuning/jobs/{job_id}/checkpoints" in paths
     assert api_as(None).get("/docs").status_code == 200
+
+
+def test_server_errors_on_api_paths_use_the_openai_envelope(rf):
+    from ftproxy.api.exceptions import json_server_error
+
+    response = json_server_error(rf.get("/v1/files"))
+    assert response.status_code == 500
+    error = json.loads(response.content)["error"]
+    assert error["type"] == "server_error" and error["message"]
+
+
+def test_server_errors_on_admin_paths_keep_djangos_page(rf):
+    from ftproxy.api.exceptions import json_server_error
+
+    response = json_server_error(rf.get("/admin/"))
+    assert response.status_code == 500
+    assert not response["Content-Type"].startswith("application/json")
