@@ -246,14 +246,22 @@ def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[F
     raise not_found("fine-tuning job", job_id)
 
 
+def run_job_hook(
+    ctx: CallContext, job: FineTuningJob, action: str, *, source: str | None = None
+) -> bool:
+    """Call the provider's ``<action>_job`` hook (retrieve, cancel, pause,
+    resume) for a ledger job and record the answer through ``change_status``.
+    The one path for API calls, admin actions and the sync. Returns whether
+    the status changed."""
+    provider = provider_of(FINE_TUNING, job)
+    remote = ctx.upstream(provider, getattr(provider, f"{action}_job"), job.remote_id)
+    return change_status(job, remote, source=source or action)
+
+
 def _act(ctx: CallContext, action: str, job_id: str, provider_hint: str | None) -> FineTuningJob:
     job, fresh = _locate(ctx, job_id, provider_hint)
-    if fresh and action == "retrieve":
-        return job
-    provider = provider_of(FINE_TUNING, job)
-    hook = getattr(provider, f"{action}_job")
-    remote = ctx.upstream(provider, hook, job.remote_id)
-    change_status(job, remote, source=action)
+    if not (fresh and action == "retrieve"):
+        run_job_hook(ctx, job, action)
     return job
 
 

@@ -42,13 +42,11 @@ from django.db import connection, connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from ..conf import FINE_TUNING
 from ..errors import GatewayError
 from ..models import FineTuningJob, LedgerState
 from ..providers.base import ProviderError
-from .common import provider_of
 from .context import MASTER, CallContext
-from .jobs import change_status
+from .jobs import run_job_hook
 
 logger = logging.getLogger("ftproxy.sync")
 
@@ -228,11 +226,8 @@ def _sync_one(pk: int, public_id: str, owner: str) -> tuple[bool, str | None]:
     release the lease. Returns (status changed, error message or None)."""
     try:
         job = FineTuningJob.objects.get(pk=pk)
-        provider = provider_of(FINE_TUNING, job)
         ctx = CallContext(caller=MASTER)
-        ctx.note(action="fine_tuning.jobs.sync", object_id=public_id)
-        remote = ctx.upstream(provider, provider.retrieve_job, job.remote_id)
-        changed = change_status(job, remote, source="sync")
+        changed = run_job_hook(ctx, job, "retrieve", source="sync")
         _release(pk, owner)
         return changed, None
     except (ProviderError, GatewayError) as exc:
