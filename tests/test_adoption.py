@@ -8,6 +8,7 @@ find it without the hint. Without a hint it is a 404; for a user key it is a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -321,3 +322,73 @@ def test_a_hint_naming_no_configured_entry_is_a_400_listing_the_configured_ones(
     assert error["param"] == "custom_llm_provider"
     assert "azure" in error["message"] and "openai" in error["message"]
     assert seen(upstream) == []
+
+
+def adopted_meanwhile(rsps, url: str, answer: dict[str, Any], adopt: Callable[[], Any]) -> None:
+    """The upstream answers ``url`` only after another request has adopted
+    the same object (the row appears while the call is in flight)."""
+
+    def callback(request):
+        adopt()
+        return 200, {}, json.dumps(answer)
+
+    rsps.remove(responses.GET, url)
+    rsps.add_callback(responses.GET, url, callback=callback)
+
+
+def test_two_requests_adopting_one_file_at_once_share_one_row(upstream, master):
+    answer = {
+        "id": FILE,
+        "object": "file",
+        "bytes": 3,
+        "created_at": 1_700_000_000,
+        "filename": "elsewhere.jsonl",
+        "purpose": "fine-tune",
+        "status": "processed",
+    }
+    adopted_meanwhile(
+        upstream,
+        f"{BASE}/files/{FILE}",
+        answer,
+        lambda: File.objects.create(
+            public_id=FILE,
+            remote_id=FILE,
+            provider="openai",
+            provider_kind="openai",
+            filename="elsewhere.jsonl",
+            purpose="fine-tune",
+            created_at=1_700_000_000,
+            ledger_state="ok",
+        ),
+    )
+    response = master.get(f"/v1/files/{FILE}", {"custom_llm_provider": HINT})
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == FILE
+    assert File.objects.filter(public_id=FILE).count() == 1
+
+
+def test_two_requests_adopting_one_job_at_once_share_one_row(upstream, master):
+    adopted_meanwhile(
+        upstream,
+        f"{BASE}/fine_tuning/jobs/{JOB}",
+        job_json("running"),
+        lambda: FineTuningJob.objects.create(
+            public_id=JOB,
+            remote_id=JOB,
+            provider="openai",
+            provider_kind="openai",
+            model="gpt-4o-mini-2024-07-18",
+            status="queued",
+            raw_status="queued",
+            created_at=1_700_000_100,
+            ledger_state="ok",
+        ),
+    )
+    response = master.get(f"/v1/fine_tuning/jobs/{JOB}", {"custom_llm_provider": HINT})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "running"
+    [job] = FineTuningJob.objects.filter(public_id=JOB)
+    assert job.status == "running"
+    assert [(e.from_status, e.to_status) for e in JobEvent.objects.filter(job=job)] == [
+        ("queued", "running")
+    ]

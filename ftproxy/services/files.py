@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..conf import FILES, gateway
@@ -203,7 +204,15 @@ def _adopt(ctx: CallContext, provider, file_id: str) -> File:
         ledger_state=LedgerState.OK,
     )
     _apply(row, remote)
-    row.save()
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        # Another request adopted the same file meanwhile: its row is the one.
+        existing = File.objects.filter(public_id=row.public_id, provider=provider.name).first()
+        if existing is None:
+            raise
+        return existing
     return row
 
 
