@@ -225,20 +225,27 @@ def events_page(flavour: Flavour, seen: Seen) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture
-def gateway(live_server, gateway_config):
-    """All three flavours configured at once: the provider hint must route."""
+def sdk_for(live_server, gateway_config):
+    """All three flavours configured at once, so the provider hint must
+    route; makes master-key SDK clients that send a flavour's name as the
+    hint, closed before the live server stops."""
     entries = [dict(f.entry) for f in FLAVOURS]
     gateway_config({"finetune_settings": entries, "files_settings": [dict(e) for e in entries]})
-    return live_server
+    clients: list[openai.OpenAI] = []
 
+    def connect(flavour: Flavour) -> openai.OpenAI:
+        client = openai.OpenAI(
+            api_key=MASTER_KEY,
+            base_url=f"{live_server.url}/v1",
+            max_retries=0,
+            default_headers={"custom-llm-provider": flavour.name},
+        )
+        clients.append(client)
+        return client
 
-def sdk_for(live_server, flavour: Flavour) -> openai.OpenAI:
-    return openai.OpenAI(
-        api_key=MASTER_KEY,
-        base_url=f"{live_server.url}/v1",
-        max_retries=0,
-        default_headers={"custom-llm-provider": flavour.name},
-    )
+    yield connect
+    for client in clients:
+        client.close()  # end keep-alive connections before the live server stops
 
 
 def script_upstream(flavour: Flavour) -> FakeUpstream:
@@ -328,8 +335,8 @@ def script_upstream(flavour: Flavour) -> FakeUpstream:
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS, ids=lambda f: f.name)
-def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(gateway, flavour):
-    sdk = sdk_for(gateway, flavour)
+def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(sdk_for, flavour):
+    sdk = sdk_for(flavour)
     up = script_upstream(flavour)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         up.install(rsps)
@@ -495,8 +502,8 @@ def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(gateway, 
     assert File.objects.get(public_id="file-up-1").deleted is True
 
 
-def test_the_sdk_sees_a_400_when_the_dated_api_cannot_carry_a_field(gateway):
-    sdk = sdk_for(gateway, AZURE_DATED)
+def test_the_sdk_sees_a_400_when_the_dated_api_cannot_carry_a_field(sdk_for):
+    sdk = sdk_for(AZURE_DATED)
     up = script_upstream(AZURE_DATED)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         up.install(rsps)

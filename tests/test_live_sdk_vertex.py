@@ -84,7 +84,9 @@ def token_endpoint():
 
 
 @pytest.fixture
-def gateway(live_server, gateway_config, token_endpoint):
+def sdk_as(live_server, gateway_config, token_endpoint):
+    """Vertex AI for files and fine-tuning; makes SDK clients speaking as a key,
+    closed before the live server stops."""
     credentials = json.dumps(service_account_info(token_uri=token_endpoint.uri))
     entry = {
         "custom_llm_provider": "vertex_ai",
@@ -99,7 +101,16 @@ def gateway(live_server, gateway_config, token_endpoint):
             "files_settings": [{**entry, "gcs_bucket_name": f"{BUCKET}/team-a"}],
         }
     )
-    return live_server
+    clients: list[openai.OpenAI] = []
+
+    def connect(key: str) -> openai.OpenAI:
+        client = openai.OpenAI(api_key=key, base_url=f"{live_server.url}/v1", max_retries=0)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()  # end keep-alive connections before the live server stops
 
 
 class Vertex:
@@ -150,12 +161,8 @@ class Vertex:
         ]
 
 
-def sdk_as(live_server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(api_key=key, base_url=f"{live_server.url}/v1", max_retries=0)
-
-
-def test_the_sdk_uploads_creates_retrieves_and_cancels_on_vertex(gateway, token_endpoint):
-    sdk = sdk_as(gateway, MASTER_KEY)
+def test_the_sdk_uploads_creates_retrieves_and_cancels_on_vertex(sdk_as, token_endpoint):
+    sdk = sdk_as(MASTER_KEY)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         vertex = Vertex(rsps, token_endpoint.uri)
 
@@ -239,8 +246,8 @@ def test_the_sdk_uploads_creates_retrieves_and_cancels_on_vertex(gateway, token_
     )
 
 
-def test_a_succeeded_job_reports_its_endpoint_as_the_fine_tuned_model(gateway, token_endpoint):
-    sdk = sdk_as(gateway, MASTER_KEY)
+def test_a_succeeded_job_reports_its_endpoint_as_the_fine_tuned_model(sdk_as, token_endpoint):
+    sdk = sdk_as(MASTER_KEY)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         vertex = Vertex(rsps, token_endpoint.uri)
         job = sdk.fine_tuning.jobs.create(model="gemini-2.0-flash-001", training_file=RAW_TRAINING)
@@ -251,18 +258,18 @@ def test_a_succeeded_job_reports_its_endpoint_as_the_fine_tuned_model(gateway, t
     assert done.finished_at == CREATED_AT + 3600
 
 
-def test_a_raw_gs_uri_is_for_the_master_key_only(gateway, token_endpoint, make_key):
+def test_a_raw_gs_uri_is_for_the_master_key_only(sdk_as, token_endpoint, make_key):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         vertex = Vertex(rsps, token_endpoint.uri)
         with pytest.raises(openai.BadRequestError) as caught:
-            sdk_as(gateway, make_key("alice")).fine_tuning.jobs.create(
+            sdk_as(make_key("alice")).fine_tuning.jobs.create(
                 model="gemini-2.0-flash-001", training_file=RAW_TRAINING
             )
         assert caught.value.param == "training_file"
         assert "master key" in caught.value.message
         assert vertex.created == []  # nothing reached Vertex
 
-        job = sdk_as(gateway, MASTER_KEY).fine_tuning.jobs.create(
+        job = sdk_as(MASTER_KEY).fine_tuning.jobs.create(
             model="gemini-2.0-flash-001", training_file=RAW_TRAINING
         )
     assert job.training_file == RAW_TRAINING
