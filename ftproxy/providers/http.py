@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -179,10 +180,12 @@ def check_response(response: requests.Response, provider: str) -> requests.Respo
         "param": fields.get("param"),
     }
     if status in (401, 403):
+        # The upstream's text may quote (part of) the gateway's own key.
+        detail = _KEY_LIKE.sub("[redacted]", text) if text else "no detail"
         raise ProviderAuthError(
             f"The provider '{provider}' rejected the gateway's credentials "
-            f"(HTTP {status}): {text or 'no detail'}",
-            **common,
+            f"(HTTP {status}): {detail}",
+            **{**common, "body": None},
         )
     if status == 404:
         raise ProviderNotFound(text or "Not found upstream.", type=fields.get("type"), **common)
@@ -196,7 +199,9 @@ def check_response(response: requests.Response, provider: str) -> requests.Respo
     if status < 500:
         raise ProviderInputError(
             text or f"The provider '{provider}' rejected the request (HTTP {status}).",
-            status_code=status,
+            # The OpenAI SDK retries 409; a state conflict upstream (Azure's
+            # "conflict"/"unexpectedEntityState") is not fixed by retrying.
+            status_code=400 if status == 409 else status,
             type=fields.get("type"),
             **common,
         )
@@ -204,6 +209,9 @@ def check_response(response: requests.Response, provider: str) -> requests.Respo
         f"The provider '{provider}' failed (HTTP {status}): {text or 'no detail'}",
         **common,
     )
+
+
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk|key)[-_][A-Za-z0-9_*.\-]{3,}", re.IGNORECASE)
 
 
 def _transport_cause(exc: BaseException) -> BaseException | None:

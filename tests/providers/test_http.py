@@ -219,3 +219,44 @@ class TestErrorBodies:
             check_response(response, "up")
         assert info.value.message == "plain text complaint"
         assert client.url("/files") == f"{scripted_server.url}/files"
+
+
+def test_upstream_409_becomes_400_so_the_sdk_does_not_retry_it():
+    import responses as responses_lib
+
+    from ftproxy.providers.base import ProviderInputError
+    from ftproxy.providers.http import HttpClient
+
+    client = HttpClient("azure", "https://upstream.test")
+    with responses_lib.RequestsMock() as rsps:
+        rsps.post(
+            "https://upstream.test/jobs/x/cancel",
+            status=409,
+            json={"error": {"code": "unexpectedEntityState", "message": "Job already done."}},
+        )
+        with pytest.raises(ProviderInputError) as caught:
+            client.request("POST", "jobs/x/cancel")
+    assert caught.value.status_code == 400
+    assert caught.value.upstream_status == 409
+    assert caught.value.code == "unexpectedEntityState"
+    assert "already done" in caught.value.message
+
+
+def test_credential_errors_never_quote_the_gateways_key():
+    import responses as responses_lib
+
+    from ftproxy.providers.base import ProviderAuthError
+    from ftproxy.providers.http import HttpClient
+
+    client = HttpClient("openai", "https://upstream.test")
+    with responses_lib.RequestsMock() as rsps:
+        rsps.get(
+            "https://upstream.test/files",
+            status=401,
+            json={"error": {"message": "Incorrect API key provided: sk-proj-****wxyz."}},
+        )
+        with pytest.raises(ProviderAuthError) as caught:
+            client.request("GET", "files")
+    assert "wxyz" not in caught.value.message
+    assert "rejected the gateway's credentials" in caught.value.message
+    assert caught.value.body is None
