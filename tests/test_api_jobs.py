@@ -233,3 +233,24 @@ def test_request_queries_stay_fixed_whatever_the_ledger_size(
         master.get("/v1/fine_tuning/jobs", {"limit": 5, "after": job_id})
     with django_assert_max_num_queries(8):
         master.get(f"/v1/fine_tuning/jobs/{job_id}")
+
+
+@pytest.mark.parametrize("key", ["team__x", "team__isnull", "a__contains"])
+def test_metadata_filter_keys_are_matched_literally(master, training_file, key):
+    wanted = create(master, training_file, metadata={key: "1"}).json()["id"]
+    create(master, training_file, metadata={"other": "1"})
+    response = master.get("/v1/fine_tuning/jobs", {f"metadata[{key}]": "1"})
+    assert response.status_code == 200
+    assert [job["id"] for job in response.json()["data"]] == [wanted]
+
+
+def test_non_finite_hyperparameter_is_400_not_a_server_error(master, training_file):
+    response = master.client.post(
+        "/v1/fine_tuning/jobs",
+        '{"model": "m", "training_file": "' + training_file + '", '
+        '"method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": 1e999}}}}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer sk-test-master",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "method.dpo.hyperparameters.beta"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -86,7 +86,7 @@ def openai_exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         body = envelope("Permission denied.", "invalid_request_error", None, None)
         status_code = status.HTTP_403_FORBIDDEN
-    elif isinstance(exc, DatabaseError):
+    elif isinstance(exc, OperationalError | InterfaceError):
         logger.exception("database error")
         body = envelope(
             "The gateway's database is unavailable; try again shortly.",

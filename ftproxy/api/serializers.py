@@ -3,6 +3,7 @@ dropped, so a typo cannot silently change what a job does."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,8 +47,8 @@ class AutoOrNumber(serializers.Field):
     def to_internal_value(self, data: Any) -> Any:
         if data == "auto":
             return data
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail_with("must be 'auto' or a number")
+        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
+            self.fail_with("must be 'auto' or a finite number")
         if self.integer and not float(data).is_integer():
             self.fail_with("must be 'auto' or a whole number")
         too_low = data <= self.minimum if self.exclusive_minimum else data < self.minimum

@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..conf import FINE_TUNING
@@ -200,8 +203,11 @@ def list_jobs(
     queryset = visible(FineTuningJob.objects.all(), ctx)
     if metadata_null:
         queryset = queryset.filter(metadata__isnull=True) | queryset.filter(metadata={})
-    for key, value in (metadata or {}).items():
-        queryset = queryset.filter(**{f"metadata__{key}": value})
+    for index, (key, value) in enumerate((metadata or {}).items()):
+        # The key is data, not a lookup path: "a__isnull" must match the key "a__isnull".
+        alias = f"metadata_{index}"
+        text = Cast(KeyTextTransform(key, "metadata"), TextField())  # plain text on every DB
+        queryset = queryset.alias(**{alias: text}).filter(**{alias: value})
     return page(queryset, after=after, limit=limit, kind="fine-tuning job")
 
 
