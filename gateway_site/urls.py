@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("ftproxy.api.urls")),
 ]
 
+handler400 = "ftproxy.api.exceptions.json_bad_request"
 handler404 = "ftproxy.api.exceptions.json_page_not_found"
 handler500 = "ftproxy.api.exceptions.json_server_error"

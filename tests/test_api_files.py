@@ -243,3 +243,56 @@ def test_list_response_is_json_serialisable_openai_shape(sandbox, master):
     body = master.get("/v1/files").json()
     assert set(body) == {"object", "data", "has_more", "first_id", "last_id"}
     json.dumps(body)
+
+
+def test_a_json_array_instead_of_a_form_is_400(sandbox, master):
+    response = master.post_json("/v1/files", ["not", "a", "form"])
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "file"
+
+
+def test_idempotency_key_with_other_bytes_of_the_same_name_and_size_is_400(sandbox, master):
+    headers = {"Idempotency-Key": "same-size"}
+    first = jsonl(chat_line("aaaa"))
+    other = jsonl(chat_line("bbbb"))
+    assert len(first) == len(other)
+    assert master.upload(first, headers=headers).status_code == 200
+    response = master.upload(other, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_an_idempotency_key_left_in_flight_by_a_dead_request_is_freed(sandbox, master):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ftproxy.models import IdempotencyRecord
+    from ftproxy.services.idempotency import fingerprint
+
+    IdempotencyRecord.objects.create(
+        scope="master",
+        key="orphan",
+        fingerprint="x",
+        created=timezone.now() - timedelta(hours=2),
+    )
+    same_request = fingerprint(
+        "files.create",
+        "train.jsonl",
+        hashlib.sha256(TRAINING).hexdigest(),
+        "fine-tune",
+        None,
+        None,
+    )
+    fresh = IdempotencyRecord.objects.create(scope="master", key="busy", fingerprint=same_request)
+    assert master.upload(TRAINING, headers={"Idempotency-Key": "orphan"}).status_code == 200
+    busy = master.upload(TRAINING, headers={"Idempotency-Key": "busy"})
+    assert busy.status_code == 409  # still in flight: the SDK retries this by itself
+    assert IdempotencyRecord.objects.filter(pk=fresh.pk).exists()
+
+
+def test_too_many_form_fields_is_a_400_in_openai_shape(sandbox, master, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    response = master.upload(TRAINING, extra={f"f{i}": "x" for i in range(10)})
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}

@@ -134,6 +134,19 @@ def json_page_not_found(request, exception=None):
     )
 
 
+def json_bad_request(request, exception=None):
+    """handler400 (e.g. too many form fields): OpenAI's envelope on API paths."""
+    if not _is_api_path(request.path):
+        from django.views.defaults import bad_request
+
+        return bad_request(request, exception)
+    message = str(exception) if exception else "Bad request."
+    return JsonResponse(
+        envelope(message or "Bad request.", "invalid_request_error", None, "bad_request"),
+        status=400,
+    )
+
+
 def json_server_error(request):
     """handler500: OpenAI's envelope on API paths, Django's page elsewhere."""
     if not _is_api_path(request.path):

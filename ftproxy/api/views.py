@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -65,6 +67,14 @@ def replayable(request: Request, ctx: CallContext, fingerprint: str, produce) ->
     return response
 
 
+def sha256_of(upload) -> str:
+    """SHA-256 of an uploaded file, read in chunks from Django's spool."""
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 class GatewayView(APIView):
     """Base of the API views."""
 
@@ -84,10 +94,14 @@ class FileListCreateView(GatewayView):
                     f"The request is {declared} bytes; this gateway accepts uploads up to "
                     f"{limit // (1024 * 1024)} MB (ftproxy_settings.max_upload_mb)."
                 )
+        if not isinstance(request.data, Mapping):
+            raise InvalidRequest(
+                "Send the file as multipart/form-data with 'file' and 'purpose' fields.",
+                param="file",
+            )
         form = {
             key.replace("[", "_").replace("]", ""): value for key, value in request.data.items()
         }
-        form.update({k: v for k, v in request.FILES.items()})
         data = validated(s.FileCreateSerializer, form)
         upload = data["file"]
         expires_after = None
@@ -97,14 +111,12 @@ class FileListCreateView(GatewayView):
                 "seconds": data["expires_after_seconds"],
             }
         hint = data.get(PROVIDER_FIELD) or provider_hint(request)
-        fingerprint = idempotency.fingerprint(
-            "files.create",
-            upload.name,
-            upload.size,
-            data["purpose"],
-            hint,
-            expires_after,
-        )
+        fingerprint = None
+        if request.headers.get("Idempotency-Key"):
+            # Same key, same name and size but other bytes is another request.
+            fingerprint = idempotency.fingerprint(
+                "files.create", upload.name, sha256_of(upload), data["purpose"], hint, expires_after
+            )
 
         def produce():
             row = file_service.create_file(

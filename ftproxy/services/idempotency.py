@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..errors import InvalidRequest, RetryLater
@@ -17,6 +18,9 @@ from ..models import IdempotencyRecord
 from .context import CallContext
 
 TTL = timedelta(hours=24)
+#: An in-flight record older than this belongs to a request that died (the
+#: longest upstream call, with retries, is well within it): the key is free.
+IN_FLIGHT = timedelta(minutes=30)
 MAX_KEY_LENGTH = 255
 
 
@@ -29,7 +33,7 @@ def fingerprint(*parts: Any) -> str:
 def run_once(
     ctx: CallContext,
     key: str | None,
-    request_fingerprint: str,
+    request_fingerprint: str | None,
     produce: Callable[[], tuple[int, Any]],
 ) -> tuple[int, Any, bool]:
     """Run ``produce`` (returning status and JSON body) at most once per
@@ -41,27 +45,8 @@ def run_once(
         raise InvalidRequest(
             f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.", param="Idempotency-Key"
         )
-    scope = ctx.caller.scope
-    IdempotencyRecord.objects.filter(
-        scope=scope, key=key, created__lt=timezone.now() - TTL
-    ).delete()
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(
-                scope=scope, key=key, fingerprint=request_fingerprint
-            )
-    except IntegrityError:
-        record = IdempotencyRecord.objects.get(scope=scope, key=key)
-        if record.fingerprint != request_fingerprint:
-            raise InvalidRequest(
-                "This Idempotency-Key was already used with a different request.",
-                param="Idempotency-Key",
-                code="idempotency_key_reused",
-            ) from None
-        if record.status_code is None:
-            raise RetryLater(
-                "A request with this Idempotency-Key is still being processed; retry shortly."
-            ) from None
+    record = _claim(ctx.caller.scope, key, request_fingerprint)
+    if record.status_code is not None:
         ctx.note(action=f"{ctx.audit.get('action', '')}.replay")
         return record.status_code, record.response_body, True
     try:
@@ -74,3 +59,35 @@ def run_once(
     record.response_body = body
     record.save(update_fields=["status_code", "response_body"])
     return status, body, False
+
+
+def _claim(scope: str, key: str, request_fingerprint: str) -> IdempotencyRecord:
+    """The caller's record for ``key``: a new in-flight one (status_code None)
+    that this request now owns, or the finished one to replay."""
+    now = timezone.now()
+    for _ in range(3):
+        # Expired records, and in-flight ones whose request died, free the key.
+        IdempotencyRecord.objects.filter(scope=scope, key=key).filter(
+            Q(created__lt=now - TTL) | Q(status_code__isnull=True, created__lt=now - IN_FLIGHT)
+        ).delete()
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    scope=scope, key=key, fingerprint=request_fingerprint
+                )
+        except IntegrityError:
+            record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+        if record is None:
+            continue  # the other request failed and let the key go: try again
+        if record.fingerprint != request_fingerprint:
+            raise InvalidRequest(
+                "This Idempotency-Key was already used with a different request.",
+                param="Idempotency-Key",
+                code="idempotency_key_reused",
+            )
+        if record.status_code is None:
+            raise RetryLater(
+                "A request with this Idempotency-Key is still being processed; retry shortly."
+            )
+        return record
+    raise RetryLater("This Idempotency-Key is contended; retry shortly.")
