@@ -296,3 +296,12 @@ def test_too_many_form_fields_is_a_400_in_openai_shape(sandbox, master, settings
     response = master.upload(TRAINING, extra={f"f{i}": "x" for i in range(10)})
     assert response.status_code == 400
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_a_cursor_deleted_since_its_page_still_continues_the_list(sandbox, master):
+    ids = [master.upload(TRAINING, filename=f"f{i}.jsonl").json()["id"] for i in range(3)]
+    first = master.get("/v1/files", {"limit": 1}).json()
+    master.delete(f"/v1/files/{first['last_id']}")
+    rest = master.get("/v1/files", {"limit": 10, "after": first["last_id"]})
+    assert rest.status_code == 200
+    assert [f["id"] for f in rest.json()["data"]] == [ids[1], ids[0]]

@@ -280,3 +280,27 @@ def test_an_upstream_that_never_answers_is_a_504(use_entry, master, op, silent_s
         message="did not answer within 0.3 seconds",
     )
     assert error["type"] == "upstream_timeout"
+
+
+def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, master):
+    File.objects.create(
+        public_id="file-gone",
+        remote_id="file-gone",
+        provider="openai",
+        provider_kind="openai",
+        filename="t.jsonl",
+        purpose="fine-tune",
+        created_at=1_700_000_000,
+        ledger_state=LedgerState.OK,
+    )
+    upstream.add(
+        "GET",
+        f"{BASE}/files/file-gone",
+        status=404,
+        json={"error": {"message": "No such File object: file-gone"}},
+    )
+    response = master.get("/v1/files/file-gone")
+    assert response.status_code == 404
+    row = File.objects.get(public_id="file-gone")
+    assert row.deleted and row.status == "deleted"
+    assert master.get("/v1/files").json()["data"] == []

@@ -87,12 +87,20 @@ def page(
     limit: int,
     descending: bool = True,
     kind: str,
+    cursors: models.QuerySet[Row] | None = None,
 ) -> tuple[list[Row], bool]:
     """One page ordered by (created_at, id), starting after the row whose
-    public id is ``after``. Two queries whatever the ledger's size."""
+    public id is ``after``, looked up in ``cursors`` (default: ``queryset``;
+    pass a wider set so that a cursor deleted since its page still works).
+    Two queries whatever the ledger's size."""
     direction = "-" if descending else ""
     if after:
-        cursor = queryset.filter(public_id=after).values("created_at", "id").first()
+        cursor = (
+            (cursors if cursors is not None else queryset)
+            .filter(public_id=after)
+            .values("created_at", "id")
+            .first()
+        )
         if cursor is None:
             raise InvalidRequest(f"after: no such {kind}: {after}", param="after")
         op = "lt" if descending else "gt"

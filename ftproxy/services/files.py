@@ -167,10 +167,18 @@ def list_files(
 ) -> tuple[list[File], bool]:
     """A page of the caller's files from the ledger."""
     ctx.note(action="files.list")
-    queryset = visible(File.objects.filter(deleted=False), ctx)
+    everything = visible(File.objects.all(), ctx)
+    queryset = everything.filter(deleted=False)
     if purpose:
         queryset = queryset.filter(purpose=purpose)
-    return page(queryset, after=after, limit=limit, descending=order != "asc", kind="file")
+    return page(
+        queryset,
+        after=after,
+        limit=limit,
+        descending=order != "asc",
+        kind="file",
+        cursors=everything,
+    )
 
 
 def _locate(ctx: CallContext, file_id: str, provider_hint: str | None) -> tuple[File, bool]:
@@ -223,11 +231,27 @@ def retrieve_file(ctx: CallContext, file_id: str, provider_hint: str | None = No
     if fresh:
         return row
     provider = provider_of(FILES, row)
-    remote = ctx.upstream(provider, provider.retrieve_file, row.remote_id)
+    try:
+        remote = ctx.upstream(provider, provider.retrieve_file, row.remote_id)
+    except ProviderNotFound:
+        # Gone upstream (deleted elsewhere, or expired): the ledger catches up.
+        _mark_deleted(row, status_details="not found at the provider")
+        raise not_found("file", file_id) from None
     if remote is not None:
         changed = _apply(row, remote)
         row.save(update_fields=[*changed, "updated"])
     return row
+
+
+def _mark_deleted(row: File, *, status_details: str | None = None) -> None:
+    row.deleted = True
+    row.deleted_at = timezone.now()
+    row.status = "deleted"
+    fields = ["deleted", "deleted_at", "status", "updated"]
+    if status_details:
+        row.status_details = status_details
+        fields.append("status_details")
+    row.save(update_fields=fields)
 
 
 def delete_file(ctx: CallContext, file_id: str, provider_hint: str | None = None) -> File:
@@ -239,10 +263,7 @@ def delete_file(ctx: CallContext, file_id: str, provider_hint: str | None = None
         ctx.upstream(provider, provider.delete_file, row.remote_id)
     except ProviderNotFound:
         pass  # already gone upstream: the ledger catches up
-    row.deleted = True
-    row.deleted_at = timezone.now()
-    row.status = "deleted"
-    row.save(update_fields=["deleted", "deleted_at", "status", "updated"])
+    _mark_deleted(row)
     return row
 
 
