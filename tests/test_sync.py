@@ -609,3 +609,25 @@ def test_the_command_in_watch_mode_stops_cleanly_on_ctrl_c_or_sigterm(
     assert [m.groups() for m in SUMMARY.finditer(text)] == [("1", "1", "0")]
     assert signal.getsignal(signum) is default
     assert FineTuningJob.objects.get().status == "running"
+
+
+@pytest.mark.django_db
+def test_a_job_whose_lease_passed_to_another_worker_mid_batch_is_not_fetched_again(
+    openai_gateway, upstream
+):
+    make_job("ftjob-a")
+    make_job("ftjob-b")
+    upstream.jobs = {"ftjob-a": "running", "ftjob-b": "running"}
+
+    def other_worker_takes_b_over(job_id: str) -> None:
+        # While ftjob-a's call is slow, ftjob-b's lease lapses and another worker claims it.
+        if job_id == "ftjob-a":
+            FineTuningJob.objects.filter(public_id="ftjob-b").update(
+                lease_owner="other-host:1:x", lease_expires_at=timezone.now() + timedelta(minutes=5)
+            )
+
+    upstream.on_get = other_worker_takes_b_over
+    result = sync_jobs(batch_size=2)
+    assert upstream.gets == Counter({"ftjob-a": 1})
+    assert (result.checked, result.failed) == (1, 0)
+    assert FineTuningJob.objects.get(public_id="ftjob-b").lease_owner == "other-host:1:x"

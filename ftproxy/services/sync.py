@@ -42,6 +42,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from ..conf import FINE_TUNING, gateway
 from ..errors import GatewayError
 from ..models import FineTuningJob, LedgerState
 from ..providers.base import ProviderError
@@ -136,8 +137,9 @@ def sync_jobs(
     def run(claim: tuple[int, str], *, own_connection: bool) -> None:
         pk, public_id = claim
         try:
-            changed, error = _sync_one(pk, public_id, owner)
-            record(public_id, changed, error)
+            outcome = _sync_one(pk, public_id, owner)
+            if outcome is not None:  # None: the lease went to another worker
+                record(public_id, *outcome)
         finally:
             if own_connection:
                 connections.close_all()
@@ -221,11 +223,28 @@ def _claim(
     return claimed
 
 
-def _sync_one(pk: int, public_id: str, owner: str) -> tuple[bool, str | None]:
+def _renew_lease(job: FineTuningJob, owner: str) -> bool:
+    """Extend ``owner``'s lease to cover this job's own upstream call (the
+    job may have waited behind slow calls of its batch). False when the
+    lease expired and another worker holds the job now."""
+    provider = gateway().provider(FINE_TUNING, job.provider)
+    seconds = LEASE_SECONDS
+    if provider is not None:
+        seconds = max(seconds, provider.timeout * (provider.max_retries + 1) + 60)
+    renewed = FineTuningJob.objects.filter(pk=job.pk, lease_owner=owner).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=seconds)
+    )
+    return renewed == 1
+
+
+def _sync_one(pk: int, public_id: str, owner: str) -> tuple[bool, str | None] | None:
     """Fetch one leased job from its provider and record the answer; then
-    release the lease. Returns (status changed, error message or None)."""
+    release the lease. Returns (status changed, error message or None), or
+    None when the lease was lost to another worker before the call."""
     try:
         job = FineTuningJob.objects.get(pk=pk)
+        if not _renew_lease(job, owner):
+            return None
         ctx = CallContext(caller=MASTER)
         changed = run_job_hook(ctx, job, "retrieve", source="sync")
         _release(pk, owner)
