@@ -132,7 +132,7 @@ def check_failure(
     row = op.failed_row()
     if row is not None:
         assert row.ledger_state == LedgerState.FAILED
-        assert row.ledger_error == error["message"]
+        assert row.ledger_error.startswith(error["message"])
         assert row.provider == "openai"
     else:
         known = FineTuningJob.objects.get(public_id=KNOWN_JOB)
@@ -280,6 +280,9 @@ def test_an_upstream_that_never_answers_is_a_504(use_entry, master, op, silent_s
         message="did not answer within 0.3 seconds",
     )
     assert error["type"] == "upstream_timeout"
+    row = op.failed_row()
+    if row is not None:  # a create that timed out may have happened upstream
+        assert "may have created it anyway" in row.ledger_error
 
 
 def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, master):

@@ -10,10 +10,14 @@ from django.db import models
 from ..conf import gateway
 from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
 from ..models import LedgerState
-from ..providers.base import Provider
+from ..providers.base import Provider, ProviderTimeout
 from .context import CallContext
 
 Row = TypeVar("Row", bound=models.Model)
+
+#: Said of creates that timed out: the request reached the provider, which
+#: may have acted on it.
+OUTCOME_UNKNOWN = " The request reached the provider, which may have created it anyway."
 
 API_LABELS = {"files_settings": "files", "finetune_settings": "fine-tuning"}
 
@@ -117,6 +121,8 @@ def record_failure(row: Any, exc: BaseException, **fields: Any) -> None:
     transaction, so the record survives whatever the request does next."""
     row.ledger_state = LedgerState.FAILED
     row.ledger_error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ProviderTimeout):
+        row.ledger_error += OUTCOME_UNKNOWN
     for name, value in fields.items():
         setattr(row, name, value)
     row.save(update_fields=["ledger_state", "ledger_error", *fields, "updated"])
