@@ -254,3 +254,9 @@ def test_non_finite_hyperparameter_is_400_not_a_server_error(master, training_fi
     )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "method.dpo.hyperparameters.beta"
+
+
+def test_a_hyperparameter_the_provider_does_not_know_is_refused_not_dropped(master, training_file):
+    response = create(master, training_file, hyperparameters={"adapter_size": 4})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "hyperparameters.adapter_size"

@@ -69,6 +69,9 @@ class HyperparametersSerializer(StrictSerializer):
     batch_size = AutoOrNumber(minimum=1, maximum=256, integer=True, required=False)
     learning_rate_multiplier = AutoOrNumber(minimum=0, exclusive_minimum=True, required=False)
     n_epochs = AutoOrNumber(minimum=1, maximum=50, integer=True, required=False)
+    #: Vertex AI only (LoRA adapter size: 1, 2, 4, 8, 16 or 32); other
+    #: providers are sent it and answer for themselves.
+    adapter_size = AutoOrNumber(minimum=1, maximum=32, integer=True, required=False)
 
 
 class DpoHyperparametersSerializer(HyperparametersSerializer):

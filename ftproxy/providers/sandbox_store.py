@@ -192,8 +192,15 @@ def resolve_hyperparameters(
     "auto" where absent. A value out of OpenAI's range is a 400."""
     given: dict[str, Any] = dict.fromkeys(AUTO_HYPERPARAMETERS, "auto")
     if method:
-        section = method.get(method.get("type") or "supervised") or {}
+        kind = method.get("type") or "supervised"
+        section = method.get(kind) or {}
+        _refuse_unknown(
+            section.get("hyperparameters"),
+            f"method.{kind}.hyperparameters",
+            METHOD_HYPERPARAMETERS.get(kind, frozenset()),
+        )
         given.update(_common(section.get("hyperparameters")))
+    _refuse_unknown(hyperparameters, "hyperparameters", frozenset())
     given.update(_common(hyperparameters))
     for key, value in given.items():
         if value == "auto":
@@ -209,6 +216,25 @@ def resolve_hyperparameters(
             )
     resolved = {k: AUTO_HYPERPARAMETERS[k] if v == "auto" else v for k, v in given.items()}
     return given, resolved
+
+
+#: Hyperparameters OpenAI knows per method, besides the common three.
+METHOD_HYPERPARAMETERS = {
+    "dpo": frozenset({"beta"}),
+    "reinforcement": frozenset(
+        {"reasoning_effort", "compute_multiplier", "eval_interval", "eval_samples"}
+    ),
+}
+
+
+def _refuse_unknown(hyperparameters: dict[str, Any] | None, where: str, extra: frozenset) -> None:
+    """Like OpenAI, refuse a hyperparameter it does not know (e.g. Vertex's
+    ``adapter_size``) instead of dropping it."""
+    for key in hyperparameters or {}:
+        if key not in AUTO_HYPERPARAMETERS and key not in extra:
+            raise ProviderInputError(
+                f"{where}.{key} is not supported by the sandbox provider", param=f"{where}.{key}"
+            )
 
 
 def _common(hyperparameters: dict[str, Any] | None) -> dict[str, Any]:

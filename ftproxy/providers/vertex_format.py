@@ -310,6 +310,17 @@ def _gs_uri(value: Any, param: str) -> str:
     return value
 
 
+#: ``adapter_size`` values and Vertex's ``AdapterSize`` enum.
+ADAPTER_SIZES = {
+    1: "ADAPTER_SIZE_ONE",
+    2: "ADAPTER_SIZE_TWO",
+    4: "ADAPTER_SIZE_FOUR",
+    8: "ADAPTER_SIZE_EIGHT",
+    16: "ADAPTER_SIZE_SIXTEEN",
+    32: "ADAPTER_SIZE_THIRTY_TWO",
+}
+
+
 def _hyper_parameters(job: JobCreate) -> dict[str, Any]:
     """Merge ``hyperparameters`` and ``method.supervised.hyperparameters``
     and translate them; remember where each came from for error messages."""
@@ -348,6 +359,13 @@ def _hyper_parameters(job: JobCreate) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise _bad(f"'{param}' must be a positive number or 'auto'.", param)
             result["learningRateMultiplier"] = float(value)
+        elif key == "adapter_size":
+            # A Vertex-only knob (the LoRA adapter's rank), accepted by the
+            # gateway next to OpenAI's hyperparameters.
+            if value not in ADAPTER_SIZES:
+                sizes = ", ".join(str(size) for size in ADAPTER_SIZES)
+                raise _bad(f"'{param}' must be one of {sizes} or 'auto'.", param)
+            result["adapterSize"] = ADAPTER_SIZES[value]
         elif key == "batch_size":
             # Vertex picks the batch size for Gemini; adapterSize is the LoRA
             # rank, a different knob, so mapping one onto the other would lie.

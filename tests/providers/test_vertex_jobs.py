@@ -94,6 +94,15 @@ def test_create_takes_hyperparameters_from_method_supervised(rsps):
     assert sent_json(rsps)["supervisedTuningSpec"]["hyperParameters"] == {"epochCount": 2}
 
 
+@pytest.mark.parametrize(
+    ("size", "enum"),
+    [(1, "ADAPTER_SIZE_ONE"), (4, "ADAPTER_SIZE_FOUR"), (32, "ADAPTER_SIZE_THIRTY_TWO")],
+)
+def test_create_maps_adapter_size_to_vertexs_enum(rsps, size, enum):
+    create(rsps, method=supervised(adapter_size=size))
+    assert sent_json(rsps)["supervisedTuningSpec"]["hyperParameters"] == {"adapterSize": enum}
+
+
 def test_create_omits_auto_hyperparameters(rsps):
     create(rsps, method=supervised(n_epochs="auto", learning_rate_multiplier="auto"))
     assert "hyperParameters" not in sent_json(rsps)["supervisedTuningSpec"]
@@ -122,6 +131,7 @@ def test_create_accepts_international_lowercase_labels(rsps):
             "method.supervised.hyperparameters.batch_size",
         ),
         ({"hyperparameters": {"beta": 0.1}}, "hyperparameters.beta"),
+        ({"hyperparameters": {"adapter_size": 3}}, "hyperparameters.adapter_size"),
         ({"hyperparameters": {"n_epochs": 0}}, "hyperparameters.n_epochs"),
         ({"hyperparameters": {"n_epochs": True}}, "hyperparameters.n_epochs"),
         (
