@@ -260,3 +260,24 @@ def test_a_hyperparameter_the_provider_does_not_know_is_refused_not_dropped(mast
     response = create(master, training_file, hyperparameters={"adapter_size": 4})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "hyperparameters.adapter_size"
+
+
+def test_a_succeeded_jobs_result_files_can_be_downloaded_by_its_key(
+    gateway_config, sandbox_entry, api_as, make_key
+):
+    gateway_config(
+        {
+            "finetune_settings": [{**sandbox_entry, "run_seconds": 0}],
+            "files_settings": [sandbox_entry],
+        }
+    )
+    owner, other = api_as(make_key("owner")), api_as(make_key("other"))
+    file_id = owner.upload(TRAINING).json()["id"]
+    job = create(owner, file_id).json()
+    assert job["status"] == "succeeded" and job["result_files"]
+    result_id = job["result_files"][0]
+    meta = owner.get(f"/v1/files/{result_id}").json()
+    assert meta["purpose"] == "fine-tune-results"
+    content = owner.get(f"/v1/files/{result_id}/content")
+    assert content.status_code == 200 and b"".join(content.streaming_content)
+    assert other.get(f"/v1/files/{result_id}").status_code == 404

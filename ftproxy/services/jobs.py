@@ -14,7 +14,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from ..conf import FINE_TUNING
+from ..conf import FILES, FINE_TUNING, gateway
 from ..errors import InvalidRequest
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ..pricing import epochs_of, estimated_cost, training_cost
@@ -43,9 +43,7 @@ MIRRORED_FIELDS = (
 )
 
 
-def change_status(
-    job: FineTuningJob, remote: RemoteJob, *, source: str, message: str = ""
-) -> bool:
+def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message: str = "") -> bool:
     """Mirror ``remote`` onto ``job`` and record a status change, if any.
 
     Locks the row, so concurrent updates are serialised: each real change
@@ -77,6 +75,8 @@ def change_status(
                 fields.append("cost_usd")
         changed = row.status != old_status
         row.save(update_fields=fields)
+        if changed and row.status == "succeeded":
+            _record_result_files(row)
         if changed:
             JobEvent.objects.create(
                 job=row,
@@ -91,10 +91,43 @@ def change_status(
                     sender=FineTuningJob, job=row, old_status=old_status, new_status=row.status
                 )
             )
-    for name in [*MIRRORED_FIELDS, "status", "raw_status", "terminal", "provider_payload",
-                 "synced_at", "sync_error", "cost_usd"]:
+    for name in [
+        *MIRRORED_FIELDS,
+        "status",
+        "raw_status",
+        "terminal",
+        "provider_payload",
+        "synced_at",
+        "sync_error",
+        "cost_usd",
+    ]:
         setattr(job, name, getattr(row, name))
     return changed
+
+
+def _record_result_files(job: FineTuningJob) -> None:
+    """Put a succeeded job's result files in the ledger, owned by the job's
+    key, so that key can download them like any file of its own."""
+    if not job.result_files or job.provider_kind == "vertex_ai":
+        return
+    files = gateway().provider(FILES, job.provider)
+    if files is None or files.kind != job.provider_kind:
+        return  # no files entry to fetch them through
+    for remote_id in job.result_files:
+        File.objects.get_or_create(
+            provider=files.name,
+            remote_id=remote_id,
+            defaults={
+                "public_id": remote_id,
+                "provider_kind": files.kind,
+                "owner": job.owner,
+                "filename": f"{job.public_id}-results",
+                "purpose": "fine-tune-results",
+                "status": "processed",
+                "created_at": job.finished_at or int(timezone.now().timestamp()),
+                "ledger_state": LedgerState.OK,
+            },
+        )
 
 
 def _training_reference(
@@ -107,8 +140,9 @@ def _training_reference(
     if row is not None:
         return row.remote_id, row
     if file_id.startswith(GS_PREFIX) and not ctx.caller.is_master:
-        raise InvalidRequest(f"{param}: raw gs:// URIs are accepted only with the master key.",
-                             param=param)
+        raise InvalidRequest(
+            f"{param}: raw gs:// URIs are accepted only with the master key.", param=param
+        )
     if ctx.caller.is_master:
         return file_id, None  # forwarded as is; the provider judges it
     raise InvalidRequest(f"{param}: no such file: {file_id}", param=param, code="invalid_file")
@@ -140,8 +174,9 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
                 param=param,
             )
     if (training_ref or "").startswith(GS_PREFIX) and not provider.mints_ids:
-        raise InvalidRequest("training_file: gs:// URIs are only for vertex_ai.",
-                             param="training_file")
+        raise InvalidRequest(
+            "training_file: gs:// URIs are only for vertex_ai.", param="training_file"
+        )
 
     now = int(timezone.now().timestamp())
     job = FineTuningJob.objects.create(
@@ -195,7 +230,11 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
 
 
 def list_jobs(
-    ctx: CallContext, *, after: str | None, limit: int, metadata: dict[str, str] | None,
+    ctx: CallContext,
+    *,
+    after: str | None,
+    limit: int,
+    metadata: dict[str, str] | None,
     metadata_null: bool = False,
 ) -> tuple[list[FineTuningJob], bool]:
     """A page of the caller's jobs from the ledger, newest first."""
@@ -286,7 +325,11 @@ def job_action(
 
 
 def list_events(
-    ctx: CallContext, job_id: str, *, after: str | None, limit: int,
+    ctx: CallContext,
+    job_id: str,
+    *,
+    after: str | None,
+    limit: int,
     provider_hint: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The provider's events, or the ledger's status history where the
@@ -294,8 +337,9 @@ def list_events(
     ctx.note(action="fine_tuning.jobs.events")
     job, _ = _locate(ctx, job_id, provider_hint)
     provider = provider_of(FINE_TUNING, job)
-    result: Page | None = ctx.upstream(provider, provider.list_job_events, job.remote_id, after,
-                                       limit)
+    result: Page | None = ctx.upstream(
+        provider, provider.list_job_events, job.remote_id, after, limit
+    )
     if result is not None:
         events = [
             {"object": "fine_tuning.job.event", **_event_dict(event)} for event in result.items
@@ -324,15 +368,20 @@ def _event_dict(event) -> dict[str, Any]:
 
 
 def list_checkpoints(
-    ctx: CallContext, job_id: str, *, after: str | None, limit: int,
+    ctx: CallContext,
+    job_id: str,
+    *,
+    after: str | None,
+    limit: int,
     provider_hint: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The provider's checkpoints of the job, newest first."""
     ctx.note(action="fine_tuning.jobs.checkpoints")
     job, _ = _locate(ctx, job_id, provider_hint)
     provider = provider_of(FINE_TUNING, job)
-    result: Page = ctx.upstream(provider, provider.list_job_checkpoints, job.remote_id, after,
-                                limit)
+    result: Page = ctx.upstream(
+        provider, provider.list_job_checkpoints, job.remote_id, after, limit
+    )
     checkpoints = [
         {
             "object": "fine_tuning.job.checkpoint",
