@@ -3,9 +3,10 @@ ledger row the caller may see, and cursor pagination over the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.db import models
+from django.db import IntegrityError, models, transaction
 
 from ..conf import gateway
 from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
@@ -126,3 +127,45 @@ def record_failure(row: Any, exc: BaseException, **fields: Any) -> None:
     for name, value in fields.items():
         setattr(row, name, value)
     row.save(update_fields=["ledger_state", "ledger_error", *fields, "updated"])
+
+
+def locate(
+    queryset: models.QuerySet[Row],
+    ctx: CallContext,
+    public_id: str,
+    provider_hint: str | None,
+    *,
+    api: str,
+    kind: str,
+    adopt: Callable[[Provider], Row],
+) -> tuple[Row, bool]:
+    """The caller's row with ``public_id``; or, for the master key naming a
+    provider, the upstream object adopted into the ledger by ``adopt``; else
+    404. The flag says the row was just fetched from the provider."""
+    row = find(queryset, ctx, public_id)
+    ctx.note(object_id=public_id)
+    if row is not None:
+        ctx.note(provider=row.provider)
+        return row, False
+    if ctx.caller.is_master and provider_hint:
+        provider = choose_provider(api, provider_hint)
+        if (
+            not provider.mints_ids
+            and not queryset.model.objects.filter(public_id=public_id).exists()
+        ):
+            return adopt(provider), True
+    raise not_found(kind, public_id)
+
+
+def save_adopted(row: Row) -> Row:
+    """Insert an adopted row; if another request adopted the same object
+    meanwhile, its row is the one."""
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        existing = type(row).objects.filter(public_id=row.public_id, provider=row.provider).first()
+        if existing is None:
+            raise
+        return existing
+    return row

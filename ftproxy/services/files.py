@@ -6,7 +6,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..conf import FILES, gateway
@@ -16,11 +15,12 @@ from ..providers.base import FileContent, FileUpload, ProviderNotFound, RemoteFi
 from ..validation import validate_fine_tune_file
 from .common import (
     choose_provider,
-    find,
+    locate,
     not_found,
     page,
     provider_of,
     record_failure,
+    save_adopted,
     visible,
 )
 from .context import CallContext
@@ -182,18 +182,15 @@ def list_files(
 
 
 def _locate(ctx: CallContext, file_id: str, provider_hint: str | None) -> tuple[File, bool]:
-    """The caller's file, or (master key + provider hint) the upstream file
-    adopted into the ledger; else 404. The flag says it was just fetched."""
-    row = find(File.objects.filter(deleted=False), ctx, file_id)
-    ctx.note(object_id=file_id)
-    if row is not None:
-        ctx.note(provider=row.provider)
-        return row, False
-    if ctx.caller.is_master and provider_hint:
-        provider = choose_provider(FILES, provider_hint)
-        if not provider.mints_ids and not File.objects.filter(public_id=file_id).exists():
-            return _adopt(ctx, provider, file_id), True
-    raise not_found("file", file_id)
+    return locate(
+        File.objects.filter(deleted=False),
+        ctx,
+        file_id,
+        provider_hint,
+        api=FILES,
+        kind="file",
+        adopt=lambda provider: _adopt(ctx, provider, file_id),
+    )
 
 
 def _adopt(ctx: CallContext, provider, file_id: str) -> File:
@@ -212,16 +209,7 @@ def _adopt(ctx: CallContext, provider, file_id: str) -> File:
         ledger_state=LedgerState.OK,
     )
     _apply(row, remote)
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError:
-        # Another request adopted the same file meanwhile: its row is the one.
-        existing = File.objects.filter(public_id=row.public_id, provider=provider.name).first()
-        if existing is None:
-            raise
-        return existing
-    return row
+    return save_adopted(row)
 
 
 def retrieve_file(ctx: CallContext, file_id: str, provider_hint: str | None = None) -> File:

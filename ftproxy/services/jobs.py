@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -20,7 +20,16 @@ from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ..pricing import epochs_of, estimated_cost, training_cost
 from ..providers.base import JobCreate, Page, RemoteJob
 from ..signals import job_status_changed
-from .common import choose_provider, find, not_found, page, provider_of, record_failure, visible
+from .common import (
+    choose_provider,
+    find,
+    locate,
+    page,
+    provider_of,
+    record_failure,
+    save_adopted,
+    visible,
+)
 from .context import CallContext
 
 GS_PREFIX = "gs://"
@@ -251,44 +260,37 @@ def list_jobs(
 
 
 def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[FineTuningJob, bool]:
-    """The caller's job, or (master key + provider hint) the upstream job
-    adopted into the ledger; else 404. The flag says it was just fetched."""
-    row = find(FineTuningJob.objects.all(), ctx, job_id)
-    ctx.note(object_id=job_id)
-    if row is not None:
-        ctx.note(provider=row.provider)
-        return row, False
-    if ctx.caller.is_master and provider_hint:
-        provider = choose_provider(FINE_TUNING, provider_hint)
-        if not provider.mints_ids and not FineTuningJob.objects.filter(public_id=job_id).exists():
-            remote = ctx.upstream(provider, provider.retrieve_job, job_id)
-            job = FineTuningJob(
-                public_id=remote.remote_id,
-                remote_id=remote.remote_id,
-                provider=provider.name,
-                provider_kind=provider.kind,
-                owner=None,
-                model=remote.model,
-                status="",
-                training_file=remote.training_file or "",
-                validation_file=remote.validation_file,
-                suffix=remote.suffix,
-                created_at=remote.created_at,
-                ledger_state=LedgerState.OK,
-            )
-            try:
-                with transaction.atomic():
-                    job.save()
-            except IntegrityError:
-                # Another request adopted the same job meanwhile: its row is the one.
-                job = FineTuningJob.objects.filter(
-                    public_id=job.public_id, provider=provider.name
-                ).first()
-                if job is None:
-                    raise
-            change_status(job, remote, source="adopt")
-            return job, True
-    raise not_found("fine-tuning job", job_id)
+    return locate(
+        FineTuningJob.objects.all(),
+        ctx,
+        job_id,
+        provider_hint,
+        api=FINE_TUNING,
+        kind="fine-tuning job",
+        adopt=lambda provider: _adopt(ctx, provider, job_id),
+    )
+
+
+def _adopt(ctx: CallContext, provider, job_id: str) -> FineTuningJob:
+    remote = ctx.upstream(provider, provider.retrieve_job, job_id)
+    job = save_adopted(
+        FineTuningJob(
+            public_id=remote.remote_id,
+            remote_id=remote.remote_id,
+            provider=provider.name,
+            provider_kind=provider.kind,
+            owner=None,
+            model=remote.model,
+            status="",
+            training_file=remote.training_file or "",
+            validation_file=remote.validation_file,
+            suffix=remote.suffix,
+            created_at=remote.created_at,
+            ledger_state=LedgerState.OK,
+        )
+    )
+    change_status(job, remote, source="adopt")
+    return job
 
 
 def run_job_hook(
