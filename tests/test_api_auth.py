@@ -128,3 +128,15 @@ def test_server_errors_on_admin_paths_keep_djangos_page(rf):
     response = json_server_error(rf.get("/admin/"))
     assert response.status_code == 500
     assert not response["Content-Type"].startswith("application/json")
+
+
+def test_a_lost_database_connection_is_503_and_a_query_bug_is_not(rf):
+    from django.db import OperationalError, ProgrammingError
+
+    from ftproxy.api.exceptions import openai_exception_handler
+
+    context = {"request": None}
+    down = openai_exception_handler(OperationalError("connection refused"), context)
+    assert down.status_code == 503
+    assert down.data["error"]["code"] == "database_unavailable"
+    assert openai_exception_handler(ProgrammingError("bad SQL"), context) is None  # → 500
