@@ -53,14 +53,8 @@ from .base import (
     RemoteFile,
     RemoteJob,
 )
-from .sandbox_store import (
-    CHUNK_SIZE,
-    FINAL_STATUSES,
-    SandboxJob,
-    SandboxStore,
-    default_storage_dir,
-    resolve_hyperparameters,
-)
+from .sandbox_clock import FINAL_STATUSES, SandboxJob, resolve_hyperparameters
+from .sandbox_store import CHUNK_SIZE, SandboxStore, default_storage_dir
 
 STAGE_DEFAULTS = {"validate_seconds": 2.0, "queue_seconds": 3.0, "run_seconds": 20.0}
 

@@ -14,7 +14,6 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -31,13 +30,13 @@ from .base import (
     ProviderFailure,
     ProviderNotFound,
     ProviderNotSupported,
-    RemoteCheckpoint,
     RemoteFile,
     RemoteJob,
 )
 from .google_auth import auth_error, authorized_session, credentials_info
 from .http import BoundedReader, HttpClient, StreamedBody
 from .vertex_format import convert_jsonl, tuning_job_body
+from .vertex_jobs import checkpoint_page, remote_job
 
 GCS_API_BASE = "https://storage.googleapis.com"
 #: Where every object of ours lives, under the configured bucket prefix.
@@ -52,30 +51,6 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 _LOCATION = re.compile(r"^[a-z0-9-]+$")
 # Project ids may be domain-scoped ("example.com:proj"); job ids are numeric.
 _JOB_NAME = re.compile(r"^projects/[\w.:-]*\w[\w.:-]*/locations/[a-z0-9-]+/tuningJobs/[\w-]+$")
-_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
-
-#: ``JOB_STATE_*`` → (OpenAI status, terminal). CANCELLING is not terminal:
-#: the job may still finish or fail before the cancellation lands.
-JOB_STATES: dict[str, tuple[str, bool]] = {
-    "JOB_STATE_UNSPECIFIED": ("queued", False),
-    "JOB_STATE_QUEUED": ("queued", False),
-    "JOB_STATE_PENDING": ("queued", False),
-    "JOB_STATE_RUNNING": ("running", False),
-    "JOB_STATE_UPDATING": ("running", False),
-    "JOB_STATE_PAUSED": ("paused", False),
-    "JOB_STATE_CANCELLING": ("cancelled", False),
-    "JOB_STATE_SUCCEEDED": ("succeeded", True),
-    "JOB_STATE_PARTIALLY_SUCCEEDED": ("succeeded", True),
-    "JOB_STATE_FAILED": ("failed", True),
-    "JOB_STATE_EXPIRED": ("failed", True),
-    "JOB_STATE_CANCELLED": ("cancelled", True),
-}
-#: google.rpc.Code numbers → names (a TuningJob's ``error.code`` is the number).
-RPC_CODES = (
-    "OK CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND ALREADY_EXISTS "
-    "PERMISSION_DENIED RESOURCE_EXHAUSTED FAILED_PRECONDITION ABORTED OUT_OF_RANGE "
-    "UNIMPLEMENTED INTERNAL UNAVAILABLE DATA_LOSS UNAUTHENTICATED"
-).split()
 
 
 def default_api_base(location: str) -> str:
@@ -122,117 +97,6 @@ def safe_filename(filename: str) -> str:
     base = re.split(r"[\\/]", filename or "")[-1]
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", base).strip("._")[:100]
     return cleaned or "file"
-
-
-def unix_seconds(value: Any) -> int | None:
-    """An RFC 3339 timestamp (any fraction digits, ``Z`` or an offset) as
-    whole Unix seconds; None if absent or unreadable."""
-    match = _RFC3339.match(value) if isinstance(value, str) else None
-    if not match:
-        return None
-    offset = "+00:00" if match[3] in ("Z", "z") else match[3]
-    stamp = datetime.fromisoformat(f"{match[1][:10]}T{match[1][11:]}{offset}")
-    return int(stamp.timestamp())  # whole seconds: the fraction is dropped
-
-
-def _int(value: Any) -> int | None:
-    # proto3 JSON sends int64 as strings; accept numbers too.
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def remote_job(data: dict[str, Any], project: str) -> RemoteJob:
-    """A ``TuningJob`` resource in OpenAI's vocabulary."""
-    if not isinstance(data, dict) or not data.get("name"):
-        raise ProviderFailure("Vertex AI answered without a tuning job.", body=data)
-    raw_status = data.get("state") or "JOB_STATE_UNSPECIFIED"
-    # An unknown future state is treated as in progress, so syncing goes on.
-    status, terminal = JOB_STATES.get(raw_status, ("running", False))
-    spec = data.get("supervisedTuningSpec") or {}
-    hyper = spec.get("hyperParameters") or {}
-    epochs = _int(hyper.get("epochCount"))
-    multiplier = hyper.get("learningRateMultiplier")
-    hyperparameters = {
-        "n_epochs": epochs or "auto",
-        "learning_rate_multiplier": float(multiplier) if multiplier is not None else "auto",
-        "batch_size": "auto",
-    }
-    tuned = data.get("tunedModel") or {}
-    labels = data.get("labels") or None
-    return RemoteJob(
-        remote_id=data["name"],
-        model=data.get("baseModel") or "",
-        status=status,
-        raw_status=raw_status,
-        terminal=terminal,
-        created_at=unix_seconds(data.get("createTime")) or int(time.time()),
-        finished_at=unix_seconds(data.get("endTime")) if terminal else None,
-        training_file=spec.get("trainingDatasetUri"),
-        validation_file=spec.get("validationDatasetUri"),
-        fine_tuned_model=tuned.get("endpoint") or None,
-        trained_tokens=_trained_tokens(data, status, epochs),
-        hyperparameters=hyperparameters,
-        method={"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
-        error=_job_error(data.get("error")),
-        organization_id=project,
-        suffix=data.get("tunedModelDisplayName") or None,
-        metadata=dict(labels) if labels else None,
-        raw=data,
-    )
-
-
-def _trained_tokens(data: dict[str, Any], status: str, epochs: int | None) -> int | None:
-    # OpenAI reports trained tokens once a job has succeeded (null before).
-    if status != "succeeded":
-        return None
-    stats = (data.get("tuningDataStats") or {}).get("supervisedTuningDataStats") or {}
-    billable = _int(stats.get("totalBillableTokenCount"))
-    if billable is None:
-        return None
-    # The billable count is for one pass over the dataset; training costs it
-    # once per epoch. Without the epoch count (Vertex chose it and did not
-    # echo it) one pass is the only figure that is not a guess.
-    return billable * epochs if epochs else billable
-
-
-def _job_error(status: Any) -> dict[str, Any] | None:
-    if not isinstance(status, dict) or not status:
-        return None
-    code = status.get("code")
-    if isinstance(code, int) and 0 <= code < len(RPC_CODES):
-        name = RPC_CODES[code]
-    else:
-        name = status.get("status") or (str(code) if code is not None else None)
-    return {"code": name, "message": status.get("message") or "", "param": None}
-
-
-def checkpoint_page(data: dict[str, Any], after: str | None, limit: int) -> Page:
-    """``tunedModel.checkpoints`` as OpenAI checkpoints, newest first, paged
-    by checkpoint id."""
-    tuned = (data or {}).get("tunedModel") or {}
-    # Checkpoints carry no time of their own; the job's last update is the
-    # closest honest one.
-    stamp = unix_seconds(data.get("updateTime")) or unix_seconds(data.get("createTime")) or 0
-    items = []
-    for raw in tuned.get("checkpoints") or []:
-        step = _int(raw.get("step")) or 0
-        epoch = _int(raw.get("epoch"))
-        items.append(
-            RemoteCheckpoint(
-                id=f"ftckpt-{raw.get('checkpointId')}",
-                created_at=stamp,
-                fine_tuned_model_checkpoint=raw.get("endpoint") or "",
-                step_number=step,
-                metrics={"step": step, **({"epoch": epoch} if epoch is not None else {})},
-            )
-        )
-    items.sort(key=lambda c: (c.step_number, c.metrics.get("epoch") or 0), reverse=True)
-    if after:
-        ids = [c.id for c in items]
-        items = items[ids.index(after) + 1 :] if after in ids else []
-    return Page(items=items[:limit], has_more=len(items) > limit)
 
 
 class VertexProvider(Provider):
