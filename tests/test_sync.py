@@ -631,3 +631,19 @@ def test_a_job_whose_lease_passed_to_another_worker_mid_batch_is_not_fetched_aga
     assert upstream.gets == Counter({"ftjob-a": 1})
     assert (result.checked, result.failed) == (1, 0)
     assert FineTuningJob.objects.get(public_id="ftjob-b").lease_owner == "other-host:1:x"
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_a_job_id_the_ledger_does_not_know(openai_gateway, upstream):
+    make_job("ftjob-known")
+    with pytest.raises(CommandError, match="ftjob-missing"):
+        call_command(
+            "ftproxy_sync_jobs",
+            "--job",
+            "ftjob-known",
+            "--job",
+            "ftjob-missing",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    assert not upstream.gets

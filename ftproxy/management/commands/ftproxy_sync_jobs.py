@@ -107,9 +107,9 @@ class Command(BaseCommand):
                     "public_id", flat=True
                 )
             )
-            for job_id in job_ids:
-                if job_id not in known:
-                    self.stderr.write(f"--job {job_id}: no such job in the ledger.")
+            unknown = [job_id for job_id in job_ids if job_id not in known]
+            if unknown:
+                raise CommandError(f"--job: no such job in the ledger: {', '.join(unknown)}")
         interval = options["interval"] or gateway().sync_interval_seconds
         older_than = options["older_than"]
         if older_than is None and options["watch"]:
