@@ -511,10 +511,9 @@ def test_the_command_job_option_syncs_only_the_named_jobs(openai_gateway, upstre
         make_job(job_id, "queued")
     upstream.jobs = dict.fromkeys(("ftjob-1", "ftjob-2", "ftjob-3"), "running")
 
-    out, err = run_command("--job", "ftjob-1", "--job", "ftjob-3", "--job", "ftjob-nope")
+    run_command("--job", "ftjob-1", "--job", "ftjob-3")
 
     assert upstream.gets == Counter({"ftjob-1": 1, "ftjob-3": 1})
-    assert "ftjob-nope" in err
 
 
 @pytest.mark.django_db
