@@ -7,9 +7,9 @@ and PATCH are retried only when the connection failed before the request
 was sent. A ``Retry-After`` up to ``RETRY_AFTER_CAP_SECONDS`` is slept; a
 longer one is passed on to the client without retrying. Upstream answers
 and transport failures are mapped to the ``ProviderError`` family here,
-once, for all providers. Bodies stream both ways: ``multipart_upload``
-sends a file chunk by chunk with a known Content-Length, and
-``HttpClient.download`` hands back ``FileContent``.
+once, for all providers. Answers stream down: ``HttpClient.download``
+hands back ``FileContent``. Request bodies that stream up (a file sent
+chunk by chunk with a known Content-Length) are built in ``uploads``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests_toolbelt import MultipartEncoder
 from urllib3.exceptions import (
     InvalidHeader,
     MaxRetryError,
@@ -348,91 +347,11 @@ class HttpClient:
 
 
 # --------------------------------------------------------------------------
-# Streaming bodies, both ways
+# Streaming answers down
 # --------------------------------------------------------------------------
 
-#: Read size when streaming a body up or down.
+#: Read size when streaming an answer down.
 STREAM_CHUNK_BYTES = 64 * 1024
-UPLOAD_CHUNK_BYTES = 1024 * 1024
-
-
-class BoundedReader:
-    """Exactly ``size`` bytes of ``stream``, read on demand.
-
-    ``MultipartEncoder`` sizes a part by its ``len`` and reads until that
-    reaches zero, so the length must be known and must not lie: a stream
-    that ends early raises instead of spinning. It also keeps the encoder
-    from its in-memory shortcuts (``getvalue()`` on a BytesIO or spooled file).
-    """
-
-    def __init__(self, stream: IO[bytes], size: int, provider: str = ""):
-        self._stream = stream
-        self._remaining = int(size)
-        self._size = int(size)
-        self._provider = provider
-
-    @property
-    def len(self) -> int:
-        return self._remaining
-
-    def read(self, size: int = -1) -> bytes:
-        if self._remaining <= 0:
-            return b""
-        want = self._remaining if size is None or size < 0 else min(size, self._remaining)
-        chunk = self._stream.read(want)
-        if not chunk:
-            raise ProviderInputError(
-                f"The uploaded file ended after {self._size - self._remaining} of "
-                f"{self._size} bytes.",
-                provider=self._provider,
-            )
-        self._remaining -= len(chunk)
-        return chunk
-
-
-class StreamedBody:
-    """A request body of known length, produced chunk by chunk.
-
-    Given an iterable with ``__len__``, requests sends ``Content-Length``
-    (not chunked encoding, which some upstreams refuse for uploads) and
-    urllib3 writes each chunk as it comes, so memory stays at one chunk
-    whatever the file size. Deliberately no ``read``: tools that see a
-    file-like body tend to slurp it.
-    """
-
-    def __init__(self, reader: Any, length: int, chunk_size: int = UPLOAD_CHUNK_BYTES):
-        self._reader = reader
-        self._length = length
-        self._chunk_size = chunk_size
-
-    def __len__(self) -> int:
-        return self._length
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            chunk = self._reader.read(self._chunk_size)
-            if not chunk:
-                return
-            yield chunk
-
-
-def multipart_upload(
-    fields: list[tuple[str, str]],
-    file_field: str,
-    filename: str,
-    stream: IO[bytes],
-    size: int,
-    content_type: str = "application/octet-stream",
-    provider: str = "",
-) -> tuple[StreamedBody, str]:
-    """A streamed ``multipart/form-data`` body: the plain ``fields`` first,
-    then the file part read from ``stream`` (``size`` bytes from its start).
-    Returns the body and its Content-Type header value."""
-    if hasattr(stream, "seek"):
-        stream.seek(0)
-    reader = BoundedReader(stream, size, provider)
-    encoder = MultipartEncoder(fields=[*fields, (file_field, (filename, reader, content_type))])
-    return StreamedBody(encoder, encoder.len), encoder.content_type
 
 
 def stream_content(
@@ -468,11 +387,9 @@ def dumps(value: Any) -> str:
 __all__ = [
     "HttpClient",
     "ProviderError",
-    "StreamedBody",
     "build_retry",
     "build_session",
     "check_response",
-    "multipart_upload",
     "stream_content",
     "transport_error",
 ]

@@ -22,7 +22,8 @@ from .base import (
     RemoteFile,
     RemoteJob,
 )
-from .http import HttpClient, multipart_upload
+from .http import HttpClient
+from .uploads import multipart_upload
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 #: OpenAI job statuses after which nothing changes any more.

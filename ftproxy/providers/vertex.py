@@ -34,7 +34,8 @@ from .base import (
     RemoteJob,
 )
 from .google_auth import auth_error, authorized_session, credentials_info
-from .http import BoundedReader, HttpClient, StreamedBody
+from .http import HttpClient
+from .uploads import BoundedReader, StreamedBody
 from .vertex_format import convert_jsonl, tuning_job_body
 from .vertex_jobs import checkpoint_page, remote_job
 
