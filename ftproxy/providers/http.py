@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import requests
@@ -163,14 +163,36 @@ def parse_body(response: requests.Response) -> Any:
         return None
 
 
-def check_response(response: requests.Response, provider: str) -> requests.Response:
-    """Return ``response`` if it is a success, else raise the mapped error."""
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` without the gateway's own credentials: the literal values
+    it sends, and anything shaped like an API key."""
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+def check_response(
+    response: requests.Response, provider: str, secrets: Sequence[str] = ()
+) -> requests.Response:
+    """Return ``response`` if it is a success, else raise the mapped error.
+    Upstream texts may quote the gateway's credentials (``secrets``): they
+    are redacted from every message passed on."""
     status = response.status_code
-    if status < 400:
+    if status < 300:
         return response
+    if status < 400:
+        raise ProviderFailure(
+            f"The provider '{provider}' answered with an unexpected redirect (HTTP {status}).",
+            provider=provider,
+            upstream_status=status,
+        )
     body = parse_body(response)
     fields = error_fields(body)
     text = fields.pop("message", "") or (response.text[:500] if body is None else "")
+    text = redact(text, secrets)
+    if secrets and body is not None and any(secret in response.text for secret in secrets):
+        body = None  # never keep a body that quotes a credential
     common = {
         "provider": provider,
         "upstream_status": status,
@@ -179,11 +201,9 @@ def check_response(response: requests.Response, provider: str) -> requests.Respo
         "param": fields.get("param"),
     }
     if status in (401, 403):
-        # The upstream's text may quote (part of) the gateway's own key.
-        detail = _KEY_LIKE.sub("[redacted]", text) if text else "no detail"
         raise ProviderAuthError(
             f"The provider '{provider}' rejected the gateway's credentials "
-            f"(HTTP {status}): {detail}",
+            f"(HTTP {status}): {text or 'no detail'}",
             **{**common, "body": None},
         )
     if status == 404:
@@ -210,6 +230,7 @@ def check_response(response: requests.Response, provider: str) -> requests.Respo
     )
 
 
+CREDENTIAL_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk|key)[-_][A-Za-z0-9_*.\-]{3,}", re.IGNORECASE)
 
 
@@ -285,6 +306,12 @@ class HttpClient:
         self.timeout = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
         self.session = build_session(max_retries, session)
         self.session.headers.update(headers or {})
+        #: Credential values this client sends, redacted from upstream texts.
+        self.secrets = tuple(
+            value.removeprefix("Bearer ").strip()
+            for name, value in (headers or {}).items()
+            if name.lower() in CREDENTIAL_HEADERS
+        )
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -315,12 +342,15 @@ class HttpClient:
                 headers=headers,
                 timeout=self.timeout,
                 stream=stream,
+                # A redirect elsewhere would carry custom credential headers
+                # (api-key) along: the upstream APIs never redirect.
+                allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
             raise transport_error(exc, self.provider, self.timeout) from exc
-        if not stream or response.status_code >= 400:
+        if not stream or response.status_code >= 300:
             # Stream mode errors are small JSON bodies: read them for the message.
-            check_response(response, self.provider)
+            check_response(response, self.provider, self.secrets)
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:

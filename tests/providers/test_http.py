@@ -4,6 +4,7 @@ timeouts and unreachable upstreams, as urllib3 really runs them (under
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -260,3 +261,43 @@ def test_credential_errors_never_quote_the_gateways_key():
     assert "wxyz" not in caught.value.message
     assert "rejected the gateway's credentials" in caught.value.message
     assert caught.value.body is None
+
+
+@pytest.mark.parametrize("status", [401, 400, 500])
+def test_upstream_texts_never_carry_the_credential_the_gateway_sent(status):
+    import responses as responses_lib
+
+    from ftproxy.providers.base import ProviderError
+    from ftproxy.providers.http import HttpClient
+
+    key = "0123456789abcdef0123456789abcdef"  # Azure-style: no recognisable prefix
+    client = HttpClient("azure", "https://upstream.test", headers={"api-key": key}, max_retries=0)
+    with responses_lib.RequestsMock() as rsps:
+        rsps.get(
+            "https://upstream.test/files",
+            status=status,
+            json={"error": {"code": "x", "message": f"Access denied for key {key}."}},
+        )
+        with pytest.raises(ProviderError) as caught:
+            client.request("GET", "files")
+    assert key not in caught.value.message
+    assert "[redacted]" in caught.value.message
+    assert key not in json.dumps(caught.value.body)
+
+
+def test_a_redirect_is_not_followed_with_the_credentials():
+    import responses as responses_lib
+
+    from ftproxy.providers.base import ProviderFailure
+    from ftproxy.providers.http import HttpClient
+
+    client = HttpClient("azure", "https://upstream.test", headers={"api-key": "k" * 32})
+    with responses_lib.RequestsMock() as rsps:
+        rsps.get(
+            "https://upstream.test/files",
+            status=302,
+            headers={"Location": "https://elsewhere.test/files"},
+        )
+        with pytest.raises(ProviderFailure):
+            client.json("GET", "files")
+        assert [call.request.url for call in rsps.calls] == ["https://upstream.test/files"]
