@@ -4,6 +4,22 @@ into OpenAI's envelope."""
 from __future__ import annotations
 
 
+def envelope(message: str, error_type: str, param=None, code=None) -> dict:
+    """OpenAI's error body."""
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def may_have_happened(exc: BaseException) -> bool:
+    """Whether a failed upstream call may still have taken effect: it timed
+    out, the provider failed mid-way, or the gateway broke after sending.
+    Such a create must not be repeated blindly."""
+    from .providers.base import ProviderError, ProviderFailure, ProviderTimeout
+
+    if isinstance(exc, ProviderTimeout | ProviderFailure):
+        return True
+    return not isinstance(exc, GatewayError | ProviderError)
+
+
 class GatewayError(Exception):
     """An error of the gateway itself, with OpenAI's ``type``/``param``/``code``."""
 

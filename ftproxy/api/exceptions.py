@@ -14,14 +14,12 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ..errors import GatewayError
-from ..providers.base import ProviderError
+from ..errors import GatewayError, envelope
+from ..providers.base import ProviderError, ProviderUnavailable
 
 logger = logging.getLogger("ftproxy.api")
 
 
-def envelope(message: str, error_type: str, param=None, code=None) -> dict:
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
 def _first_validation_error(detail, prefix: str = "") -> tuple[str | None, str]:
@@ -98,7 +96,20 @@ def openai_exception_handler(exc, context):
         _note(request, f"database error: {type(exc).__name__}")
     else:
         return None
+    if request is not None and not should_retry(request, status_code, exc):
+        headers["x-should-retry"] = "false"
     return Response(body, status=status_code, headers=headers)
+
+
+def should_retry(request, status_code: int, exc: BaseException | None) -> bool:
+    """Whether the OpenAI SDK may retry this answer by itself. It retries
+    every 5xx; a POST that may have reached the provider must not be
+    repeated blindly (it could create a second job), so such answers say
+    ``x-should-retry: false``. A provider that was never reached is safe to
+    retry."""
+    if status_code < 500 or request.method != "POST":
+        return True
+    return isinstance(exc, ProviderUnavailable)
 
 
 def _note(request, message: str, provider: str = "", upstream_status: int | None = None) -> None:
@@ -153,7 +164,10 @@ def json_server_error(request):
         from django.views.defaults import server_error
 
         return server_error(request)
-    return JsonResponse(
+    response = JsonResponse(
         envelope("The gateway failed to handle the request.", "server_error", None, None),
         status=500,
     )
+    if not should_retry(request, 500, None):
+        response["x-should-retry"] = "false"
+    return response

@@ -64,6 +64,8 @@ def replayable(request: Request, ctx: CallContext, fingerprint: str, produce) ->
     response = Response(body, status=status_code)
     if replayed:
         response["Idempotent-Replayed"] = "true"
+        if status_code >= 500:
+            response["x-should-retry"] = "false"  # the same answer every time
     return response
 
 

@@ -249,6 +249,12 @@ class FileContent:
 # --------------------------------------------------------------------------
 
 
+#: Upstream read timeout when an entry sets none. Shorter than the OpenAI
+#: SDK's own 600 s, so the gateway answers before a client gives up and
+#: retries a create that may still be running.
+DEFAULT_TIMEOUT_SECONDS = 300.0
+
+
 class Provider:
     """One configured upstream entry (one item of ``finetune_settings`` or
     ``files_settings``).
@@ -279,7 +285,7 @@ class Provider:
     def __init__(self, entry: dict[str, Any]):
         self.entry = entry
         self.name: str = entry.get("name") or entry["custom_llm_provider"]
-        self.timeout: float = float(entry.get("timeout") or 600)
+        self.timeout: float = float(entry.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
         self.max_retries: int = int(
             entry["max_retries"] if entry.get("max_retries") is not None else 2
         )

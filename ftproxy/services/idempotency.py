@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..errors import InvalidRequest, RetryLater
+from ..errors import InvalidRequest, RetryLater, envelope, may_have_happened
 from ..models import IdempotencyRecord
 from .context import CallContext
 
@@ -51,8 +51,25 @@ def run_once(
         return record.status_code, record.response_body, True
     try:
         status, body = produce()
+    except Exception as exc:
+        if not may_have_happened(exc):
+            record.delete()  # nothing happened upstream: the key may be tried again
+            raise
+        # The create may have happened upstream: the same key must not run it
+        # again, so it replays this answer.
+        record.status_code = getattr(exc, "status_code", 500)
+        record.response_body = envelope(
+            f"{getattr(exc, 'message', None) or 'The gateway failed mid-request.'} "
+            "The outcome is unknown: the provider may have acted on the request. This "
+            "Idempotency-Key replays this answer; list your files or jobs before trying again "
+            "with a new key.",
+            "server_error",
+            None,
+            "outcome_unknown",
+        )
+        record.save(update_fields=["status_code", "response_body"])
+        raise
     except BaseException:
-        # Nothing was stored: the same key may be tried again.
         record.delete()
         raise
     record.status_code = status
