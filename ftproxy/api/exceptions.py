@@ -20,8 +20,6 @@ from ..providers.base import ProviderError, ProviderUnavailable
 logger = logging.getLogger("ftproxy.api")
 
 
-
-
 def _first_validation_error(detail, prefix: str = "") -> tuple[str | None, str]:
     """The first (param, message) of a DRF ValidationError's detail."""
     if isinstance(detail, dict):
