@@ -95,6 +95,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Debug pages and error reports hide every credential in settings.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "ftproxy.reporting.SecretsReporterFilter"
+
 # A new API key is shown once in an admin message: keep it server-side, not
 # in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

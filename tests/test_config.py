@@ -619,3 +619,13 @@ def test_bad_yaml_error_does_not_quote_a_literal_secret(tmp_path: Path) -> None:
     )
     assert "not valid YAML at line 4" in message
     assert SECRET not in message
+
+
+def test_debug_reports_hide_vertex_credentials(tmp_path: Path) -> None:
+    from django.views.debug import get_default_exception_reporter_filter
+
+    private_key = "-----BEGIN PRIVATE KEY-----\\nMIIsecret\\n-----END PRIVATE KEY-----\\n"
+    entry = {"custom_llm_provider": "sandbox", "storage_dir": str(tmp_path)}
+    loaded = {"finetune_settings": [entry], "vertex": {"vertex_credentials": private_key}}
+    cleansed = get_default_exception_reporter_filter().cleanse_setting("FTPROXY", loaded)
+    assert "MIIsecret" not in repr(cleansed)
