@@ -48,7 +48,7 @@ def test_expires_after_out_of_range_is_400_naming_the_field(sandbox, master):
         extra={"expires_after[anchor]": "created_at", "expires_after[seconds]": "5"},
     )
     assert response.status_code == 400
-    assert response.json()["error"]["param"] == "expires_after_seconds"
+    assert response.json()["error"]["param"] == "expires_after[seconds]"
 
 
 def test_bad_purpose_is_400_naming_purpose(sandbox, master):
@@ -305,3 +305,18 @@ def test_a_cursor_deleted_since_its_page_still_continues_the_list(sandbox, maste
     rest = master.get("/v1/files", {"limit": 10, "after": first["last_id"]})
     assert rest.status_code == 200
     assert [f["id"] for f in rest.json()["data"]] == [ids[1], ids[0]]
+
+
+def test_a_provider_hint_on_a_list_narrows_it_to_that_entry(
+    gateway_config, sandbox_entry, master, tmp_path
+):
+    second = {**sandbox_entry, "name": "other", "storage_dir": str(tmp_path / "other")}
+    gateway_config({"files_settings": [sandbox_entry, second]})
+    mine = master.upload(b"x", purpose="batch", extra={"custom_llm_provider": "other"}).json()
+    master.upload(b"y", purpose="batch", extra={"custom_llm_provider": "sandbox"})
+    listed = master.get("/v1/files", {"custom_llm_provider": "other"}).json()["data"]
+    assert [f["id"] for f in listed] == [mine["id"]]
+    assert len(master.get("/v1/files").json()["data"]) == 2
+    unknown = master.get("/v1/files", {"custom_llm_provider": "azure"})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["param"] == "custom_llm_provider"

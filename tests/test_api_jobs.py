@@ -281,3 +281,19 @@ def test_a_succeeded_jobs_result_files_can_be_downloaded_by_its_key(
     content = owner.get(f"/v1/files/{result_id}/content")
     assert content.status_code == 200 and b"".join(content.streaming_content)
     assert other.get(f"/v1/files/{result_id}").status_code == 404
+
+
+def test_a_provider_hint_on_the_jobs_list_must_be_configured(master, training_file):
+    create(master, training_file)
+    assert (
+        len(master.get("/v1/fine_tuning/jobs", {"custom_llm_provider": "sandbox"}).json()["data"])
+        == 1
+    )
+    response = master.get("/v1/fine_tuning/jobs", headers={"custom-llm-provider": "azure"})
+    assert response.status_code == 400
+
+
+def test_a_create_the_provider_refused_leaves_no_made_up_status(master, sandbox):
+    assert create(master, "file-not-in-sandbox").status_code == 400
+    row = FineTuningJob.objects.get()
+    assert (row.ledger_state, row.status) == (LedgerState.FAILED, "")

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +24,11 @@ from . import serializers as s
 
 PROVIDER_FIELD = "custom_llm_provider"
 PROVIDER_HEADER = "custom-llm-provider"
+#: Form fields as sent (``expires_after[seconds]``) for the serializer's names.
+FORM_NAMES = {
+    "expires_after_anchor": "expires_after[anchor]",
+    "expires_after_seconds": "expires_after[seconds]",
+}
 #: Multipart overhead allowed on top of max_upload_mb before the body is read.
 MULTIPART_SLACK = 1024 * 1024
 
@@ -77,11 +83,9 @@ def sha256_of(upload) -> str:
     return digest.hexdigest()
 
 
-class GatewayView(APIView):
-    """Base of the API views."""
+class FileListCreateView(APIView):
+    """Upload a file (multipart), or list the caller's files from the ledger."""
 
-
-class FileListCreateView(GatewayView):
     @extend_schema(
         request=s.FileCreateSerializer, responses={200: dict}, operation_id="files_create"
     )
@@ -104,7 +108,12 @@ class FileListCreateView(GatewayView):
         form = {
             key.replace("[", "_").replace("]", ""): value for key, value in request.data.items()
         }
-        data = validated(s.FileCreateSerializer, form)
+        try:
+            data = validated(s.FileCreateSerializer, form)
+        except ValidationError as exc:
+            if isinstance(exc.detail, dict):  # name the fields as the client sent them
+                exc.detail = {FORM_NAMES.get(k, k): v for k, v in exc.detail.items()}
+            raise
         upload = data["file"]
         expires_after = None
         if "expires_after_seconds" in data:
@@ -147,11 +156,14 @@ class FileListCreateView(GatewayView):
             after=query.get("after"),
             limit=query["limit"],
             order=query["order"],
+            provider_hint=provider_hint(request),
         )
         return Response(list_body([r.to_openai() for r in rows], has_more, with_ids=True))
 
 
-class FileDetailView(GatewayView):
+class FileDetailView(APIView):
+    """Retrieve a file (refreshed from its provider) or delete it."""
+
     @extend_schema(
         parameters=[s.ProviderQuerySerializer], responses={200: dict}, operation_id="files_retrieve"
     )
@@ -169,7 +181,9 @@ class FileDetailView(GatewayView):
         return Response({"id": row.public_id, "object": "file", "deleted": True})
 
 
-class FileContentView(GatewayView):
+class FileContentView(APIView):
+    """The file's bytes, streamed byte-exact from its provider."""
+
     @extend_schema(
         parameters=[s.ProviderQuerySerializer],
         responses={(200, "application/octet-stream"): bytes},
@@ -186,7 +200,9 @@ class FileContentView(GatewayView):
         return response
 
 
-class JobListCreateView(GatewayView):
+class JobListCreateView(APIView):
+    """Create a fine-tuning job, or list the caller's jobs from the ledger."""
+
     @extend_schema(
         request=s.JobCreateSerializer, responses={200: dict}, operation_id="fine_tuning_jobs_create"
     )
@@ -230,11 +246,14 @@ class JobListCreateView(GatewayView):
             limit=query["limit"],
             metadata=metadata,
             metadata_null=metadata_null,
+            provider_hint=provider_hint(request),
         )
         return Response(list_body([r.to_openai() for r in rows], has_more, with_ids=False))
 
 
-class JobDetailView(GatewayView):
+class JobDetailView(APIView):
+    """Retrieve a fine-tuning job, refreshed from its provider."""
+
     @extend_schema(
         parameters=[s.ProviderQuerySerializer],
         responses={200: dict},
@@ -246,7 +265,9 @@ class JobDetailView(GatewayView):
         return Response(job.to_openai())
 
 
-class JobActionView(GatewayView):
+class JobActionView(APIView):
+    """Cancel, pause or resume a fine-tuning job at its provider."""
+
     action_name = ""
 
     @extend_schema(request=None, responses={200: dict})
@@ -269,7 +290,7 @@ class JobResumeView(JobActionView):
     action_name = "resume"
 
 
-class JobSubListView(GatewayView):
+class JobSubListView(APIView):
     """A cursor-paged list under one job (events, checkpoints)."""
 
     query_serializer: type = s.CursorQuerySerializer
@@ -297,7 +318,8 @@ class JobSubListView(GatewayView):
     )
 )
 class JobEventsView(JobSubListView):
-    pass
+    """A job's events, newest first (the provider's, or the gateway's status
+    history where the provider keeps none)."""
 
 
 @extend_schema_view(
@@ -308,6 +330,8 @@ class JobEventsView(JobSubListView):
     )
 )
 class JobCheckpointsView(JobSubListView):
+    """A job's checkpoints, newest first."""
+
     query_serializer = s.CheckpointQuerySerializer
     list_items = staticmethod(job_service.list_checkpoints)
     with_ids = True

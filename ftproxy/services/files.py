@@ -163,11 +163,20 @@ def create_file(
 
 
 def list_files(
-    ctx: CallContext, *, purpose: str | None, after: str | None, limit: int, order: str
+    ctx: CallContext,
+    *,
+    purpose: str | None,
+    after: str | None,
+    limit: int,
+    order: str,
+    provider_hint: str | None = None,
 ) -> tuple[list[File], bool]:
-    """A page of the caller's files from the ledger."""
+    """A page of the caller's files from the ledger (of one provider entry
+    when ``provider_hint`` names one)."""
     ctx.note(action="files.list")
     everything = visible(File.objects.all(), ctx)
+    if provider_hint:
+        everything = everything.filter(provider=choose_provider(FILES, provider_hint).name)
     queryset = everything.filter(deleted=False)
     if purpose:
         queryset = queryset.filter(purpose=purpose)

@@ -225,7 +225,7 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
     try:
         remote = ctx.upstream(provider, provider.create_job, request)
     except Exception as exc:
-        record_failure(job, exc, status="failed")
+        record_failure(job, exc)  # status stays empty: no job was observed upstream
         raise
     job.remote_id = remote.remote_id
     if not provider.mints_ids:
@@ -245,10 +245,14 @@ def list_jobs(
     limit: int,
     metadata: dict[str, str] | None,
     metadata_null: bool = False,
+    provider_hint: str | None = None,
 ) -> tuple[list[FineTuningJob], bool]:
-    """A page of the caller's jobs from the ledger, newest first."""
+    """A page of the caller's jobs from the ledger, newest first (of one
+    provider entry when ``provider_hint`` names one)."""
     ctx.note(action="fine_tuning.jobs.list")
     queryset = visible(FineTuningJob.objects.all(), ctx)
+    if provider_hint:
+        queryset = queryset.filter(provider=choose_provider(FINE_TUNING, provider_hint).name)
     if metadata_null:
         queryset = queryset.filter(metadata__isnull=True) | queryset.filter(metadata={})
     for index, (key, value) in enumerate((metadata or {}).items()):
