@@ -1,5 +1,7 @@
 """/v1/fine_tuning/jobs through the API, on the sandbox provider."""
 
+import time
+
 import pytest
 
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
@@ -297,3 +299,35 @@ def test_a_create_the_provider_refused_leaves_no_made_up_status(master, sandbox)
     assert create(master, "file-not-in-sandbox").status_code == 400
     row = FineTuningJob.objects.get()
     assert (row.ledger_state, row.status) == (LedgerState.FAILED, "")
+
+
+def test_a_result_file_the_master_adopted_first_still_goes_to_the_jobs_key(
+    gateway_config, sandbox_entry, api_as, make_key
+):
+    from ftproxy.models import File
+
+    gateway_config(
+        {
+            "finetune_settings": [{**sandbox_entry, "run_seconds": 1}],
+            "files_settings": [sandbox_entry],
+        }
+    )
+    owner = api_as(make_key("owner"))
+    job_id = create(owner, owner.upload(TRAINING).json()["id"]).json()["id"]
+    time.sleep(1.1)
+    from ftproxy.providers.sandbox import SandboxProvider
+
+    remote = SandboxProvider({**sandbox_entry, "name": "sandbox"}).retrieve_job(job_id)
+    result_id = remote.result_files[0]
+    File.objects.create(  # as if the master key had adopted it with a hint
+        public_id=result_id,
+        remote_id=result_id,
+        provider="sandbox",
+        provider_kind="sandbox",
+        filename="step_metrics.csv",
+        purpose="fine-tune-results",
+        created_at=1,
+        ledger_state=LedgerState.OK,
+    )
+    assert owner.get(f"/v1/fine_tuning/jobs/{job_id}").json()["status"] == "succeeded"
+    assert owner.get(f"/v1/files/{result_id}").status_code == 200

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -123,20 +123,29 @@ def _record_result_files(job: FineTuningJob) -> None:
     if files is None or files.kind != job.provider_kind:
         return  # no files entry to fetch them through
     for remote_id in job.result_files:
-        File.objects.get_or_create(
-            provider=files.name,
-            remote_id=remote_id,
-            defaults={
-                "public_id": remote_id,
-                "provider_kind": files.kind,
-                "owner": job.owner,
-                "filename": f"{job.public_id}-results",
-                "purpose": "fine-tune-results",
-                "status": "processed",
-                "created_at": job.finished_at or int(timezone.now().timestamp()),
-                "ledger_state": LedgerState.OK,
-            },
-        )
+        try:
+            with transaction.atomic():  # a clash must not undo the status change
+                row, created = File.objects.get_or_create(
+                    provider=files.name, remote_id=remote_id, defaults=_result_file(job, remote_id)
+                )
+        except IntegrityError:
+            continue  # the id is taken by another entry's file: leave it to the master key
+        if not created and row.owner_id is None and job.owner_id is not None:
+            # Adopted earlier by the master key: it is still this key's result.
+            File.objects.filter(pk=row.pk).update(owner=job.owner)
+
+
+def _result_file(job: FineTuningJob, remote_id: str) -> dict[str, Any]:
+    return {
+        "public_id": remote_id,
+        "provider_kind": job.provider_kind,
+        "owner": job.owner,
+        "filename": f"{job.public_id}-results",
+        "purpose": "fine-tune-results",
+        "status": "processed",
+        "created_at": job.finished_at or int(timezone.now().timestamp()),
+        "ledger_state": LedgerState.OK,
+    }
 
 
 def _training_reference(
