@@ -7,7 +7,6 @@ template).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -15,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
-from .admin_ledger import LedgerAdmin, json_display
+from .admin_ledger import LedgerAdmin, ViewOnly, json_display
 from .errors import GatewayError
 from .models import FineTuningJob, JobEvent
 from .providers.base import ProviderError
@@ -26,7 +25,7 @@ from .services.jobs import job_action, retrieve_job
 MAX_LISTED_FAILURES = 5
 
 
-class JobEventInline(admin.TabularInline):
+class JobEventInline(ViewOnly, admin.TabularInline):
     """A job's status history, newest first, read-only."""
 
     model = JobEvent
@@ -35,15 +34,6 @@ class JobEventInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _run_on_jobs(

@@ -41,10 +41,8 @@ def json_display(field: str):
 # --------------------------------------------------------------------------
 
 
-class LedgerAdmin(admin.ModelAdmin):
-    """View-only: no add, no change, no delete. Change pages render as
-    read-only "view" pages; actions that call services are gated by
-    ``has_operate_permission`` (the model's change permission)."""
+class ViewOnly:
+    """No add, no change, no delete: ledger rows are never edited by hand."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -54,6 +52,12 @@ class LedgerAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class LedgerAdmin(ViewOnly, admin.ModelAdmin):
+    """View-only: no add, no change, no delete. Change pages render as
+    read-only "view" pages; actions that call services are gated by
+    ``has_operate_permission`` (the model's change permission)."""
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """May act on rows through the services (refresh, cancel, sync)."""
