@@ -126,6 +126,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["ftproxy.api.schema.only_v1_paths"],
+    "ENUM_NAME_OVERRIDES": {"ListObjectEnum": ["list"], "FileObjectEnum": ["file"]},
 }
 
 FTPROXY = load_config(os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"))

@@ -110,6 +110,13 @@ def test_openapi_schema_lists_the_routes(sandbox, api_as):
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert "/v1/files" in paths and "/v1/fine_tuning/jobs/{job_id}/checkpoints" in paths
+    created = paths["/v1/fine_tuning/jobs"]["post"]["responses"]
+    assert created["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/FineTuningJob"
+    )
+    assert created["404"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ErrorResponse"
+    )
     assert api_as(None).get("/docs").status_code == 200
 
 

@@ -20,7 +20,9 @@ from ..services import files as file_service
 from ..services import idempotency
 from ..services import jobs as job_service
 from ..services.context import CallContext
+from . import schema
 from . import serializers as s
+from .schema import answers
 
 PROVIDER_FIELD = "custom_llm_provider"
 PROVIDER_HEADER = "custom-llm-provider"
@@ -87,7 +89,9 @@ class FileListCreateView(APIView):
     """Upload a file (multipart), or list the caller's files from the ledger."""
 
     @extend_schema(
-        request=s.FileCreateSerializer, responses={200: dict}, operation_id="files_create"
+        request=s.FileCreateSerializer,
+        responses=answers(schema.OpenAIFile),
+        operation_id="files_create",
     )
     def post(self, request: Request) -> Response:
         ctx = context(request)
@@ -145,7 +149,9 @@ class FileListCreateView(APIView):
         return replayable(request, ctx, fingerprint, produce)
 
     @extend_schema(
-        parameters=[s.FileListQuerySerializer], responses={200: dict}, operation_id="files_list"
+        parameters=[s.FileListQuerySerializer],
+        responses=answers(schema.FileList),
+        operation_id="files_list",
     )
     def get(self, request: Request) -> Response:
         ctx = context(request)
@@ -165,7 +171,9 @@ class FileDetailView(APIView):
     """Retrieve a file (refreshed from its provider) or delete it."""
 
     @extend_schema(
-        parameters=[s.ProviderQuerySerializer], responses={200: dict}, operation_id="files_retrieve"
+        parameters=[s.ProviderQuerySerializer],
+        responses=answers(schema.OpenAIFile),
+        operation_id="files_retrieve",
     )
     def get(self, request: Request, file_id: str) -> Response:
         ctx = context(request)
@@ -173,7 +181,9 @@ class FileDetailView(APIView):
         return Response(row.to_openai())
 
     @extend_schema(
-        parameters=[s.ProviderQuerySerializer], responses={200: dict}, operation_id="files_delete"
+        parameters=[s.ProviderQuerySerializer],
+        responses=answers(schema.FileDeleted),
+        operation_id="files_delete",
     )
     def delete(self, request: Request, file_id: str) -> Response:
         ctx = context(request)
@@ -204,7 +214,9 @@ class JobListCreateView(APIView):
     """Create a fine-tuning job, or list the caller's jobs from the ledger."""
 
     @extend_schema(
-        request=s.JobCreateSerializer, responses={200: dict}, operation_id="fine_tuning_jobs_create"
+        request=s.JobCreateSerializer,
+        responses=answers(schema.FineTuningJob),
+        operation_id="fine_tuning_jobs_create",
     )
     def post(self, request: Request) -> Response:
         ctx = context(request)
@@ -226,7 +238,7 @@ class JobListCreateView(APIView):
             s.CursorQuerySerializer,
             OpenApiParameter("metadata", dict, style="deepObject", explode=True),
         ],
-        responses={200: dict},
+        responses=answers(schema.JobList),
         operation_id="fine_tuning_jobs_list",
     )
     def get(self, request: Request) -> Response:
@@ -256,7 +268,7 @@ class JobDetailView(APIView):
 
     @extend_schema(
         parameters=[s.ProviderQuerySerializer],
-        responses={200: dict},
+        responses=answers(schema.FineTuningJob),
         operation_id="fine_tuning_jobs_retrieve",
     )
     def get(self, request: Request, job_id: str) -> Response:
@@ -270,7 +282,7 @@ class JobActionView(APIView):
 
     action_name = ""
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses=answers(schema.FineTuningJob))
     def post(self, request: Request, job_id: str) -> Response:
         ctx = context(request)
         data = request.data if isinstance(request.data, dict) else None
@@ -313,7 +325,7 @@ class JobSubListView(APIView):
 @extend_schema_view(
     get=extend_schema(
         parameters=[s.CursorQuerySerializer],
-        responses={200: dict},
+        responses=answers(schema.JobEventList),
         operation_id="fine_tuning_jobs_events",
     )
 )
@@ -325,7 +337,7 @@ class JobEventsView(JobSubListView):
 @extend_schema_view(
     get=extend_schema(
         parameters=[s.CheckpointQuerySerializer],
-        responses={200: dict},
+        responses=answers(schema.CheckpointList),
         operation_id="fine_tuning_jobs_checkpoints",
     )
 )
