@@ -5,7 +5,7 @@ import time
 import pytest
 
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
-from tests.conftest import TRAINING
+from tests.conftest import TRAINING, jsonl
 
 pytestmark = pytest.mark.django_db
 
@@ -331,3 +331,19 @@ def test_a_result_file_the_master_adopted_first_still_goes_to_the_jobs_key(
     )
     assert owner.get(f"/v1/fine_tuning/jobs/{job_id}").json()["status"] == "succeeded"
     assert owner.get(f"/v1/files/{result_id}").status_code == 200
+
+
+DPO_LINE = {
+    "input": {"messages": [{"role": "user", "content": "Hi"}]},
+    "preferred_output": [{"role": "assistant", "content": "Hello!"}],
+    "non_preferred_output": [{"role": "assistant", "content": "Go away."}],
+}
+
+
+def test_the_sandbox_refuses_a_method_that_does_not_fit_the_file(master, sandbox):
+    chat_file = master.upload(TRAINING).json()["id"]
+    dpo_file = master.upload(jsonl(DPO_LINE), filename="dpo.jsonl").json()["id"]
+    dpo = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}}
+    assert create(master, chat_file, method=dpo).status_code == 400
+    assert create(master, dpo_file).status_code == 400
+    assert create(master, dpo_file, method=dpo).status_code == 200

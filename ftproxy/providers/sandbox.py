@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import random
 import time
 import uuid
@@ -182,6 +183,7 @@ class SandboxProvider(Provider):
         training = self._job_input_file(job.training_file, "training_file")
         if job.validation_file:
             self._job_input_file(job.validation_file, "validation_file")
+        self._check_method_fits_file(job)
         try:
             resolve_hyperparameters(job.hyperparameters, job.method)
         except ProviderInputError as exc:
@@ -278,6 +280,39 @@ class SandboxProvider(Provider):
                 code=f"invalid_{param}",
             )
         return record
+
+    def _check_method_fits_file(self, job: JobCreate) -> None:
+        """Like OpenAI: DPO needs preference examples, supervised tuning chat
+        ones (judged by the training file's first example)."""
+        method = (job.method or {}).get("type") or "supervised"
+        if method not in ("supervised", "dpo"):
+            return
+        handle = self.store.open_blob(job.training_file)
+        if handle is None:
+            return
+        with handle:
+            first = b""
+            while not first.strip():
+                first = handle.readline(1 << 20)
+                if not first:
+                    return
+        try:
+            example = json.loads(first)
+        except ValueError:
+            return  # validated at upload: nothing to judge
+        preference = (
+            isinstance(example, dict)
+            and "preferred_output" in example
+            or (isinstance(example, dict) and "preferred_completion" in example)
+        )
+        if (method == "dpo") != preference:
+            wanted = "preference (DPO)" if method == "dpo" else "chat"
+            raise ProviderInputError(
+                f"invalid training_file: method {method!r} needs {wanted} examples",
+                provider=self.name,
+                param="training_file",
+                code="invalid_training_file",
+            )
 
     def _job_record(self, remote_id: str) -> dict[str, Any]:
         record = self.store.read("jobs", remote_id)

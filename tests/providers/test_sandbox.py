@@ -25,6 +25,11 @@ from ftproxy.providers.sandbox_store import CHUNK_SIZE
 
 LINE = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "!"}]}\n'
 TRAINING = LINE * 10
+DPO_LINE = (
+    b'{"input": {"messages": [{"role": "user", "content": "hi"}]}, '
+    b'"preferred_output": [{"role": "assistant", "content": "!"}], '
+    b'"non_preferred_output": [{"role": "assistant", "content": "?"}]}\n'
+)
 INSTANT = {"validate_seconds": 0, "queue_seconds": 0, "run_seconds": 0}
 CHECKPOINT_METRIC_KEYS = {
     "step",
@@ -223,8 +228,8 @@ def test_create_with_an_out_of_range_hyperparameter_is_400(instant, training):
 
 def test_every_create_field_is_echoed(tmp_path):
     provider = make_provider(tmp_path, validate_seconds=60, organization_id="org-acme")
-    training = upload(provider).remote_id
-    validation = upload(provider, data=LINE * 2).remote_id
+    training = upload(provider, data=DPO_LINE * 10).remote_id
+    validation = upload(provider, data=DPO_LINE * 2).remote_id
     method = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, "n_epochs": 2}}}
     integrations = [{"type": "wandb", "wandb": {"project": "p", "tags": ["a"]}}]
     job = create(
