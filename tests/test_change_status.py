@@ -10,7 +10,7 @@ from django.db import transaction
 
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
 from ftproxy.providers.base import RemoteJob
-from ftproxy.services.jobs import change_status
+from ftproxy.services.status import change_status
 from ftproxy.signals import job_status_changed
 
 FINAL = ("succeeded", "failed", "cancelled")

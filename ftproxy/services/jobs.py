@@ -1,25 +1,22 @@
 """Fine-tuning jobs: record first, call the provider, record the outcome.
 
-Every status change of a job, whatever its source, goes through
-``change_status``.
+Every status change of a job goes through ``status.change_status``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from ..conf import FILES, FINE_TUNING, gateway
+from ..conf import FINE_TUNING
 from ..errors import InvalidRequest
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
-from ..pricing import epochs_of, estimated_cost, training_cost
-from ..providers.base import JobCreate, Page, RemoteJob
-from ..signals import job_status_changed
+from ..pricing import epochs_of, estimated_cost
+from ..providers.base import JobCreate, Page
 from .common import (
     choose_provider,
     find,
@@ -31,121 +28,9 @@ from .common import (
     visible,
 )
 from .context import CallContext
+from .status import change_status
 
 GS_PREFIX = "gs://"
-
-#: RemoteJob fields copied onto the ledger row as they are.
-MIRRORED_FIELDS = (
-    "model",
-    "fine_tuned_model",
-    "finished_at",
-    "estimated_finish",
-    "trained_tokens",
-    "hyperparameters",
-    "method",
-    "error",
-    "organization_id",
-    "result_files",
-    "seed",
-    "integrations",
-    "metadata",
-)
-
-
-def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message: str = "") -> bool:
-    """Mirror ``remote`` onto ``job`` and record a status change, if any.
-
-    Locks the row, so concurrent updates are serialised: each real change
-    writes exactly one ``JobEvent`` and sends ``job_status_changed`` once
-    after commit; a final status is never replaced by a stale answer.
-    Returns whether the status changed. ``job`` is updated in place.
-    """
-    with transaction.atomic():
-        row = FineTuningJob.objects.select_for_update().get(pk=job.pk)
-        old_status = row.status
-        stale = row.terminal and (not remote.terminal or remote.raw_status != row.raw_status)
-        fields = ["synced_at", "sync_error", "updated"]
-        row.synced_at = timezone.now()
-        row.sync_error = ""
-        if not stale:  # a stale answer must not contradict the final status either
-            row.provider_payload = remote.raw
-            fields.append("provider_payload")
-            for name in MIRRORED_FIELDS:
-                value = getattr(remote, name)
-                if name == "model" and not value:
-                    continue
-                setattr(row, name, value)
-            row.status = remote.status
-            row.raw_status = remote.raw_status
-            row.terminal = remote.terminal
-            fields += [*MIRRORED_FIELDS, "status", "raw_status", "terminal"]
-            if row.status == "succeeded" and row.trained_tokens is not None:
-                row.cost_usd = training_cost(row.model, row.trained_tokens)  # None: unknown model
-                fields.append("cost_usd")
-        changed = row.status != old_status
-        row.save(update_fields=fields)
-        if changed and row.status == "succeeded":
-            _record_result_files(row)
-        if changed:
-            JobEvent.objects.create(
-                job=row,
-                from_status=old_status,
-                to_status=row.status,
-                provider_status=row.raw_status,
-                source=source,
-                message=message,
-            )
-            transaction.on_commit(
-                lambda: job_status_changed.send(
-                    sender=FineTuningJob, job=row, old_status=old_status, new_status=row.status
-                )
-            )
-    for name in [
-        *MIRRORED_FIELDS,
-        "status",
-        "raw_status",
-        "terminal",
-        "provider_payload",
-        "synced_at",
-        "sync_error",
-        "cost_usd",
-    ]:
-        setattr(job, name, getattr(row, name))
-    return changed
-
-
-def _record_result_files(job: FineTuningJob) -> None:
-    """Put a succeeded job's result files in the ledger, owned by the job's
-    key, so that key can download them like any file of its own."""
-    if not job.result_files or job.provider_kind == "vertex_ai":
-        return
-    files = gateway().provider(FILES, job.provider)
-    if files is None or files.kind != job.provider_kind:
-        return  # no files entry to fetch them through
-    for remote_id in job.result_files:
-        try:
-            with transaction.atomic():  # a clash must not undo the status change
-                row, created = File.objects.get_or_create(
-                    provider=files.name, remote_id=remote_id, defaults=_result_file(job, remote_id)
-                )
-        except IntegrityError:
-            continue  # the id is taken by another entry's file: leave it to the master key
-        if not created and row.owner_id is None and job.owner_id is not None:
-            # Adopted earlier by the master key: it is still this key's result.
-            File.objects.filter(pk=row.pk).update(owner=job.owner)
-
-
-def _result_file(job: FineTuningJob, remote_id: str) -> dict[str, Any]:
-    return {
-        "public_id": remote_id,
-        "provider_kind": job.provider_kind,
-        "owner": job.owner,
-        "filename": f"{job.public_id}-results",
-        "purpose": "fine-tune-results",
-        "status": "processed",
-        "created_at": job.finished_at or int(timezone.now().timestamp()),
-        "ledger_state": LedgerState.OK,
-    }
 
 
 def _training_reference(
