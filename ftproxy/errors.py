@@ -9,12 +9,21 @@ def envelope(message: str, error_type: str, param=None, code=None) -> dict:
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
+def never_reached(exc: BaseException) -> bool:
+    """Whether a failed upstream call surely never reached the provider."""
+    from .providers.base import ProviderConnectTimeout, ProviderUnavailable
+
+    return isinstance(exc, ProviderUnavailable | ProviderConnectTimeout)
+
+
 def may_have_happened(exc: BaseException) -> bool:
     """Whether a failed upstream call may still have taken effect: it timed
-    out, the provider failed mid-way, or the gateway broke after sending.
-    Such a create must not be repeated blindly."""
+    out waiting for an answer, the provider failed mid-way, or the gateway
+    broke after sending. Such a create must not be repeated blindly."""
     from .providers.base import ProviderError, ProviderFailure, ProviderTimeout
 
+    if never_reached(exc):
+        return False
     if isinstance(exc, ProviderTimeout | ProviderFailure):
         return True
     return not isinstance(exc, GatewayError | ProviderError)

@@ -7,9 +7,14 @@ from django.views.debug import SafeExceptionReporterFilter
 
 class SecretsReporterFilter(SafeExceptionReporterFilter):
     """Django's filter, also hiding credentials (e.g. ``vertex_credentials``,
-    a service-account key) in settings and local variables of debug pages and
-    error e-mails."""
+    a service-account key) in the settings shown by debug pages and error
+    e-mails, and in local variables whose names, or whose dictionaries'
+    keys, look like credentials (entries and configs are dictionaries)."""
 
     hidden_settings = re.compile(
         "API|KEY|TOKEN|SECRET|PASS|SIGNATURE|HTTP_COOKIE|CREDENTIAL|PRIVATE", flags=re.I
     )
+
+    def get_traceback_frame_variables(self, request, tb_frame):
+        variables = super().get_traceback_frame_variables(request, tb_frame)
+        return [(name, self.cleanse_setting(name, value)) for name, value in variables]

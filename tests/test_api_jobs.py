@@ -237,7 +237,7 @@ def test_request_queries_stay_fixed_whatever_the_ledger_size(
         master.get(f"/v1/fine_tuning/jobs/{job_id}")
 
 
-@pytest.mark.parametrize("key", ["team__x", "team__isnull", "a__contains"])
+@pytest.mark.parametrize("key", ["team__x", "team__isnull", "a__contains", "0", "12", "-1", "a.b"])
 def test_metadata_filter_keys_are_matched_literally(master, training_file, key):
     wanted = create(master, training_file, metadata={key: "1"}).json()["id"]
     create(master, training_file, metadata={"other": "1"})
@@ -347,3 +347,9 @@ def test_the_sandbox_refuses_a_method_that_does_not_fit_the_file(master, sandbox
     assert create(master, chat_file, method=dpo).status_code == 400
     assert create(master, dpo_file).status_code == 400
     assert create(master, dpo_file, method=dpo).status_code == 200
+
+
+def test_a_metadata_filter_key_with_a_quote_is_400(master, sandbox):
+    response = master.get("/v1/fine_tuning/jobs", {'metadata[a"b]': "1"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == 'metadata[a"b]'

@@ -629,3 +629,23 @@ def test_debug_reports_hide_vertex_credentials(tmp_path: Path) -> None:
     loaded = {"finetune_settings": [entry], "vertex": {"vertex_credentials": private_key}}
     cleansed = get_default_exception_reporter_filter().cleanse_setting("FTPROXY", loaded)
     assert "MIIsecret" not in repr(cleansed)
+
+
+def test_debug_reports_hide_credentials_in_local_variables() -> None:
+    import sys
+
+    from django.views.debug import get_default_exception_reporter_filter
+
+    def provider_code():
+        entry = {"custom_llm_provider": "vertex_ai", "vertex_credentials": "PRIVATE-PEM"}
+        api_key = "sk-upstream-secret-value"
+        raise RuntimeError(f"{len(entry)} {len(api_key)}")
+
+    try:
+        provider_code()
+    except RuntimeError:
+        frame = sys.exc_info()[2].tb_next.tb_frame
+    shown = get_default_exception_reporter_filter().get_traceback_frame_variables(None, frame)
+    text = repr(shown)
+    assert "PRIVATE-PEM" not in text and "sk-upstream-secret-value" not in text
+    assert "vertex_ai" in text  # the rest is still there to debug with

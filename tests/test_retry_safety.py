@@ -99,3 +99,20 @@ def test_an_idempotency_key_may_be_reused_after_a_create_that_surely_failed(open
         upstream.replace(responses.POST, JOBS, status=400, json={"error": {"message": "bad"}})
         assert master.post_json("/v1/fine_tuning/jobs", body, headers=headers).status_code == 400
         assert len(upstream.calls) == 2
+
+
+@pytest.mark.django_db
+def test_a_connect_timeout_never_reached_the_provider_so_it_may_be_retried(openai_only, master):
+    def connect_timeout(request):
+        raise requests.exceptions.ConnectTimeout("connect timed out")
+
+    headers = {"Idempotency-Key": "connect"}
+    body = {"model": "m", "training_file": "f"}
+    with responses.RequestsMock() as upstream:
+        upstream.add_callback(responses.POST, JOBS, callback=connect_timeout)
+        first = master.post_json("/v1/fine_tuning/jobs", body, headers=headers)
+        again = master.post_json("/v1/fine_tuning/jobs", body, headers=headers)
+        assert len(upstream.calls) == 2  # the key was not used up
+    assert first.status_code == again.status_code == 504
+    assert "x-should-retry" not in first
+    assert "may have created" not in FineTuningJob.objects.first().ledger_error

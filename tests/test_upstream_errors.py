@@ -307,3 +307,19 @@ def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, 
     row = File.objects.get(public_id="file-gone")
     assert row.deleted and row.status == "deleted"
     assert master.get("/v1/files").json()["data"] == []
+
+
+def test_a_404_that_is_not_the_providers_own_word_deletes_nothing(upstream, master):
+    File.objects.create(
+        public_id="file-kept",
+        remote_id="file-kept",
+        provider="openai",
+        provider_kind="openai",
+        filename="t.jsonl",
+        purpose="fine-tune",
+        created_at=1_700_000_000,
+        ledger_state=LedgerState.OK,
+    )
+    upstream.add("GET", f"{BASE}/files/file-kept", status=404, body="<html>Not Found</html>")
+    assert master.get("/v1/files/file-kept").status_code == 404
+    assert not File.objects.get(public_id="file-kept").deleted

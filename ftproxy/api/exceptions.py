@@ -14,8 +14,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ..errors import GatewayError, envelope
-from ..providers.base import ProviderError, ProviderUnavailable
+from ..errors import GatewayError, envelope, never_reached
+from ..providers.base import ProviderError
 
 logger = logging.getLogger("ftproxy.api")
 
@@ -107,7 +107,7 @@ def should_retry(request, status_code: int, exc: BaseException | None) -> bool:
     retry."""
     if status_code < 500 or request.method != "POST":
         return True
-    return isinstance(exc, ProviderUnavailable)
+    return exc is not None and never_reached(exc)
 
 
 def _note(request, message: str, provider: str = "", upstream_status: int | None = None) -> None:

@@ -112,6 +112,11 @@ class ProviderTimeout(ProviderError):
     default_type = "upstream_timeout"
 
 
+class ProviderConnectTimeout(ProviderTimeout):
+    """The provider did not accept a connection in time: 504, and the
+    request never reached it."""
+
+
 # --------------------------------------------------------------------------
 # Data in
 # --------------------------------------------------------------------------

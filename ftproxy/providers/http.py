@@ -35,6 +35,7 @@ from urllib3.util.retry import Retry
 from .base import (
     FileContent,
     ProviderAuthError,
+    ProviderConnectTimeout,
     ProviderError,
     ProviderFailure,
     ProviderInputError,
@@ -231,7 +232,9 @@ def check_response(
 
 
 CREDENTIAL_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
-_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk|key)[-_][A-Za-z0-9_*.\-]{3,}", re.IGNORECASE)
+#: OpenAI-style keys as upstreams quote them (often masked with '*'); not
+#: ordinary words such as "key-value".
+_KEY_LIKE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_*\-]{8,}")
 
 
 def _transport_cause(exc: BaseException) -> BaseException | None:
@@ -256,7 +259,7 @@ def transport_error(
     """
     cause = _transport_cause(exc)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return ProviderTimeout(
+        return ProviderConnectTimeout(
             f"The provider '{provider}' did not accept a connection within {timeout[0]:g} seconds.",
             provider=provider,
         )

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, models, transaction
 
 from ..conf import gateway
-from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
+from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError, may_have_happened
 from ..models import LedgerState
 from ..providers.base import Provider, ProviderTimeout
 from .context import CallContext
@@ -122,7 +122,7 @@ def record_failure(row: Any, exc: BaseException, **fields: Any) -> None:
     transaction, so the record survives whatever the request does next."""
     row.ledger_state = LedgerState.FAILED
     row.ledger_error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ProviderTimeout):
+    if isinstance(exc, ProviderTimeout) and may_have_happened(exc):
         row.ledger_error += OUTCOME_UNKNOWN
     for name, value in fields.items():
         setattr(row, name, value)

@@ -230,7 +230,9 @@ def retrieve_file(ctx: CallContext, file_id: str, provider_hint: str | None = No
     provider = provider_of(FILES, row)
     try:
         remote = ctx.upstream(provider, provider.retrieve_file, row.remote_id)
-    except ProviderNotFound:
+    except ProviderNotFound as exc:
+        if exc.body is None:
+            raise  # not the provider's own word (a proxy page?): the ledger stays as it is
         # Gone upstream (deleted elsewhere, or expired): the ledger catches up.
         _mark_deleted(row, status_details="not found at the provider")
         raise not_found("file", file_id) from None

@@ -57,25 +57,34 @@ def run_once(
             raise
         # The create may have happened upstream: the same key must not run it
         # again, so it replays this answer.
-        record.status_code = getattr(exc, "status_code", 500)
-        record.response_body = envelope(
-            f"{getattr(exc, 'message', None) or 'The gateway failed mid-request.'} "
-            "The outcome is unknown: the provider may have acted on the request. This "
-            "Idempotency-Key replays this answer; list your files or jobs before trying again "
-            "with a new key.",
-            "server_error",
-            None,
-            "outcome_unknown",
+        _store(
+            record,
+            getattr(exc, "status_code", 500),
+            envelope(
+                f"{getattr(exc, 'message', None) or 'The gateway failed mid-request.'} "
+                "The outcome is unknown: the provider may have acted on the request. This "
+                "Idempotency-Key replays this answer; list your files or jobs before trying again "
+                "with a new key.",
+                "server_error",
+                None,
+                "outcome_unknown",
+            ),
         )
-        record.save(update_fields=["status_code", "response_body"])
         raise
     except BaseException:
         record.delete()
         raise
-    record.status_code = status
-    record.response_body = body
-    record.save(update_fields=["status_code", "response_body"])
+    _store(record, status, body)
     return status, body, False
+
+
+def _store(record: IdempotencyRecord, status: int, body: Any) -> None:
+    """Keep the answer for replays. An update, not a save: if the request
+    ran so long that its key was freed and taken again, its answer is
+    simply not kept (the client gets it all the same)."""
+    IdempotencyRecord.objects.filter(pk=record.pk, fingerprint=record.fingerprint).update(
+        status_code=status, response_body=body
+    )
 
 
 def _claim(scope: str, key: str, request_fingerprint: str) -> IdempotencyRecord:

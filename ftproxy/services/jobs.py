@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import TextField
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models import F, Func, TextField
 from django.utils import timezone
 
 from ..conf import FINE_TUNING
@@ -132,6 +130,26 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
     return job
 
 
+class MetadataText(Func):
+    """The text value of one top-level key of a JSON column. The key is
+    always a key, never an array index or a lookup path (Django's own key
+    transforms read "0" as an index)."""
+
+    output_field = TextField()
+
+    def __init__(self, expression: str, *, key: str):
+        super().__init__(F(expression))
+        self.key = key
+
+    def as_sql(self, compiler, connection, **extra):  # SQLite
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"JSON_EXTRACT({sql}, %s)", [*params, f'$."{self.key}"']
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} ->> %s)", [*params, self.key]
+
+
 def list_jobs(
     ctx: CallContext,
     *,
@@ -150,10 +168,15 @@ def list_jobs(
     if metadata_null:
         queryset = queryset.filter(metadata__isnull=True) | queryset.filter(metadata={})
     for index, (key, value) in enumerate((metadata or {}).items()):
-        # The key is data, not a lookup path: "a__isnull" must match the key "a__isnull".
+        if '"' in key or "\\" in key:
+            raise InvalidRequest(
+                f"metadata[{key}]: keys with quotes or backslashes cannot be filtered on.",
+                param=f"metadata[{key}]",
+            )
         alias = f"metadata_{index}"
-        text = Cast(KeyTextTransform(key, "metadata"), TextField())  # plain text on every DB
-        queryset = queryset.alias(**{alias: text}).filter(**{alias: value})
+        queryset = queryset.alias(**{alias: MetadataText("metadata", key=key)}).filter(
+            **{alias: value}
+        )
     return page(queryset, after=after, limit=limit, kind="fine-tuning job")
 
 

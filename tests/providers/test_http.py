@@ -301,3 +301,13 @@ def test_a_redirect_is_not_followed_with_the_credentials():
         with pytest.raises(ProviderFailure):
             client.json("GET", "files")
         assert [call.request.url for call in rsps.calls] == ["https://upstream.test/files"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["metadata must be key-value pairs", "Invalid key_name", "model pk-small not found"],
+)
+def test_redaction_leaves_ordinary_words_alone(message):
+    from ftproxy.providers.http import redact
+
+    assert redact(message) == message
