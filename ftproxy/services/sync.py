@@ -13,7 +13,9 @@ LOCKED`` in a short transaction that writes a lease (``lease_owner`` =
 else claims a job while its lease is unexpired, and an expired lease (a
 crashed worker) is taken over. The upstream call happens after that
 transaction has committed, so no row lock is held while waiting for a
-provider.
+provider. Just before a job's own call its lease is renewed to cover that
+call (the entry's timeout × attempts + 60 s, at least ``lease_seconds``);
+a job whose lease was lost meanwhile is left to its new owner.
 
 Which jobs a round takes: ``terminal=False`` and ``ledger_state="ok"``,
 not synced since the round began (so a round never fetches a job twice),
@@ -137,7 +139,7 @@ def sync_jobs(
     def run(claim: tuple[int, str], *, own_connection: bool) -> None:
         pk, public_id = claim
         try:
-            outcome = _sync_one(pk, public_id, owner)
+            outcome = _sync_one(pk, public_id, owner, lease_seconds)
             if outcome is not None:  # None: the lease went to another worker
                 record(public_id, *outcome)
         finally:
@@ -223,12 +225,12 @@ def _claim(
     return claimed
 
 
-def _renew_lease(job: FineTuningJob, owner: str) -> bool:
+def _renew_lease(job: FineTuningJob, owner: str, lease_seconds: float) -> bool:
     """Extend ``owner``'s lease to cover this job's own upstream call (the
     job may have waited behind slow calls of its batch). False when the
     lease expired and another worker holds the job now."""
     provider = gateway().provider(FINE_TUNING, job.provider)
-    seconds = LEASE_SECONDS
+    seconds = lease_seconds
     if provider is not None:
         seconds = max(seconds, provider.timeout * (provider.max_retries + 1) + 60)
     renewed = FineTuningJob.objects.filter(pk=job.pk, lease_owner=owner).update(
@@ -237,13 +239,15 @@ def _renew_lease(job: FineTuningJob, owner: str) -> bool:
     return renewed == 1
 
 
-def _sync_one(pk: int, public_id: str, owner: str) -> tuple[bool, str | None] | None:
+def _sync_one(
+    pk: int, public_id: str, owner: str, lease_seconds: float
+) -> tuple[bool, str | None] | None:
     """Fetch one leased job from its provider and record the answer; then
     release the lease. Returns (status changed, error message or None), or
     None when the lease was lost to another worker before the call."""
     try:
         job = FineTuningJob.objects.get(pk=pk)
-        if not _renew_lease(job, owner):
+        if not _renew_lease(job, owner, lease_seconds):
             return None
         ctx = CallContext(caller=MASTER)
         changed = run_job_hook(ctx, job, "retrieve", source="sync")
