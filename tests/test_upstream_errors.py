@@ -285,10 +285,11 @@ def test_an_upstream_that_never_answers_is_a_504(use_entry, master, op, silent_s
         assert "may have created it anyway" in row.ledger_error
 
 
-def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, master):
-    File.objects.create(
-        public_id="file-gone",
-        remote_id="file-gone",
+def known_file(public_id: str) -> File:
+    """A file the ledger knows on the openai entry."""
+    return File.objects.create(
+        public_id=public_id,
+        remote_id=public_id,
         provider="openai",
         provider_kind="openai",
         filename="t.jsonl",
@@ -296,6 +297,10 @@ def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, 
         created_at=1_700_000_000,
         ledger_state=LedgerState.OK,
     )
+
+
+def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, master):
+    known_file("file-gone")
     upstream.add(
         "GET",
         f"{BASE}/files/file-gone",
@@ -310,16 +315,7 @@ def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, 
 
 
 def test_a_404_that_is_not_the_providers_own_word_deletes_nothing(upstream, master):
-    File.objects.create(
-        public_id="file-kept",
-        remote_id="file-kept",
-        provider="openai",
-        provider_kind="openai",
-        filename="t.jsonl",
-        purpose="fine-tune",
-        created_at=1_700_000_000,
-        ledger_state=LedgerState.OK,
-    )
+    known_file("file-kept")
     upstream.add("GET", f"{BASE}/files/file-kept", status=404, body="<html>Not Found</html>")
     assert master.get("/v1/files/file-kept").status_code == 404
     assert not File.objects.get(public_id="file-kept").deleted
