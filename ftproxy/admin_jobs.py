@@ -23,6 +23,15 @@ from .services.jobs import job_action, retrieve_job
 
 #: Sync failures listed one by one in messages; the rest are counted.
 MAX_LISTED_FAILURES = 5
+#: The job's JSON fields, shown pretty-printed (see the ``*_pretty`` displays).
+JSON_DISPLAYS = (
+    "hyperparameters_pretty",
+    "method_pretty",
+    "error_pretty",
+    "result_files_pretty",
+    "integrations_pretty",
+    "metadata_pretty",
+)
 
 
 class JobEventInline(ViewOnly, admin.TabularInline):
@@ -110,16 +119,7 @@ class FineTuningJobAdmin(LedgerAdmin):
         ("Cost", {"fields": ("estimated_cost_usd", "cost_usd")}),
         (
             "Details",
-            {
-                "fields": (
-                    "hyperparameters_pretty",
-                    "method_pretty",
-                    "error_pretty",
-                    "result_files_pretty",
-                    "integrations_pretty",
-                    "metadata_pretty",
-                )
-            },
+            {"fields": JSON_DISPLAYS},
         ),
         (
             "Ledger",
@@ -138,15 +138,7 @@ class FineTuningJobAdmin(LedgerAdmin):
             },
         ),
     )
-    readonly_fields = (
-        "payload",
-        "hyperparameters_pretty",
-        "method_pretty",
-        "error_pretty",
-        "result_files_pretty",
-        "integrations_pretty",
-        "metadata_pretty",
-    )
+    readonly_fields = ("payload", *JSON_DISPLAYS)
     change_list_template = "admin/ftproxy/finetuningjob/change_list.html"
 
     hyperparameters_pretty = json_display("hyperparameters")

@@ -25,6 +25,7 @@ from ftproxy.models import (
     LedgerState,
     hash_key,
 )
+from tests.factories import ledger_file, ledger_job
 
 pytestmark = pytest.mark.django_db
 
@@ -57,38 +58,24 @@ def make_file(owner: ApiKey | None = None, **fields) -> File:
     values = {
         "public_id": "file-abc123",
         "provider": "sandbox",
-        "provider_kind": "sandbox",
-        "remote_id": "file-abc123",
         "owner": owner,
         "filename": "train.jsonl",
-        "purpose": "fine-tune",
         "bytes": 1234,
-        "created_at": 1_700_000_000,
-        "ledger_state": LedgerState.OK,
         "provider_payload": {"id": "file-abc123", "object": "file"},
     }
-    values.update(fields)
-    return File.objects.create(**values)
+    return ledger_file(**{**values, **fields})
 
 
 def make_job(owner: ApiKey | None = None, **fields) -> FineTuningJob:
     values = {
         "public_id": "ftjob-abc123",
         "provider": "sandbox",
-        "provider_kind": "sandbox",
-        "remote_id": "ftjob-abc123",
         "owner": owner,
-        "model": "gpt-4o-mini-2024-07-18",
-        "status": "running",
-        "raw_status": "running",
         "training_file": "file-abc123",
-        "created_at": 1_700_000_000,
-        "ledger_state": LedgerState.OK,
         "hyperparameters": {"n_epochs": 3},
         "provider_payload": {"id": "ftjob-abc123", "status": "running", "nested": {"a": 1}},
     }
-    values.update(fields)
-    return FineTuningJob.objects.create(**values)
+    return ledger_job(**{**values, **fields})
 
 
 def make_audit(key: ApiKey | None = None, **fields) -> AuditEntry:

@@ -17,6 +17,7 @@ import pytest
 import responses
 
 from ftproxy.models import AuditEntry, File, FineTuningJob, JobEvent
+from tests.factories import ledger_file, ledger_job
 
 BASE = "https://api.openai.test/v1"
 FILE = "file-madeelsewhere"
@@ -350,16 +351,7 @@ def test_two_requests_adopting_one_file_at_once_share_one_row(upstream, master):
         upstream,
         f"{BASE}/files/{FILE}",
         answer,
-        lambda: File.objects.create(
-            public_id=FILE,
-            remote_id=FILE,
-            provider="openai",
-            provider_kind="openai",
-            filename="elsewhere.jsonl",
-            purpose="fine-tune",
-            created_at=1_700_000_000,
-            ledger_state="ok",
-        ),
+        lambda: ledger_file(FILE, filename="elsewhere.jsonl"),
     )
     response = master.get(f"/v1/files/{FILE}", {"custom_llm_provider": HINT})
     assert response.status_code == 200, response.content
@@ -372,17 +364,7 @@ def test_two_requests_adopting_one_job_at_once_share_one_row(upstream, master):
         upstream,
         f"{BASE}/fine_tuning/jobs/{JOB}",
         job_json("running"),
-        lambda: FineTuningJob.objects.create(
-            public_id=JOB,
-            remote_id=JOB,
-            provider="openai",
-            provider_kind="openai",
-            model="gpt-4o-mini-2024-07-18",
-            status="queued",
-            raw_status="queued",
-            created_at=1_700_000_100,
-            ledger_state="ok",
-        ),
+        lambda: ledger_job(JOB, "queued", created_at=1_700_000_100),
     )
     response = master.get(f"/v1/fine_tuning/jobs/{JOB}", {"custom_llm_provider": HINT})
     assert response.status_code == 200, response.content

@@ -6,6 +6,7 @@ import pytest
 
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
 from tests.conftest import TRAINING, jsonl
+from tests.factories import ledger_file
 
 pytestmark = pytest.mark.django_db
 
@@ -304,8 +305,6 @@ def test_a_create_the_provider_refused_leaves_no_made_up_status(master, sandbox)
 def test_a_result_file_the_master_adopted_first_still_goes_to_the_jobs_key(
     gateway_config, sandbox_entry, api_as, make_key
 ):
-    from ftproxy.models import File
-
     gateway_config(
         {
             "finetune_settings": [{**sandbox_entry, "run_seconds": 1}],
@@ -319,15 +318,8 @@ def test_a_result_file_the_master_adopted_first_still_goes_to_the_jobs_key(
 
     remote = SandboxProvider({**sandbox_entry, "name": "sandbox"}).retrieve_job(job_id)
     result_id = remote.result_files[0]
-    File.objects.create(  # as if the master key had adopted it with a hint
-        public_id=result_id,
-        remote_id=result_id,
-        provider="sandbox",
-        provider_kind="sandbox",
-        filename="step_metrics.csv",
-        purpose="fine-tune-results",
-        created_at=1,
-        ledger_state=LedgerState.OK,
+    ledger_file(  # as if the master key had adopted it with a hint
+        result_id, provider="sandbox", filename="step_metrics.csv", purpose="fine-tune-results"
     )
     assert owner.get(f"/v1/fine_tuning/jobs/{job_id}").json()["status"] == "succeeded"
     assert owner.get(f"/v1/files/{result_id}").status_code == 200

@@ -12,26 +12,13 @@ from ftproxy.models import FineTuningJob, JobEvent, LedgerState
 from ftproxy.providers.base import RemoteJob
 from ftproxy.services.status import change_status
 from ftproxy.signals import job_status_changed
-
-FINAL = ("succeeded", "failed", "cancelled")
+from tests.factories import FINAL, ledger_job
 
 
 def make_job(
     status: str = "running", model: str = "gpt-4o-mini-2024-07-18", **fields: Any
 ) -> FineTuningJob:
-    values: dict[str, Any] = {
-        "public_id": "ftjob-1",
-        "remote_id": "ftjob-1",
-        "provider": "openai",
-        "provider_kind": "openai",
-        "model": model,
-        "status": status,
-        "raw_status": status,
-        "terminal": status in FINAL,
-        "created_at": 1_700_000_000,
-        "ledger_state": LedgerState.OK,
-    }
-    return FineTuningJob.objects.create(**{**values, **fields})
+    return ledger_job("ftjob-1", status, model=model, **fields)
 
 
 def remote(

@@ -13,6 +13,7 @@ import responses
 
 from ftproxy.models import FineTuningJob
 from tests.conftest import MASTER_KEY, TRAINING
+from tests.factories import ledger_job
 
 BASE = "https://api.openai.test/v1"
 JOBS = f"{BASE}/fine_tuning/jobs"
@@ -58,15 +59,7 @@ def test_a_provider_never_reached_may_be_retried(openai_only, master):
 
 @pytest.mark.django_db
 def test_reads_keep_the_sdks_retries(openai_only, master):
-    FineTuningJob.objects.create(
-        public_id="ftjob-1",
-        remote_id="ftjob-1",
-        provider="openai",
-        provider_kind="openai",
-        model="m",
-        created_at=1,
-        ledger_state="ok",
-    )
+    ledger_job("ftjob-1")
     with responses.RequestsMock() as upstream:
         upstream.add_callback(responses.GET, f"{JOBS}/ftjob-1", callback=timeout)
         response = master.get("/v1/fine_tuning/jobs/ftjob-1")

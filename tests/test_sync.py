@@ -29,6 +29,7 @@ from django.utils import timezone
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
 from ftproxy.services.sync import row_locking_supported, sync_jobs
 from ftproxy.signals import job_status_changed
+from tests.factories import ledger_job
 
 UPSTREAM = "https://upstream.test/v1"
 JOB_URL = re.compile(re.escape(UPSTREAM) + r"/fine_tuning/jobs/([^/?]+)$")
@@ -50,21 +51,7 @@ def openai_gateway(gateway_config):
 
 
 def make_job(public_id: str, status: str = "queued", **fields: Any) -> FineTuningJob:
-    values: dict[str, Any] = {
-        "public_id": public_id,
-        "remote_id": public_id,
-        "provider": "openai",
-        "provider_kind": "openai",
-        "model": "gpt-4o-mini-2024-07-18",
-        "status": status,
-        "raw_status": status,
-        "terminal": status in ("succeeded", "failed", "cancelled"),
-        "training_file": "file-train",
-        "created_at": 1_700_000_000,
-        "ledger_state": LedgerState.OK,
-    }
-    values.update(fields)
-    return FineTuningJob.objects.create(**values)
+    return ledger_job(public_id, status, **fields)
 
 
 class Upstream:

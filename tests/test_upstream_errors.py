@@ -21,6 +21,7 @@ import responses
 
 from ftproxy.models import AuditEntry, File, FineTuningJob, LedgerState
 from tests.conftest import MASTER_KEY, TRAINING
+from tests.factories import ledger_file, ledger_job
 
 BASE = "https://api.openai.test/v1"
 UPSTREAM_KEY = "sk-upstream-secret"
@@ -92,18 +93,7 @@ def use_entry(gateway_config, db):
     def use(**overrides: Any) -> None:
         entry = openai_entry(**overrides)
         gateway_config({"finetune_settings": [entry], "files_settings": [dict(entry)]})
-        FineTuningJob.objects.create(
-            public_id=KNOWN_JOB,
-            remote_id=KNOWN_JOB,
-            provider="openai",
-            provider_kind="openai",
-            model="gpt-4o-mini",
-            status="running",
-            raw_status="running",
-            training_file="file-abc",
-            created_at=1_700_000_000,
-            ledger_state=LedgerState.OK,
-        )
+        ledger_job(KNOWN_JOB, model="gpt-4o-mini", training_file="file-abc")
 
     return use
 
@@ -285,22 +275,8 @@ def test_an_upstream_that_never_answers_is_a_504(use_entry, master, op, silent_s
         assert "may have created it anyway" in row.ledger_error
 
 
-def known_file(public_id: str) -> File:
-    """A file the ledger knows on the openai entry."""
-    return File.objects.create(
-        public_id=public_id,
-        remote_id=public_id,
-        provider="openai",
-        provider_kind="openai",
-        filename="t.jsonl",
-        purpose="fine-tune",
-        created_at=1_700_000_000,
-        ledger_state=LedgerState.OK,
-    )
-
-
 def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, master):
-    known_file("file-gone")
+    ledger_file("file-gone")
     upstream.add(
         "GET",
         f"{BASE}/files/file-gone",
@@ -315,7 +291,7 @@ def test_a_file_gone_upstream_is_404_and_marked_deleted_in_the_ledger(upstream, 
 
 
 def test_a_404_that_is_not_the_providers_own_word_deletes_nothing(upstream, master):
-    known_file("file-kept")
+    ledger_file("file-kept")
     upstream.add("GET", f"{BASE}/files/file-kept", status=404, body="<html>Not Found</html>")
     assert master.get("/v1/files/file-kept").status_code == 404
     assert not File.objects.get(public_id="file-kept").deleted
