@@ -23,7 +23,7 @@ import responses
 
 from ftproxy.models import File, FineTuningJob
 from tests.conftest import MASTER_KEY, TRAINING
-from tests.providers.vertex_helpers import (
+from tests.providers.vertex.helpers import (
     API,
     BUCKET,
     GCS,

@@ -1,7 +1,9 @@
 """Provider modules, one per upstream, and the table that names them.
 
-Adding a provider: write one module with a ``Provider`` subclass and add its
-``custom_llm_provider`` value here.
+Shared parts live here (``base``, ``http``, ``uploads``); each upstream family
+is one package (``openai``, ``vertex``, ``sandbox``). Adding a provider: write
+one package with a ``Provider`` subclass and add its ``custom_llm_provider``
+value here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from .base import Provider
 PROVIDER_CLASSES: dict[str, str] = {
     "sandbox": "ftproxy.providers.sandbox.SandboxProvider",
     "openai": "ftproxy.providers.openai.OpenAIProvider",
-    "azure": "ftproxy.providers.azure.AzureProvider",
+    "azure": "ftproxy.providers.openai.AzureProvider",
     "vertex_ai": "ftproxy.providers.vertex.VertexProvider",
 }
 

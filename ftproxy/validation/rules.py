@@ -1,10 +1,10 @@
 """The checks inside one fine-tuning example: messages, content parts, tool
-calls and tool declarations (see ``ftproxy.validation`` for the formats).
+calls and tool declarations (see ``ftproxy.validation.jsonl`` for the formats).
 
 Each check raises ``_Invalid`` with the field path of the first problem it
 finds; the checks of anything holding text return its length in
 characters, for the token estimate.
-The names stay private: only ``ftproxy.validation`` uses them.
+The names stay private: only ``ftproxy.validation.jsonl`` uses them.
 """
 
 from __future__ import annotations

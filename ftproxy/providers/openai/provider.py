@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from .base import (
+from ..base import (
     FileContent,
     FileUpload,
     JobCreate,
@@ -22,8 +22,8 @@ from .base import (
     RemoteFile,
     RemoteJob,
 )
-from .http import HttpClient
-from .uploads import multipart_upload
+from ..http import HttpClient
+from ..uploads import multipart_upload
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 #: OpenAI job statuses after which nothing changes any more.

@@ -17,7 +17,7 @@ from ftproxy.providers.base import (
     ProviderRateLimited,
 )
 
-from .vertex_helpers import (
+from .helpers import (
     API,
     JOB_NAME,
     JOB_URL,

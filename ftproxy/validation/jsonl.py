@@ -23,7 +23,7 @@ assistant, tool, function``. Each line reports its first problem only.
 
 This module reads lines and decides the format of each; the checks of the
 messages, content parts and tools inside an example are in
-``validation_rules``.
+``rules``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .validation_rules import (
+from .rules import (
     _check_functions,
     _check_message,
     _check_messages,

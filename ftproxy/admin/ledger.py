@@ -1,7 +1,7 @@
 """Django admin for the read-only ledger: files, job events, audit entries.
 
 ``LedgerAdmin`` is the view-only base of every ledger admin, the job admin
-in ``admin_jobs`` included.
+in ``jobs`` included.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from .models import AuditEntry, File, JobEvent
+from ..models import AuditEntry, File, JobEvent
 
 
 def pretty_json(value: Any) -> str:

@@ -16,9 +16,9 @@ from ftproxy.providers.base import (
     ProviderNotFound,
     ProviderNotSupported,
 )
-from ftproxy.providers.vertex_format import convert_jsonl
+from ftproxy.providers.vertex.dataset import convert_jsonl
 
-from .vertex_helpers import ACCESS_TOKEN, BUCKET, GCS, mock_token, provider
+from .helpers import ACCESS_TOKEN, BUCKET, GCS, mock_token, provider
 
 
 def jsonl(*lines) -> bytes:

@@ -1,7 +1,7 @@
 """A Vertex AI ``TuningJob`` read back in OpenAI's vocabulary.
 
 The job's state, timestamps, trained tokens, error and checkpoints, mapped
-from the resource Vertex returns; ``vertex.py`` does the calls.
+from the resource Vertex returns; ``provider.py`` does the calls.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from .base import Page, ProviderFailure, RemoteCheckpoint, RemoteJob
+from ..base import Page, ProviderFailure, RemoteCheckpoint, RemoteJob
 
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 

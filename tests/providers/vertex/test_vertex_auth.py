@@ -20,7 +20,7 @@ from ftproxy.config import ConfigError, load_config
 from ftproxy.providers.base import ProviderAuthError
 from ftproxy.providers.vertex import VertexProvider
 
-from .vertex_helpers import (
+from .helpers import (
     CLIENT_EMAIL,
     JOB_NAME,
     JOB_URL,

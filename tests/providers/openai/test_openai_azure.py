@@ -19,7 +19,6 @@ import responses
 from requests_toolbelt import MultipartDecoder
 from responses import matchers
 
-from ftproxy.providers.azure import AzureProvider
 from ftproxy.providers.base import (
     FileUpload,
     JobCreate,
@@ -30,7 +29,7 @@ from ftproxy.providers.base import (
     ProviderNotSupported,
     ProviderRateLimited,
 )
-from ftproxy.providers.openai import OpenAIProvider
+from ftproxy.providers.openai import AzureProvider, OpenAIProvider
 
 # --------------------------------------------------------------------------
 # The three upstreams

@@ -41,7 +41,7 @@ import time
 import uuid
 from typing import Any
 
-from .base import (
+from ..base import (
     FileContent,
     FileUpload,
     JobCreate,
@@ -54,8 +54,8 @@ from .base import (
     RemoteFile,
     RemoteJob,
 )
-from .sandbox_clock import FINAL_STATUSES, SandboxJob, resolve_hyperparameters
-from .sandbox_store import CHUNK_SIZE, SandboxStore, default_storage_dir
+from .clock import FINAL_STATUSES, SandboxJob, resolve_hyperparameters
+from .store import CHUNK_SIZE, SandboxStore, default_storage_dir
 
 STAGE_DEFAULTS = {"validate_seconds": 2.0, "queue_seconds": 3.0, "run_seconds": 20.0}
 

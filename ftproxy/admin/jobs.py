@@ -14,12 +14,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
-from .admin_ledger import LedgerAdmin, ViewOnly, json_display
-from .errors import GatewayError
-from .models import FineTuningJob, JobEvent
-from .providers.base import ProviderError
-from .services.context import MASTER, CallContext
-from .services.jobs import job_action, retrieve_job
+from ..errors import GatewayError
+from ..models import FineTuningJob, JobEvent
+from ..providers.base import ProviderError
+from ..services.context import MASTER, CallContext
+from ..services.jobs import job_action, retrieve_job
+from .ledger import LedgerAdmin, ViewOnly, json_display
 
 #: Sync failures listed one by one in messages; the rest are counted.
 MAX_LISTED_FAILURES = 5
@@ -188,7 +188,7 @@ class FineTuningJobAdmin(LedgerAdmin):
         if not self.has_operate_permission(request):
             raise PermissionDenied
         # Imported here: the sync service is optional to the rest of the admin.
-        from .services.sync import sync_jobs
+        from ..services.sync import sync_jobs
 
         try:
             result = sync_jobs()

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import FileUpload, JobCreate, ProviderInputError, ProviderNotSupported, RemoteJob
-from .openai import OpenAIProvider
+from ..base import FileUpload, JobCreate, ProviderInputError, ProviderNotSupported, RemoteJob
+from .provider import OpenAIProvider
 
 DEFAULT_API_VERSION = "2024-10-21"
 V1 = "v1"

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import google.auth.exceptions
 import requests
 
-from .base import (
+from ..base import (
     FileContent,
     FileUpload,
     JobCreate,
@@ -33,11 +33,12 @@ from .base import (
     RemoteFile,
     RemoteJob,
 )
-from .google_auth import auth_error, authorized_session, credentials_info
-from .http import HttpClient
-from .uploads import BoundedReader, StreamedBody
-from .vertex_format import convert_jsonl, tuning_job_body
-from .vertex_jobs import checkpoint_page, remote_job
+from ..http import HttpClient
+from ..uploads import BoundedReader, StreamedBody
+from .auth import auth_error, authorized_session, credentials_info
+from .dataset import convert_jsonl
+from .job_body import tuning_job_body
+from .jobs import checkpoint_page, remote_job
 
 GCS_API_BASE = "https://storage.googleapis.com"
 #: Where every object of ours lives, under the configured bucket prefix.

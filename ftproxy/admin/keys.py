@@ -6,10 +6,10 @@ through the same services the API uses, so an admin action leaves the same
 trail (``JobEvent`` rows, signals) as an API call. Keys are created here with
 the raw key shown once, in a message, and revoked rather than deleted.
 
-The key admin is here; the read-only ledger admins are in ``admin_ledger``
-and the job admin, with its actions and sync button, in ``admin_jobs``.
-Importing them below registers them when Django's admin autodiscovery
-loads this module.
+This module holds the key admin; the read-only ledger admins are in
+``ledger`` and the job admin, with its actions and sync button, in ``jobs``.
+The package's ``__init__`` imports all three, which registers them when
+Django's admin autodiscovery loads ``ftproxy.admin``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from . import admin_jobs, admin_ledger  # noqa: F401  (their import registers their admins)
-from .models import ApiKey, FineTuningJob
+from ..models import ApiKey, FineTuningJob
 
 
 def format_usd(value: Decimal | None) -> str:

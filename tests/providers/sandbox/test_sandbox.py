@@ -21,7 +21,7 @@ from ftproxy.providers.base import (
     ProviderNotFound,
 )
 from ftproxy.providers.sandbox import SandboxProvider
-from ftproxy.providers.sandbox_store import CHUNK_SIZE
+from ftproxy.providers.sandbox.store import CHUNK_SIZE
 
 LINE = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "!"}]}\n'
 TRAINING = LINE * 10

@@ -1,7 +1,7 @@
 """What the sandbox provider keeps on disk.
 
 ``SandboxStore`` holds the state shared by every process; how a stored job
-record reads back against the clock is ``sandbox_clock.SandboxJob``.
+record reads back against the clock is ``clock.SandboxJob``.
 
 Layout under the storage directory::
 
