@@ -1,7 +1,8 @@
-"""Provider modules, one per upstream, and the table that names them.
+"""Providers: shared parts, one package per upstream family, and their table.
 
-Shared parts live here (``base``, ``http``, ``uploads``); each upstream family
-is one package (``openai``, ``vertex``, ``sandbox``). Adding a provider: write
+Shared parts live here (``base``, ``http``, ``retry``, ``upstream_errors``,
+``uploads``); each upstream family is one package (``openai``, ``vertex``,
+``sandbox``). Adding a provider: write
 one package with a ``Provider`` subclass and add its ``custom_llm_provider``
 value here.
 """
