@@ -123,8 +123,7 @@ class AzureProvider(OpenAIProvider):
         if entry.get("training_type") not in (None, ""):
             if training_type_of(entry["training_type"]) is None:
                 raise ValueError(
-                    f"key 'training_type' must be one of {', '.join(TRAINING_TYPES)} "
-                    f"(any case), not {entry['training_type']!r}"
+                    f"key 'training_type' must be one of {', '.join(TRAINING_TYPES)} (any case)"
                 )
             if not _takes_training_type(version):
                 raise ValueError(
