@@ -31,7 +31,7 @@ from ..base import (
     ProviderNotSupported,
     RemoteJob,
 )
-from .entra import SIGN_IN_KEYS, EntraBearerAuth, build_credential, sign_in_way
+from .entra import SIGN_IN_KEYS, EntraBearerAuth, build_credential, check_sign_in, sign_in_way
 from .provider import OpenAIProvider
 
 DEFAULT_API_VERSION = "2024-10-21"
@@ -119,7 +119,7 @@ class AzureProvider(OpenAIProvider):
                 "key 'api_base' must be the resource endpoint, "
                 "e.g. https://my-resource.openai.azure.com"
             )
-        sign_in_way(entry)
+        check_sign_in(entry)
         if entry.get("training_type") not in (None, ""):
             if training_type_of(entry["training_type"]) is None:
                 raise ValueError(

@@ -78,6 +78,20 @@ def sign_in_way(entry: dict[str, Any]) -> str:
     return ways[0]
 
 
+def check_sign_in(entry: dict[str, Any]) -> None:
+    """Validate the entry's sign-in keys (see ``sign_in_way``) and that its
+    credential can be built; ValueError naming the key, never its value."""
+    way = sign_in_way(entry)
+    try:
+        build_credential(entry)
+    except ValueError:
+        if way == "client_secret":
+            raise ValueError(
+                "key 'tenant_id' is not a tenant id (letters, digits, '-' and '.')"
+            ) from None
+        raise ValueError(f"the {way!r} credential cannot be built") from None
+
+
 def build_credential(entry: dict[str, Any]) -> Any:
     """The azure-identity credential of an entry that signs in with client
     credentials or ``azure_ad_token_provider``; None for the other ways.

@@ -260,6 +260,10 @@ def config_error(tmp_path, **sign_in: Any) -> str:
         ({"tenant_id": "t", "client_id": "c"}, "key 'client_secret' is required"),
         ({"client_secret": "s"}, "key 'tenant_id' is required"),
         ({"azure_ad_token_provider": "managed"}, "must be 'default'"),
+        (
+            {"tenant_id": "not a tenant/very", "client_id": "c", "client_secret": "s"},
+            "key 'tenant_id' is not a tenant id",
+        ),
     ],
     ids=[
         "none",
@@ -269,6 +273,7 @@ def config_error(tmp_path, **sign_in: Any) -> str:
         "no-secret",
         "no-tenant",
         "provider",
+        "bad-tenant",
     ],
 )
 def test_an_entry_needs_exactly_one_way_to_sign_in(tmp_path, sign_in, says):
