@@ -157,6 +157,14 @@ class FineTuningJob(LedgerRow):
     suffix = models.CharField(max_length=100, null=True, blank=True)
     integrations = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
+    training_type = models.CharField(
+        max_length=40, blank=True, help_text="Azure training tier asked for (trainingType)."
+    )
+    upstream_fields = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Fields of the provider's job answer the gateway does not shape; passed on.",
+    )
     estimated_cost_usd = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
     cost_usd = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
     sync_error = models.TextField(blank=True)
@@ -199,6 +207,8 @@ class FineTuningJob(LedgerRow):
             "metadata": self.metadata,
             "method": self.method,
         }
+        for name, value in (self.upstream_fields or {}).items():
+            data.setdefault(name, value)  # what the ledger shapes wins
         return data
 
 

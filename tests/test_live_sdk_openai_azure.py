@@ -199,6 +199,11 @@ def job_object(
     if flavour.full_api:
         job["method"] = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}}
         job["metadata"] = {"team": "a"}
+    # Fields the gateway does not shape: passed on as the upstream sent them.
+    job["user_provided_suffix"] = "demo"
+    job["usage_metrics"] = {"trained_tokens": 0, "status": status}
+    if flavour is AZURE_V1:
+        job["trainingType"] = "GlobalStandard"
     job.update(extra)
     return job
 
@@ -360,9 +365,11 @@ def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(sdk_for, 
 
         # ---- create jobs -------------------------------------------------
         method = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}}
-        options = {"method": method}
-        if flavour.full_api:
-            options["metadata"] = {"team": "a"}
+        # metadata is the gateway's own: kept and answered for every flavour,
+        # sent upstream only where the API takes it.
+        options = {"method": method, "metadata": {"team": "a"}}
+        if flavour is AZURE_V1:
+            options["extra_body"] = {"trainingType": "globalstandard"}
         job = sdk.fine_tuning.jobs.create(
             model="gpt-4o-mini", training_file=uploaded.id, suffix="demo", seed=7, **options
         )
@@ -375,7 +382,14 @@ def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(sdk_for, 
         if flavour.full_api:
             assert job.method.type == "supervised"
             assert job.method.supervised.hyperparameters.n_epochs == 3
-            assert job.metadata == {"team": "a"}
+        assert job.metadata == {"team": "a"}
+        assert job.user_provided_suffix == "demo"
+        assert job.to_dict()["usage_metrics"] == {
+            "trained_tokens": 0,
+            "status": "pending" if flavour.azure else "queued",
+        }
+        if flavour is AZURE_V1:
+            assert job.to_dict()["trainingType"] == "GlobalStandard"
         more = [
             sdk.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
             for _ in range(2)
@@ -386,6 +400,10 @@ def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(sdk_for, 
         listed = list(sdk.fine_tuning.jobs.list(limit=2))
         assert [j.id for j in listed] == ["ftjob-up-3", "ftjob-up-2", "ftjob-up-1"]
         assert all(isinstance(j, FineTuningJob) for j in listed)
+        assert [j.user_provided_suffix for j in listed] == ["demo"] * 3
+        tagged = list(sdk.fine_tuning.jobs.list(metadata={"team": "a"}))
+        assert [j.id for j in tagged] == ["ftjob-up-1"]
+        assert list(sdk.fine_tuning.jobs.list(metadata={"team": "b"})) == []
         assert [f.id for f in sdk.files.list()] == ["file-up-1"]
 
         # ---- retrieve ------------------------------------------------------
@@ -398,6 +416,8 @@ def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(sdk_for, 
             "running",
             "gpt-4o-mini-2024-07-18",
         )
+        assert running.to_dict()["usage_metrics"]["status"] == "running"
+        assert running.metadata == {"team": "a"}  # the ledger's, also where Azure has none
 
         # ---- events and checkpoints ----------------------------------------
         events = list(sdk.fine_tuning.jobs.list_events(job.id, limit=2))
@@ -483,9 +503,13 @@ def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(sdk_for, 
     )
     if flavour.full_api:
         assert created["method"] == method and created["metadata"] == {"team": "a"}
-    else:  # the dated API takes the supervised hyperparameters flattened
+    else:  # the dated API takes the supervised hyperparameters flattened, and no metadata
         assert "method" not in created and "metadata" not in created
         assert created["hyperparameters"] == {"n_epochs": 3}
+    if flavour is AZURE_V1:
+        assert created["trainingType"] == "GlobalStandard"
+    else:
+        assert "trainingType" not in created
 
     events_queries = [s.query for s in up.seen if s.path.endswith("/events")]
     assert [(q.get("after"), q["limit"]) for q in events_queries] == [
@@ -510,8 +534,10 @@ def test_the_sdk_sees_a_400_when_the_dated_api_cannot_carry_a_field(sdk_for):
         uploaded = sdk.files.create(file=("train.jsonl", io.BytesIO(TRAINING)), purpose="fine-tune")
         with pytest.raises(openai.BadRequestError) as caught:
             sdk.fine_tuning.jobs.create(
-                model="gpt-4o-mini", training_file=uploaded.id, metadata={"team": "a"}
+                model="gpt-4o-mini",
+                training_file=uploaded.id,
+                integrations=[{"type": "wandb", "wandb": {"project": "p"}}],
             )
-    assert caught.value.param == "metadata"
+    assert caught.value.param == "integrations"
     assert "api_version: v1" in caught.value.message
     assert up.paths("POST") == ["files"]  # the job never went upstream

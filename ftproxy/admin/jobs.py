@@ -31,6 +31,7 @@ JSON_DISPLAYS = (
     "result_files_pretty",
     "integrations_pretty",
     "metadata_pretty",
+    "upstream_fields_pretty",
 )
 
 
@@ -113,6 +114,7 @@ class FineTuningJobAdmin(LedgerAdmin):
                     "suffix",
                     "seed",
                     "organization_id",
+                    "training_type",
                 )
             },
         ),
@@ -147,6 +149,7 @@ class FineTuningJobAdmin(LedgerAdmin):
     result_files_pretty = json_display("result_files")
     integrations_pretty = json_display("integrations")
     metadata_pretty = json_display("metadata")
+    upstream_fields_pretty = json_display("upstream_fields")
 
     @admin.action(description="Refresh from provider", permissions=("operate",))
     def refresh_selected(self, request: HttpRequest, queryset: QuerySet[FineTuningJob]) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..providers.base import TRAINING_TYPES
+
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 ROLES_OF_METHODS = ("supervised", "dpo", "reinforcement")
 
@@ -160,6 +162,24 @@ class MetadataField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "string", "enum": list(TRAINING_TYPES), "nullable": True})
+class TrainingTypeField(serializers.Field):
+    """Azure's training tier, matched case-insensitively; the gateway's spelling."""
+
+    by_lower = {name.lower(): name for name in TRAINING_TYPES}
+
+    def to_internal_value(self, data: Any) -> Any:
+        tier = self.by_lower.get(data.strip().lower()) if isinstance(data, str) else None
+        if tier is None:
+            raise serializers.ValidationError(
+                f"must be one of {', '.join(TRAINING_TYPES)} (any case)"
+            )
+        return tier
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class JobCreateSerializer(StrictSerializer):
     """``POST /fine_tuning/jobs``: OpenAI's CreateFineTuningJobRequest."""
 
@@ -174,6 +194,9 @@ class JobCreateSerializer(StrictSerializer):
     )
     integrations = IntegrationSerializer(many=True, required=False, allow_null=True)
     metadata = MetadataField(required=False, allow_null=True)
+    #: Azure OpenAI's training tier; also accepted as ``training_type``.
+    trainingType = TrainingTypeField(required=False, allow_null=True)  # noqa: N815
+    training_type = TrainingTypeField(required=False, allow_null=True)
     custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +204,13 @@ class JobCreateSerializer(StrictSerializer):
         for name in ("hyperparameters", "method", "integrations", "metadata"):
             if name in self.initial_data:
                 attrs[name] = self.initial_data[name]
+        camel, snake = attrs.pop("trainingType", None), attrs.pop("training_type", None)
+        if camel and snake and camel != snake:
+            raise serializers.ValidationError(
+                {"trainingType": [f"disagrees with training_type ({snake!r}); give one"]}
+            )
+        if camel or snake:
+            attrs["training_type"] = camel or snake
         return attrs
 
 

@@ -135,10 +135,17 @@ class FileUpload:
     expires_after: dict[str, Any] | None = None
 
 
+#: Azure OpenAI's training tiers (``trainingType``), in the gateway's
+#: spelling; each provider entry sends them in its api-version's spelling.
+TRAINING_TYPES = ("standard", "globalStandard", "developerTier")
+
+
 @dataclass
 class JobCreate:
     """A fine-tuning job to create. ``training_file`` and ``validation_file``
-    are *remote* references (the provider's file id, or a ``gs://`` URI)."""
+    are *remote* references (the provider's file id, or a ``gs://`` URI).
+    ``training_type`` is one of ``TRAINING_TYPES``, only for providers whose
+    ``accepts_training_type`` is true."""
 
     model: str
     training_file: str
@@ -149,6 +156,7 @@ class JobCreate:
     seed: int | None = None
     integrations: list[dict[str, Any]] | None = None
     metadata: dict[str, str] | None = None
+    training_type: str | None = None
 
 
 # --------------------------------------------------------------------------
@@ -179,6 +187,9 @@ class RemoteJob:
     the provider's own word for it, kept in the ledger. ``training_file`` and
     ``validation_file`` are remote references. ``terminal`` says whether
     ``raw_status`` is truly final (nothing will change it any more).
+    ``upstream_fields`` are the answer's fields the gateway does not shape
+    (e.g. ``user_provided_suffix``, ``usage_metrics``, Azure's
+    ``trainingType``), as the provider sent them, to be passed on.
     """
 
     remote_id: str
@@ -203,6 +214,7 @@ class RemoteJob:
     integrations: list[dict[str, Any]] | None = None
     metadata: dict[str, str] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    upstream_fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -282,6 +294,8 @@ class Provider:
     #: contain "/", e.g. gs:// URIs or resource names): the gateway mints
     #: ``file-…`` / ``ftjob-…`` ids and keeps the remote one in the ledger.
     mints_ids: ClassVar[bool] = False
+    #: True when jobs may carry a ``training_type`` (Azure's training tiers).
+    accepts_training_type: ClassVar[bool] = False
 
     COMMON_OPTIONS: ClassVar[frozenset[str]] = frozenset(
         {"custom_llm_provider", "name", "timeout", "max_retries"}

@@ -60,6 +60,13 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         FINE_TUNING, provider_hint, fallback=training_row.provider if training_row else None
     )
     ctx.note(provider=provider.name)
+    training_type = body.get("training_type")
+    if training_type and not provider.accepts_training_type:
+        raise InvalidRequest(
+            f"trainingType (training tiers) is an Azure OpenAI setting; provider "
+            f"{provider.name!r} ({provider.kind}) has none.",
+            param="trainingType",
+        )
     for param, row in (("training_file", training_row), ("validation_file", validation_row)):
         if row is None:
             continue
@@ -95,6 +102,7 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         seed=body.get("seed"),
         integrations=body.get("integrations"),
         metadata=body.get("metadata"),
+        training_type=training_type or "",
         created_at=now,
         estimated_cost_usd=estimated_cost(
             body["model"],
@@ -113,6 +121,7 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         seed=body.get("seed"),
         integrations=body.get("integrations"),
         metadata=body.get("metadata"),
+        training_type=training_type,
     )
     try:
         remote = ctx.upstream(provider, provider.create_job, request)
@@ -206,6 +215,7 @@ def _adopt(ctx: CallContext, provider, job_id: str) -> FineTuningJob:
             training_file=remote.training_file or "",
             validation_file=remote.validation_file,
             suffix=remote.suffix,
+            metadata=remote.metadata,
             created_at=remote.created_at,
             ledger_state=LedgerState.OK,
         )

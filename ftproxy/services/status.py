@@ -29,8 +29,10 @@ MIRRORED_FIELDS = (
     "result_files",
     "seed",
     "integrations",
-    "metadata",
+    "upstream_fields",
 )
+# Not ``metadata``: the gateway owns it (kept as the caller sent it, also
+# where the provider does not take it).
 
 
 def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message: str = "") -> bool:

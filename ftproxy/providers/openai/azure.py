@@ -10,7 +10,12 @@ Two API families share one resource endpoint:
 - ``api_version: v1``: ``{api_base}/openai/v1/<path>``, no ``api-version``
   query, and OpenAI's request and answer shapes.
 
-Either way the key goes in the ``api-key`` header, never ``Authorization``.
+Either way a resource key goes in the ``api-key`` header, never
+``Authorization``; an entry signing in with Microsoft Entra ID (see
+``entra.py``) sends ``Authorization: Bearer …`` and no ``api-key``.
+
+Jobs may carry a training tier (``trainingType``); ``metadata`` is sent only
+where the API version takes it (v1), and kept by the gateway either way.
 """
 
 from __future__ import annotations
@@ -18,7 +23,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..base import FileUpload, JobCreate, ProviderInputError, ProviderNotSupported, RemoteJob
+from ..base import (
+    TRAINING_TYPES,
+    FileUpload,
+    JobCreate,
+    ProviderInputError,
+    ProviderNotSupported,
+    RemoteJob,
+)
+from .entra import SIGN_IN_KEYS, EntraBearerAuth, build_credential, check_sign_in, sign_in_way
 from .provider import OpenAIProvider
 
 DEFAULT_API_VERSION = "2024-10-21"
@@ -30,6 +43,34 @@ API_VERSION_RE = re.compile(r"^(v1|\d{4}-\d{2}-\d{2}(-preview)?)$")
 QUEUED_JOB_STATUSES = frozenset({"created", "pending", "notRunning"})
 #: Azure file statuses of a file still being validated: OpenAI's "uploaded".
 UPLOADED_FILE_STATUSES = frozenset({"pending", "running", "notRunning"})
+#: The first dated API version that takes ``trainingType`` (Microsoft's
+#: fine-tuning guide sends it with 2025-04-01-preview; 2024-10-21 has no such
+#: field and would ignore it).
+FIRST_TIERED_VERSION = "2025-04-01"
+#: ``trainingType`` as each API family spells it (Microsoft's fine-tuning
+#: guide and the azure-ai-projects SDK: "Standard", "GlobalStandard",
+#: "developerTier"). Azure's REST specs do not list the field.
+TRAINING_TYPE_SPELLINGS: dict[str, dict[str, str]] = {
+    "dated": {
+        "standard": "Standard",
+        "globalStandard": "GlobalStandard",
+        "developerTier": "developerTier",
+    },
+    V1: {
+        "standard": "Standard",
+        "globalStandard": "GlobalStandard",
+        "developerTier": "developerTier",
+    },
+}
+_TRAINING_TYPES_BY_LOWER = {name.lower(): name for name in TRAINING_TYPES}
+
+
+def training_type_of(value: Any) -> str | None:
+    """The gateway's spelling of a training tier given in any case, or None
+    when the value is not one."""
+    if not isinstance(value, str):
+        return None
+    return _TRAINING_TYPES_BY_LOWER.get(value.strip().lower())
 
 
 def api_version_of(entry: dict[str, Any]) -> str:
@@ -49,12 +90,20 @@ class AzureProvider(OpenAIProvider):
     """
 
     kind = "azure"
-    options = frozenset({"api_key", "api_base", "api_version"})
-    required_options = frozenset({"api_key", "api_base"})
+    options = frozenset({"api_base", "api_version", "training_type"}) | SIGN_IN_KEYS
+    required_options = frozenset({"api_base"})
+    accepts_training_type = True
 
     def __init__(self, entry: dict[str, Any]):
         self.api_version = api_version_of(entry)
+        self.sign_in = sign_in_way(entry)
+        self.default_training_type = training_type_of(entry.get("training_type"))
         super().__init__(entry)
+        credential = build_credential(entry)
+        if credential is not None:
+            self.client.session.auth = EntraBearerAuth(
+                credential, self.name, secrets=(str(entry.get("client_secret") or ""),)
+            )
 
     @classmethod
     def check_entry(cls, entry: dict[str, Any]) -> None:
@@ -70,6 +119,17 @@ class AzureProvider(OpenAIProvider):
                 "key 'api_base' must be the resource endpoint, "
                 "e.g. https://my-resource.openai.azure.com"
             )
+        check_sign_in(entry)
+        if entry.get("training_type") not in (None, ""):
+            if training_type_of(entry["training_type"]) is None:
+                raise ValueError(
+                    f"key 'training_type' must be one of {', '.join(TRAINING_TYPES)} (any case)"
+                )
+            if not _takes_training_type(version):
+                raise ValueError(
+                    f"key 'training_type' needs api_version: v1 or a dated version from "
+                    f"{FIRST_TIERED_VERSION}-preview on; {version} has no training tiers"
+                )
 
     @property
     def is_v1(self) -> bool:
@@ -87,7 +147,11 @@ class AzureProvider(OpenAIProvider):
         return f"{base}/openai/v1" if self.is_v1 else f"{base}/openai"
 
     def auth_headers(self) -> dict[str, str]:
-        return {"api-key": self.api_key}
+        if self.sign_in == "api_key":
+            return {"api-key": str(self.api_key)}
+        if self.sign_in == "azure_ad_token":
+            return {"Authorization": f"Bearer {self.entry['azure_ad_token']}"}
+        return {}  # a credential: EntraBearerAuth sets Authorization on each request
 
     def query_params(self) -> dict[str, str]:
         return {} if self.is_v1 else {"api-version": self.api_version}
@@ -106,16 +170,24 @@ class AzureProvider(OpenAIProvider):
             raise self._needs_v1("expires_after", "expires_after")
         return super().upload_fields(upload)
 
+    def upstream_metadata(self, job: JobCreate) -> dict[str, str] | None:
+        """v1 takes job metadata; dated versions have no such field, so it
+        stays in the gateway's ledger only."""
+        return job.metadata if self.is_v1 else None
+
     def job_body(self, job: JobCreate) -> dict[str, Any]:
-        """For dated versions: OpenAI's body reduced to FineTuningJobCreation
+        """OpenAI's body plus ``trainingType`` (the job's or the entry's
+        default tier). For dated versions, reduced to FineTuningJobCreation
         (model, training_file, validation_file, hyperparameters, suffix, seed)."""
         body = super().job_body(job)
+        tier = job.training_type or self.default_training_type
+        if tier:
+            body["trainingType"] = self._spell_training_type(tier)
         if self.is_v1:
             return body
-        for field in ("integrations", "metadata"):
-            # An empty list or mapping says nothing, so leaving it out loses nothing.
-            if body.pop(field, None):
-                raise self._needs_v1(f"'{field}' on a fine-tuning job", field)
+        # An empty list says nothing, so leaving it out loses nothing.
+        if body.pop("integrations", None):
+            raise self._needs_v1("'integrations' on a fine-tuning job", "integrations")
         method = body.pop("method", None)
         hyperparameters = dict(body.get("hyperparameters") or {})
         if method:
@@ -128,6 +200,25 @@ class AzureProvider(OpenAIProvider):
         else:
             body.pop("hyperparameters", None)
         return body
+
+    def _spell_training_type(self, tier: str) -> str:
+        canonical = training_type_of(tier)
+        if canonical is None:
+            raise ProviderInputError(
+                f"trainingType must be one of {', '.join(TRAINING_TYPES)}, not {tier!r}.",
+                provider=self.name,
+                param="trainingType",
+            )
+        if not _takes_training_type(self.api_version):
+            raise ProviderNotSupported(
+                f"trainingType (training tiers) is not supported by azure api-version "
+                f"{self.api_version}; use api_version: v1 or a dated version from "
+                f"{FIRST_TIERED_VERSION}-preview on for this provider entry.",
+                provider=self.name,
+                param="trainingType",
+            )
+        family = V1 if self.is_v1 else "dated"
+        return TRAINING_TYPE_SPELLINGS[family][canonical]
 
     def _merge_method(
         self, method: dict[str, Any], hyperparameters: dict[str, Any]
@@ -187,3 +278,9 @@ class AzureProvider(OpenAIProvider):
         if not self.is_v1:
             raise self._needs_v1("Resuming fine-tuning jobs")
         return super().resume_job(remote_id)
+
+
+def _takes_training_type(version: str) -> bool:
+    """Whether an API version has ``trainingType``: v1, or a dated version
+    from FIRST_TIERED_VERSION on."""
+    return version == V1 or version[:10] >= FIRST_TIERED_VERSION

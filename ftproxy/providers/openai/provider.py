@@ -17,6 +17,7 @@ from ..base import (
     Page,
     Provider,
     ProviderFailure,
+    ProviderNotSupported,
     RemoteCheckpoint,
     RemoteEvent,
     RemoteFile,
@@ -39,7 +40,33 @@ JOB_FIELDS = (
     "suffix",
     "seed",
     "integrations",
-    "metadata",
+)
+#: Fields of a job answer that the gateway shapes itself (ids, file ids,
+#: times, status, and what the ledger owns); every other field of the answer
+#: is passed on as the provider sent it (``RemoteJob.upstream_fields``).
+SHAPED_JOB_FIELDS = frozenset(
+    {
+        "id",
+        "object",
+        "created_at",
+        "error",
+        "fine_tuned_model",
+        "finished_at",
+        "estimated_finish",
+        "hyperparameters",
+        "integrations",
+        "metadata",
+        "method",
+        "model",
+        "organization_id",
+        "organisation_id",
+        "result_files",
+        "seed",
+        "status",
+        "trained_tokens",
+        "training_file",
+        "validation_file",
+    }
 )
 
 
@@ -57,7 +84,7 @@ class OpenAIProvider(Provider):
 
     def __init__(self, entry: dict[str, Any]):
         super().__init__(entry)
-        self.api_key: str = entry["api_key"]
+        self.api_key: str | None = entry.get("api_key")
         self.client = HttpClient(
             self.name,
             self.api_base(),
@@ -96,8 +123,28 @@ class OpenAIProvider(Provider):
         return fields
 
     def job_body(self, job: JobCreate) -> dict[str, Any]:
-        """The JSON body of a job creation: every field that is set."""
-        return {name: getattr(job, name) for name in JOB_FIELDS if getattr(job, name) is not None}
+        """The JSON body of a job creation: every field that is set, and the
+        metadata that ``upstream_metadata`` sends."""
+        if job.training_type and not self.accepts_training_type:
+            raise ProviderNotSupported(
+                f"trainingType (training tiers) is an Azure OpenAI setting; the provider "
+                f"'{self.name}' ({self.kind}) has none.",
+                provider=self.name,
+                param="trainingType",
+            )
+        body = {name: getattr(job, name) for name in JOB_FIELDS if getattr(job, name) is not None}
+        metadata = self.upstream_metadata(job)
+        if metadata is not None:
+            body["metadata"] = metadata
+        return body
+
+    def upstream_metadata(self, job: JobCreate) -> dict[str, str] | None:
+        """The ``metadata`` sent upstream with a job, or None to send none.
+
+        The one place that decides it (subclasses override): the gateway keeps
+        the job's metadata in its ledger whatever is sent, and answers with
+        the ledger's copy."""
+        return job.metadata
 
     # ---- answer normalisation (overridden by subclasses) ----------------
     def normalise_file(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +280,7 @@ class OpenAIProvider(Provider):
             integrations=data.get("integrations"),
             metadata=data.get("metadata"),
             raw=raw,
+            upstream_fields={k: v for k, v in data.items() if k not in SHAPED_JOB_FIELDS},
         )
 
     def to_event(self, data: Any) -> RemoteEvent:

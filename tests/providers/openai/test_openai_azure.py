@@ -922,11 +922,10 @@ class TestAzureDatedJobBody:
         "fields,param",
         [
             ({"integrations": [{"type": "wandb", "wandb": {"project": "p"}}]}, "integrations"),
-            ({"metadata": {"team": "search"}}, "metadata"),
             ({"method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}}}, "method.type"),
             ({"method": {"type": "reinforcement", "reinforcement": {"grader": {}}}}, "method.type"),
         ],
-        ids=["integrations", "metadata", "dpo", "reinforcement"],
+        ids=["integrations", "dpo", "reinforcement"],
     )
     def test_fields_the_dated_api_lacks_are_refused_not_dropped(self, mocked, fields, param):
         with pytest.raises(ProviderNotSupported) as info:
