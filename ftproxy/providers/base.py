@@ -149,6 +149,10 @@ class JobCreate:
     seed: int | None = None
     integrations: list[dict[str, Any]] | None = None
     metadata: dict[str, str] | None = None
+    #: For providers with ``continues_from_ledger``: the raw payload of the
+    #: earlier job (found in the ledger) whose fine-tuned model or checkpoint
+    #: ``model`` names, so the provider can name what its upstream continues from.
+    source_job: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------
@@ -203,6 +207,9 @@ class RemoteJob:
     integrations: list[dict[str, Any]] | None = None
     metadata: dict[str, str] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    #: Facts found in the answer that belong in the job's events (e.g. what
+    #: the upstream found in the dataset); the service records each once.
+    notices: list[RemoteEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -282,6 +289,10 @@ class Provider:
     #: contain "/", e.g. gs:// URIs or resource names): the gateway mints
     #: ``file-…`` / ``ftjob-…`` ids and keeps the remote one in the ledger.
     mints_ids: ClassVar[bool] = False
+    #: True when a fine-tuned model's public name (e.g. an endpoint) is not
+    #: what the upstream continues tuning from: the gateway then looks the
+    #: name up among earlier jobs and passes the match as ``JobCreate.source_job``.
+    continues_from_ledger: ClassVar[bool] = False
 
     COMMON_OPTIONS: ClassVar[frozenset[str]] = frozenset(
         {"custom_llm_provider", "name", "timeout", "max_retries"}

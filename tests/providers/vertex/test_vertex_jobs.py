@@ -118,7 +118,6 @@ def test_create_accepts_international_lowercase_labels(rsps):
     [
         ({"seed": 42}, "seed"),
         ({"integrations": [{"type": "wandb", "wandb": {"project": "p"}}]}, "integrations"),
-        ({"method": {"type": "dpo", "dpo": {}}}, "method.type"),
         ({"method": {"type": "reinforcement"}}, "method.type"),
         ({"hyperparameters": {"batch_size": 8}}, "hyperparameters.batch_size"),
         (
