@@ -5,14 +5,18 @@ recorded once in the job's events. Vertex is played by ``responses``."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import responses
 
-from ftproxy.models import ApiKey, FineTuningJob, JobEvent
+from ftproxy.models import ApiKey, File, FineTuningJob, JobEvent
+from tests.conftest import jsonl
 from tests.factories import ledger_file, ledger_job
 from tests.providers.vertex.helpers import (
     API,
+    BUCKET,
+    GCS,
     JOB_NAME,
     JOB_URL,
     LOCATION,
@@ -52,10 +56,22 @@ def vertex(gateway_config):
         "vertex_credentials": json.dumps(service_account_info()),
         "max_retries": 0,
     }
-    gateway_config({"finetune_settings": [entry]})
+    gateway_config(
+        {
+            "finetune_settings": [entry],
+            "files_settings": [{**entry, "gcs_bucket_name": f"{BUCKET}/team-a"}],
+        }
+    )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_token(rsps)
         rsps.add_callback(responses.POST, f"{API}/tuningJobs", callback=echo_created_job)
+        sessions = iter(range(100))
+        rsps.add_callback(
+            responses.POST,
+            f"{GCS}/upload/storage/v1/b/{BUCKET}/o",
+            callback=lambda r: (200, {"Location": f"{GCS}/upload/session/{next(sessions)}"}, ""),
+        )
+        rsps.add(responses.PUT, re.compile(re.escape(f"{GCS}/upload/session/") + r"\d+"), json={})
         yield rsps
 
 
@@ -95,6 +111,38 @@ def continue_from(api, model: str, training_file: str):
     return api.post_json(
         "/v1/fine_tuning/jobs", {"model": model, "training_file": training_file, "suffix": "v2"}
     )
+
+
+# ---- preference tuning through the API --------------------------------------
+
+
+def test_a_dpo_file_uploaded_to_vertex_trains_a_dpo_job(vertex, master):
+    line = {
+        "input": {"messages": [{"role": "user", "content": "Capital of France?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Paris."}],
+        "non_preferred_output": [{"role": "assistant", "content": "Lyon."}],
+    }
+    uploaded = master.upload(jsonl(line, line))
+    assert uploaded.status_code == 200, uploaded.content
+    uri = File.objects.get(public_id=uploaded.json()["id"]).remote_id
+    assert "/gemini-preference/" in uri
+
+    method = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1, "n_epochs": 2}}}
+    response = master.post_json(
+        "/v1/fine_tuning/jobs",
+        {"model": "gemini-2.5-flash", "training_file": uploaded.json()["id"], "method": method},
+    )
+
+    assert response.status_code == 200, response.content
+    [body] = sent_bodies(vertex)
+    assert body["preferenceOptimizationSpec"] == {
+        "trainingDatasetUri": uri,
+        "hyperParameters": {"beta": 0.1, "epochCount": 2},
+    }
+    job = response.json()
+    assert job["method"]["type"] == "dpo"
+    assert job["method"]["dpo"]["hyperparameters"]["beta"] == 0.1
+    assert job["training_file"] == uploaded.json()["id"]
 
 
 # ---- continued tuning ----------------------------------------------------
