@@ -149,9 +149,10 @@ class JobCreate:
     seed: int | None = None
     integrations: list[dict[str, Any]] | None = None
     metadata: dict[str, str] | None = None
-    #: For providers with ``continues_from_ledger``: the raw payload of the
-    #: earlier job (found in the ledger) whose fine-tuned model or checkpoint
-    #: ``model`` names, so the provider can name what its upstream continues from.
+    #: The raw payload of the earlier job (found in the ledger) whose
+    #: fine-tuned model or checkpoint ``model`` names (see
+    #: ``Provider.tuned_model_reference``), so the provider can name what its
+    #: upstream continues from.
     source_job: dict[str, Any] | None = None
 
 
@@ -289,10 +290,6 @@ class Provider:
     #: contain "/", e.g. gs:// URIs or resource names): the gateway mints
     #: ``file-…`` / ``ftjob-…`` ids and keeps the remote one in the ledger.
     mints_ids: ClassVar[bool] = False
-    #: True when a fine-tuned model's public name (e.g. an endpoint) is not
-    #: what the upstream continues tuning from: the gateway then looks the
-    #: name up among earlier jobs and passes the match as ``JobCreate.source_job``.
-    continues_from_ledger: ClassVar[bool] = False
 
     COMMON_OPTIONS: ClassVar[frozenset[str]] = frozenset(
         {"custom_llm_provider", "name", "timeout", "max_retries"}
@@ -337,6 +334,15 @@ class Provider:
         raise self._unsupported("File content")
 
     # ---- fine-tuning jobs --------------------------------------------
+    def tuned_model_reference(self, model: str) -> str | None:
+        """When ``model`` names a fine-tuned model by an upstream resource that
+        the gateway must trace to the job that produced it (to continue tuning
+        from it), the string under which that job's raw payload holds it;
+        None for base models and names the upstream resolves itself. The
+        gateway then passes the producing job's payload as
+        ``JobCreate.source_job``."""
+        return None
+
     def create_job(self, job: JobCreate) -> RemoteJob:
         """Create a job; every field of ``job`` must reach the upstream or be
         rejected with ProviderInputError / ProviderNotSupported."""

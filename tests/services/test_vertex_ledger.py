@@ -226,6 +226,35 @@ def test_the_master_key_continues_from_any_keys_model(vertex, master):
     assert sent_bodies(vertex)[0]["preTunedModel"]["tunedModelName"] == MODEL
 
 
+def test_a_key_may_name_its_own_jobs_tuned_model_resource_but_no_other(vertex, api_as):
+    secret, owner = key_named("alice")
+    earlier_job(owner)
+    ledger_file("file-t", provider="vertex_ai", remote_id=TRAIN, owner=owner)
+    api = api_as(secret)
+
+    assert continue_from(api, MODEL, "file-t").status_code == 200
+    assert sent_bodies(vertex)[0]["preTunedModel"] == {"tunedModelName": MODEL}
+    # A resource no job of this key produced, as with raw gs:// URIs: master key only.
+    response = continue_from(api, f"{BASE}/models/12345", "file-t")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "model_not_found"
+    assert len(sent_bodies(vertex)) == 1
+
+
+def test_the_master_key_may_name_any_tuned_model_resource(vertex, master):
+    response = continue_from(master, f"{BASE}/models/12345", TRAIN)
+    assert response.status_code == 200, response.content
+    assert sent_bodies(vertex)[0]["preTunedModel"] == {"tunedModelName": f"{BASE}/models/12345"}
+
+
+def test_a_base_model_needs_no_earlier_job(vertex, api_as):
+    secret, owner = key_named("alice")
+    ledger_file("file-t", provider="vertex_ai", remote_id=TRAIN, owner=owner)
+    response = continue_from(api_as(secret), "gemini-2.0-flash-001", "file-t")
+    assert response.status_code == 200, response.content
+    assert sent_bodies(vertex)[0]["baseModel"] == "gemini-2.0-flash-001"
+
+
 def test_an_endpoint_no_ledger_job_produced_is_a_400_naming_model(vertex, master):
     response = continue_from(master, f"{BASE}/endpoints/404", TRAIN)
     assert response.status_code == 400

@@ -103,6 +103,16 @@ def check_job_options(entry: dict[str, Any]) -> None:
         raise ValueError("key 'export_last_checkpoint_only' must be true or false")
 
 
+def tuned_model_reference(model: Any) -> str | None:
+    """``model`` when it names a tuned model (an endpoint or a ``Model``
+    resource), else None (a base model)."""
+    if not isinstance(model, str):
+        return None
+    if _ENDPOINT_RESOURCE.match(model) or _MODEL_RESOURCE.match(model.split("@", 1)[0]):
+        return model
+    return None
+
+
 def pre_tuned_model(model: str, source_job: dict[str, Any] | None) -> dict[str, Any] | None:
     """``preTunedModel`` when ``model`` names a tuned model, else None.
 

@@ -37,7 +37,7 @@ from ..http import HttpClient
 from ..uploads import BoundedReader, StreamedBody
 from .auth import auth_error, authorized_session, credentials_info
 from .dataset import CHAT, CONVERTED_FOLDERS, OBJECT_ROOT, convert_jsonl
-from .job_body import JOB_OPTIONS, check_job_options, tuning_job_body
+from .job_body import JOB_OPTIONS, check_job_options, tuned_model_reference, tuning_job_body
 from .jobs import checkpoint_page, remote_job
 
 GCS_API_BASE = "https://storage.googleapis.com"
@@ -119,7 +119,6 @@ class VertexProvider(Provider):
         }
     )
     required_options = frozenset({"vertex_project", "vertex_location"})
-    continues_from_ledger = True
 
     def __init__(self, entry: dict[str, Any]):
         super().__init__(entry)
@@ -307,6 +306,12 @@ class VertexProvider(Provider):
             raise auth_error(exc, self.name) from exc
 
     # ---- fine-tuning jobs ----------------------------------------------
+    def tuned_model_reference(self, model: str) -> str | None:
+        """Endpoints (what the gateway returns as ``fine_tuned_model`` and
+        checkpoints) and tuned ``Model`` resources, as the job's payload
+        spells them; None for base models."""
+        return tuned_model_reference(model)
+
     def create_job(self, job: JobCreate) -> RemoteJob:
         """POST a ``TuningJob``; fields Vertex cannot honour are a 400."""
         body = tuning_job_body(job, self.job_options)
