@@ -68,6 +68,7 @@ def convert_jsonl(source: IO[bytes], target: IO[bytes]) -> Converted:
     Raises ``ConversionError`` (400, naming the line) for the first line that
     cannot be converted; ``target`` is then incomplete and must be discarded.
     """
+    # Imported here: preference.py builds on this module's helpers.
     from .preference import convert_preference_example, is_preference_line
 
     count = 0

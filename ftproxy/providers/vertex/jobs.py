@@ -155,11 +155,12 @@ def dataset_notices(data: dict[str, Any]) -> list[RemoteEvent]:
     if steps:
         facts.append(f"{steps} tuning steps")
     stamp = unix_seconds(data.get("updateTime")) or int(time.time())
-    summary = {
-        key: _int(stats.get(key))
-        for key in ("tuningDatasetExampleCount", "totalBillableTokenCount", "tuningStepCount")
-        if _int(stats.get(key)) is not None
+    counts = {
+        "tuningDatasetExampleCount": examples,
+        "totalBillableTokenCount": billable,
+        "tuningStepCount": steps,
     }
+    summary = {key: value for key, value in counts.items() if value is not None}
     notices = [
         RemoteEvent(
             id="vertex-dataset",
