@@ -39,6 +39,7 @@ def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message
     Locks the row, so concurrent updates are serialised: each real change
     writes exactly one ``JobEvent`` and sends ``job_status_changed`` once
     after commit; a final status is never replaced by a stale answer.
+    The provider's notices (``remote.notices``) join the events, once each.
     Returns whether the status changed. ``job`` is updated in place.
     """
     with transaction.atomic():
