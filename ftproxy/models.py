@@ -213,7 +213,9 @@ class FineTuningJob(LedgerRow):
 
 
 class JobEvent(models.Model):
-    """One observed status change of a job."""
+    """One observed status change of a job, or (with ``from_status`` equal to
+    ``to_status``) a notice about it, such as what the provider found in its
+    dataset; a notice carries its own ``level`` and ``data``."""
 
     job = models.ForeignKey(FineTuningJob, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=40, blank=True)
@@ -222,6 +224,8 @@ class JobEvent(models.Model):
     source = models.CharField(max_length=20)
     message = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=10, blank=True, help_text="Empty: from the status.")
+    data = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -235,7 +239,7 @@ class JobEvent(models.Model):
         return f"ftevent-{self.pk}"
 
     def to_openai(self) -> dict:
-        level = "error" if self.to_status == "failed" else "info"
+        level = self.level or ("error" if self.to_status == "failed" else "info")
         message = self.message or (
             f"Status changed from {self.from_status} to {self.to_status}"
             if self.from_status
@@ -253,6 +257,7 @@ class JobEvent(models.Model):
                 "to_status": self.to_status,
                 "provider_status": self.provider_status or None,
                 "source": self.source,
+                **(self.data or {}),
             },
         }
 

@@ -157,6 +157,11 @@ class JobCreate:
     integrations: list[dict[str, Any]] | None = None
     metadata: dict[str, str] | None = None
     training_type: str | None = None
+    #: The raw payload of the earlier job (found in the ledger) whose
+    #: fine-tuned model or checkpoint ``model`` names (see
+    #: ``Provider.tuned_model_reference``), so the provider can name what its
+    #: upstream continues from.
+    source_job: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------
@@ -215,6 +220,9 @@ class RemoteJob:
     metadata: dict[str, str] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     upstream_fields: dict[str, Any] = field(default_factory=dict)
+    #: Facts found in the answer that belong in the job's events (e.g. what
+    #: the upstream found in the dataset); the service records each once.
+    notices: list[RemoteEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -340,6 +348,15 @@ class Provider:
         raise self._unsupported("File content")
 
     # ---- fine-tuning jobs --------------------------------------------
+    def tuned_model_reference(self, model: str) -> str | None:
+        """When ``model`` names a fine-tuned model by an upstream resource that
+        the gateway must trace to the job that produced it (to continue tuning
+        from it), the string under which that job's raw payload holds it;
+        None for base models and names the upstream resolves itself. The
+        gateway then passes the producing job's payload as
+        ``JobCreate.source_job``."""
+        return None
+
     def create_job(self, job: JobCreate) -> RemoteJob:
         """Create a job; every field of ``job`` must reach the upstream or be
         rejected with ProviderInputError / ProviderNotSupported."""

@@ -26,6 +26,7 @@ from .common import (
     visible,
 )
 from .context import CallContext
+from .continuation import source_job_payload
 from .status import change_status
 
 GS_PREFIX = "gs://"
@@ -85,6 +86,7 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         raise InvalidRequest(
             "training_file: gs:// URIs are only for vertex_ai.", param="training_file"
         )
+    source_job = source_job_payload(ctx, provider, body["model"])
 
     now = int(timezone.now().timestamp())
     job = FineTuningJob.objects.create(
@@ -122,6 +124,7 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         integrations=body.get("integrations"),
         metadata=body.get("metadata"),
         training_type=training_type,
+        source_job=source_job,
     )
     try:
         remote = ctx.upstream(provider, provider.create_job, request)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from ..conf import FILES, gateway
 from ..models import File, FineTuningJob, JobEvent, LedgerState
 from ..pricing import training_cost
-from ..providers.base import RemoteJob
+from ..providers.base import RemoteEvent, RemoteJob
 from ..signals import job_status_changed
 
 #: RemoteJob fields copied onto the ledger row as they are.
@@ -41,6 +41,7 @@ def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message
     Locks the row, so concurrent updates are serialised: each real change
     writes exactly one ``JobEvent`` and sends ``job_status_changed`` once
     after commit; a final status is never replaced by a stale answer.
+    The provider's notices (``remote.notices``) join the events, once each.
     Returns whether the status changed. ``job`` is updated in place.
     """
     with transaction.atomic():
@@ -83,6 +84,8 @@ def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message
                     sender=FineTuningJob, job=row, old_status=old_status, new_status=row.status
                 )
             )
+        if remote.notices and not stale:
+            _record_notices(row, remote.notices, source)
     for name in [
         *MIRRORED_FIELDS,
         "status",
@@ -95,6 +98,29 @@ def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message
     ]:
         setattr(job, name, getattr(row, name))
     return changed
+
+
+def _record_notices(job: FineTuningJob, notices: list[RemoteEvent], source: str) -> None:
+    """Add the provider's notices to the job's events, each once: a notice
+    already there (the same message) is not repeated by later refreshes."""
+    messages = [notice.message for notice in notices]
+    seen = set(
+        JobEvent.objects.filter(job=job, message__in=messages).values_list("message", flat=True)
+    )
+    for notice in notices:
+        if notice.message in seen:
+            continue
+        seen.add(notice.message)
+        JobEvent.objects.create(
+            job=job,
+            from_status=job.status,
+            to_status=job.status,
+            provider_status=job.raw_status,
+            source=source,
+            message=notice.message,
+            level=notice.level,
+            data=notice.data,
+        )
 
 
 def _record_result_files(job: FineTuningJob) -> None:

@@ -368,7 +368,8 @@ class SandboxProvider(Provider):
 _JOB_FIELDS = [
     field.name
     for field in dataclasses.fields(RemoteJob)
-    if field.name not in ("remote_id", "raw_status", "terminal", "raw", "upstream_fields")
+    if field.name
+    not in ("remote_id", "raw_status", "terminal", "raw", "upstream_fields", "notices")
 ]
 
 

@@ -1,22 +1,35 @@
-"""OpenAI chat fine-tuning JSONL → Gemini supervised-tuning JSONL.
+"""OpenAI fine-tuning JSONL → Vertex AI tuning JSONL.
 
-Vertex AI reads one ``{"systemInstruction", "contents", "tools"}`` object per
-line (Gemini's ``GenerateContentRequest`` shape, roles ``user`` and
-``model``). The conversion is line by line and strict: anything the Gemini
-format cannot express is rejected with the line number, never dropped, so a
-job never trains on something other than what the user uploaded.
+Chat examples become Gemini supervised-tuning examples: one
+``{"systemInstruction", "contents", "tools"}`` object per line (Gemini's
+``GenerateContentRequest`` shape, roles ``user`` and ``model``). Preference
+(DPO) examples become Vertex preference-tuning examples (``preference.py``).
+The conversion is line by line and strict: anything the target format cannot
+express is rejected with the line number, never dropped, so a job never
+trains on something other than what the user uploaded.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import IO, Any
 
 from ..base import ProviderInputError
 
-#: Top-level keys of a DPO / preference line (OpenAI's preference format).
-PREFERENCE_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
+#: The two formats a converted file may hold (one per file).
+CHAT = "chat"
+PREFERENCE = "preference"
+#: Where every object of ours lives, under the configured bucket prefix.
+OBJECT_ROOT = "ftproxy"
+#: The sub-folder of ``<prefix>/ftproxy/<uuid>/`` that holds the converted
+#: copy, per format, beside the user's original.
+CONVERTED_FOLDERS = {CHAT: "gemini", PREFERENCE: "gemini-preference"}
+_CONVERTED_URI = re.compile(
+    rf"^gs://.+/{OBJECT_ROOT}/[0-9a-f]{{32}}/({'|'.join(CONVERTED_FOLDERS.values())})/[^/]+$"
+)
 #: OpenAI line keys with no training effect that Gemini has no place for:
 #: ``parallel_tool_calls`` only constrains sampling at inference time.
 IGNORED_LINE_KEYS = frozenset({"parallel_tool_calls"})
@@ -30,14 +43,36 @@ class ConversionError(ProviderInputError):
         self.line = line
 
 
-def convert_jsonl(source: IO[bytes], target: IO[bytes]) -> int:
-    """Convert the OpenAI chat JSONL in ``source`` into Gemini JSONL written to
-    ``target``, one line at a time; return the number of examples written.
+def converted_format(uri: str) -> str | None:
+    """The format of a dataset this gateway converted, read from its
+    ``gs://`` URI; None for any other URI."""
+    match = _CONVERTED_URI.match(uri or "")
+    if not match:
+        return None
+    return next(kind for kind, folder in CONVERTED_FOLDERS.items() if folder == match[1])
+
+
+@dataclass
+class Converted:
+    """What a conversion wrote: how many examples, and in which format."""
+
+    examples: int
+    format: str
+
+
+def convert_jsonl(source: IO[bytes], target: IO[bytes]) -> Converted:
+    """Convert the OpenAI JSONL in ``source`` (chat or preference examples,
+    one format per file) into Vertex JSONL written to ``target``, one line at
+    a time; return the count and the format.
 
     Raises ``ConversionError`` (400, naming the line) for the first line that
     cannot be converted; ``target`` is then incomplete and must be discarded.
     """
+    # Imported here: preference.py builds on this module's helpers.
+    from .preference import convert_preference_example, is_preference_line
+
     count = 0
+    kind = ""
     for number, raw in enumerate(source, start=1):
         if not raw.strip():
             continue
@@ -45,25 +80,32 @@ def convert_jsonl(source: IO[bytes], target: IO[bytes]) -> int:
             line = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise ConversionError(number, "not a valid JSON object.") from None
-        example = convert_example(line, number)
+        if not isinstance(line, dict):
+            raise ConversionError(number, "each line must be a JSON object.")
+        line_kind = PREFERENCE if is_preference_line(line) else CHAT
+        if kind and line_kind != kind:
+            raise ConversionError(
+                number,
+                f"a {line_kind} example in a file of {kind} examples; a Vertex AI tuning "
+                "dataset holds one format.",
+            )
+        kind = line_kind
+        if kind == PREFERENCE:
+            example = convert_preference_example(line, number)
+        else:
+            example = convert_example(line, number)
         target.write(json.dumps(example, ensure_ascii=False, separators=(",", ":")).encode())
         target.write(b"\n")
         count += 1
     if not count:
         raise ProviderInputError("The file has no training examples.", param="file")
-    return count
+    return Converted(examples=count, format=kind)
 
 
 def convert_example(line: Any, number: int) -> dict[str, Any]:
     """One OpenAI chat example as one Gemini tuning example."""
     if not isinstance(line, dict):
         raise ConversionError(number, "each line must be a JSON object.")
-    if PREFERENCE_KEYS & line.keys():
-        raise ConversionError(
-            number,
-            "preference (DPO) examples are not supported by Vertex AI supervised tuning; "
-            "upload chat examples with a 'messages' list.",
-        )
     unknown = sorted(set(line) - {"messages", "tools", "functions"} - IGNORED_LINE_KEYS)
     if unknown:
         raise ConversionError(number, f"key {unknown[0]!r} has no Gemini tuning equivalent.")
@@ -215,7 +257,11 @@ def _function_response(
 
 
 def _text_parts(content: Any, number: int, position: int) -> list[dict[str, Any]]:
-    where = f"messages[{position}]"
+    return text_parts(content, number, f"messages[{position}]")
+
+
+def text_parts(content: Any, number: int, where: str) -> list[dict[str, Any]]:
+    """A message's text content as Gemini parts; ``where`` names the message."""
     if isinstance(content, str):
         return [{"text": content}]
     if isinstance(content, list) and content:

@@ -1,15 +1,19 @@
 """OpenAI's fine-tuning create body → a Vertex AI ``TuningJob``.
 
 Every field reaches Vertex or is refused with a 400 naming it; ``metadata``
-becomes labels under Vertex's label rules.
+becomes labels under Vertex's label rules. ``method`` ``supervised`` becomes
+``supervisedTuningSpec`` and ``dpo`` ``preferenceOptimizationSpec``; a
+``model`` naming a tuned model becomes ``preTunedModel`` (continued tuning).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
 from ..base import JobCreate, ProviderInputError
+from .dataset import CHAT, PREFERENCE, converted_format
 
 MAX_LABELS = 64
 MAX_LABEL_CHARS = 63
@@ -19,9 +23,20 @@ def _bad(message: str, param: str) -> ProviderInputError:
     return ProviderInputError(message, param=param)
 
 
-def tuning_job_body(job: JobCreate) -> dict[str, Any]:
+#: OpenAI ``method.type`` → the TuningJob field of its tuning spec.
+SPEC_FIELDS = {"supervised": "supervisedTuningSpec", "dpo": "preferenceOptimizationSpec"}
+#: The dataset format each method trains on (see ``dataset.py``).
+METHOD_FORMATS = {"supervised": CHAT, "dpo": PREFERENCE}
+_MODEL_RESOURCE = re.compile(r"^projects/[^/]+/locations/[^/]+/models/[^/]+$")
+_ENDPOINT_RESOURCE = re.compile(r"^projects/[^/]+/locations/[^/]+/endpoints/[^/]+$")
+
+
+def tuning_job_body(job: JobCreate, options: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``TuningJob`` JSON for an OpenAI create request; every field
-    reaches Vertex or is refused with a 400 naming it."""
+    reaches Vertex or is refused with a 400 naming it. ``options`` are the
+    entry's job settings (``service_account``, ``encryption_kms_key``,
+    ``export_last_checkpoint_only``), sent on every job."""
+    options = options or {}
     if not isinstance(job.model, str) or not job.model:
         raise _bad("'model' is required (a Gemini base model, e.g. gemini-2.0-flash-001).", "model")
     if job.seed is not None:
@@ -30,24 +45,131 @@ def tuning_job_body(job: JobCreate) -> dict[str, Any]:
         raise _bad(
             "'integrations' are not supported by Vertex AI tuning; omit them.", "integrations"
         )
-    spec: dict[str, Any] = {"trainingDatasetUri": _gs_uri(job.training_file, "training_file")}
+    kind = _method_kind(job)
+    spec: dict[str, Any] = {
+        "trainingDatasetUri": _dataset_uri(job.training_file, "training_file", kind)
+    }
     if job.validation_file:
-        spec["validationDatasetUri"] = _gs_uri(job.validation_file, "validation_file")
-    hyper = _hyper_parameters(job)
+        spec["validationDatasetUri"] = _dataset_uri(job.validation_file, "validation_file", kind)
+    hyper = _hyper_parameters(job, kind)
     if hyper:
         spec["hyperParameters"] = hyper
-    body: dict[str, Any] = {"baseModel": job.model, "supervisedTuningSpec": spec}
+    if options.get("export_last_checkpoint_only") is not None:
+        spec["exportLastCheckpointOnly"] = bool(options["export_last_checkpoint_only"])
+    pre_tuned = pre_tuned_model(job.model, job.source_job)
+    body: dict[str, Any] = {"preTunedModel": pre_tuned} if pre_tuned else {"baseModel": job.model}
+    body[SPEC_FIELDS[kind]] = spec
     if job.suffix:
         body["tunedModelDisplayName"] = job.suffix
     if job.metadata:
         body["labels"] = labels_from_metadata(job.metadata)
+    if options.get("service_account"):
+        body["serviceAccount"] = options["service_account"]
+    if options.get("encryption_kms_key"):
+        body["encryptionSpec"] = {"kmsKeyName": options["encryption_kms_key"]}
     return body
 
 
-def _gs_uri(value: Any, param: str) -> str:
+#: Entry keys sent on every job of a fine-tuning entry.
+JOB_OPTIONS = ("service_account", "encryption_kms_key", "export_last_checkpoint_only")
+_SERVICE_ACCOUNT = re.compile(r"^[^@\s/]+@[^@\s/]+$")
+_KMS_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
+
+
+def check_job_options(entry: dict[str, Any]) -> None:
+    """Check (and normalise) the job settings of a config entry; ValueError
+    names the key. They only make sense where jobs are created."""
+    present = [key for key in JOB_OPTIONS if entry.get(key) is not None]
+    if present and entry.get("api") == "files_settings":
+        raise ValueError(
+            f"key {present[0]!r} applies to tuning jobs; set it on the vertex_ai entry in "
+            "finetune_settings"
+        )
+    account = entry.get("service_account")
+    if account is not None and (
+        not isinstance(account, str) or not _SERVICE_ACCOUNT.match(account)
+    ):
+        raise ValueError("key 'service_account' must be a service account email (name@project…)")
+    key = entry.get("encryption_kms_key")
+    if key is not None and (not isinstance(key, str) or not _KMS_KEY.match(key)):
+        raise ValueError(
+            "key 'encryption_kms_key' must be a Cloud KMS key name "
+            "(projects/…/locations/…/keyRings/…/cryptoKeys/…)"
+        )
+    flag = entry.get("export_last_checkpoint_only")
+    if isinstance(flag, str) and flag.strip().lower() in ("true", "false"):
+        flag = entry["export_last_checkpoint_only"] = flag.strip().lower() == "true"
+    if flag is not None and not isinstance(flag, bool):
+        raise ValueError("key 'export_last_checkpoint_only' must be true or false")
+
+
+def tuned_model_reference(model: Any) -> str | None:
+    """``model`` when it names a tuned model (an endpoint or a ``Model``
+    resource), else None (a base model)."""
+    if not isinstance(model, str):
+        return None
+    if _ENDPOINT_RESOURCE.match(model) or _MODEL_RESOURCE.match(model.split("@", 1)[0]):
+        return model
+    return None
+
+
+def pre_tuned_model(model: str, source_job: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``preTunedModel`` when ``model`` names a tuned model, else None.
+
+    Vertex continues from a tuned ``Model`` resource (``projects/…/models/…``,
+    optionally ``@version``) and, optionally, one of its checkpoints. The
+    gateway answers with endpoints (what you call), so an endpoint is looked
+    up in the earlier job's payload (``source_job``): the tuned model's own
+    endpoint means its default checkpoint; a checkpoint's endpoint (as the
+    checkpoints list gives it in ``fine_tuned_model_checkpoint``) means that
+    checkpoint."""
+    if _MODEL_RESOURCE.match(model.split("@", 1)[0]):
+        return {"tunedModelName": model}
+    if not _ENDPOINT_RESOURCE.match(model):
+        return None  # a base model: Vertex judges the name
+    tuned = (source_job or {}).get("tunedModel") or {}
+    name = tuned.get("model")
+    if name:
+        for checkpoint in tuned.get("checkpoints") or []:
+            if checkpoint.get("endpoint") == model and checkpoint.get("checkpointId"):
+                return {"tunedModelName": name, "checkpointId": str(checkpoint["checkpointId"])}
+        if tuned.get("endpoint") == model:
+            return {"tunedModelName": name}
+    raise _bad(
+        f"model {model!r} is an endpoint, but not the fine-tuned model or a checkpoint of a "
+        "Vertex AI job of yours that this gateway knows; to continue tuning, name a job's "
+        "'fine_tuned_model', a checkpoint's 'fine_tuned_model_checkpoint', or a tuned model "
+        "resource (projects/…/locations/…/models/…).",
+        "model",
+    )
+
+
+def _method_kind(job: JobCreate) -> str:
+    method = job.method or {}
+    kind = method.get("type", "supervised") if method else "supervised"
+    if kind not in SPEC_FIELDS:
+        raise _bad(
+            f"method type {kind!r} is not supported by Vertex AI; 'supervised' and 'dpo' "
+            "tuning are available through this provider.",
+            "method.type",
+        )
+    for key in sorted(set(method) - {"type", kind}):
+        raise _bad(f"'method.{key}' is not supported by Vertex AI tuning.", f"method.{key}")
+    return kind
+
+
+def _dataset_uri(value: Any, param: str, kind: str) -> str:
     if not isinstance(value, str) or not value.startswith("gs://") or len(value) <= 5:
         raise _bad(f"'{param}' must be a file uploaded to Vertex AI (a Cloud Storage file).", param)
-    return value
+    uri = value
+    held = converted_format(uri)
+    if held is not None and held != METHOD_FORMATS[kind]:
+        wanted = "preference (DPO)" if kind == "dpo" else "chat"
+        raise _bad(
+            f"'{param}' holds {held} examples; a {kind} job needs a file of {wanted} examples.",
+            param,
+        )
+    return uri
 
 
 #: ``adapter_size`` values and Vertex's ``AdapterSize`` enum.
@@ -61,34 +183,34 @@ ADAPTER_SIZES = {
 }
 
 
-def _hyper_parameters(job: JobCreate) -> dict[str, Any]:
-    """Merge ``hyperparameters`` and ``method.supervised.hyperparameters``
-    and translate them; remember where each came from for error messages."""
+#: Hyperparameters each method accepts (besides OpenAI's ``batch_size``,
+#: which Vertex does not take).
+METHOD_HYPERPARAMETERS = {
+    "supervised": frozenset({"n_epochs", "learning_rate_multiplier", "adapter_size"}),
+    "dpo": frozenset({"n_epochs", "learning_rate_multiplier", "adapter_size", "beta"}),
+}
+
+
+def _hyper_parameters(job: JobCreate, kind: str) -> dict[str, Any]:
+    """Merge ``hyperparameters`` and ``method.<kind>.hyperparameters`` and
+    translate them; remember where each came from for error messages."""
     given: dict[str, tuple[Any, str]] = {}
     for key, value in (job.hyperparameters or {}).items():
         given[key] = (value, f"hyperparameters.{key}")
-    method = job.method or {}
-    if method:
-        kind = method.get("type", "supervised")
-        if kind != "supervised":
-            raise _bad(
-                f"method type {kind!r} is not supported by Vertex AI; only 'supervised' "
-                "tuning is available through this provider.",
-                "method.type",
-            )
-        for key in sorted(set(method) - {"type", "supervised"}):
-            raise _bad(f"'method.{key}' is not supported by Vertex AI tuning.", f"method.{key}")
-        supervised = method.get("supervised") or {}
-        for key in sorted(set(supervised) - {"hyperparameters"}):
-            raise _bad(f"'method.supervised.{key}' is not supported.", f"method.supervised.{key}")
-        for key, value in (supervised.get("hyperparameters") or {}).items():
-            param = f"method.supervised.hyperparameters.{key}"
-            if key in given and given[key][0] != value:
-                raise _bad(f"'{param}' conflicts with '{given[key][1]}'.", param)
-            given[key] = (value, param)
+    section = (job.method or {}).get(kind) or {}
+    for key in sorted(set(section) - {"hyperparameters"}):
+        raise _bad(f"'method.{kind}.{key}' is not supported.", f"method.{kind}.{key}")
+    for key, value in (section.get("hyperparameters") or {}).items():
+        param = f"method.{kind}.hyperparameters.{key}"
+        if key in given and given[key][0] != value:
+            raise _bad(f"'{param}' conflicts with '{given[key][1]}'.", param)
+        given[key] = (value, param)
 
     result: dict[str, Any] = {}
     for key, (value, param) in given.items():
+        if key not in METHOD_HYPERPARAMETERS[kind] | {"batch_size"}:
+            label = "supervised" if kind == "supervised" else "preference (DPO)"
+            raise _bad(f"'{param}' is not supported by Vertex AI {label} tuning.", param)
         if value is None or value == "auto":
             continue  # Vertex chooses, as OpenAI's "auto" asks
         if key == "n_epochs":
@@ -99,6 +221,11 @@ def _hyper_parameters(job: JobCreate) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise _bad(f"'{param}' must be a positive number or 'auto'.", param)
             result["learningRateMultiplier"] = float(value)
+        elif key == "beta":
+            # DPO's KL-penalty weight; Vertex recommends 0.01-0.5, and 0 stops learning.
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise _bad(f"'{param}' must be a positive number or 'auto'.", param)
+            result["beta"] = float(value)
         elif key == "adapter_size":
             # A Vertex-only knob (the LoRA adapter's rank), accepted by the
             # gateway next to OpenAI's hyperparameters.
@@ -106,7 +233,7 @@ def _hyper_parameters(job: JobCreate) -> dict[str, Any]:
                 sizes = ", ".join(str(size) for size in ADAPTER_SIZES)
                 raise _bad(f"'{param}' must be one of {sizes} or 'auto'.", param)
             result["adapterSize"] = ADAPTER_SIZES[value]
-        elif key == "batch_size":
+        else:  # batch_size
             # Vertex picks the batch size for Gemini; adapterSize is the LoRA
             # rank, a different knob, so mapping one onto the other would lie.
             raise _bad(
@@ -114,8 +241,6 @@ def _hyper_parameters(job: JobCreate) -> dict[str, Any]:
                 "omit it or use 'auto'.",
                 param,
             )
-        else:
-            raise _bad(f"'{param}' is not supported by Vertex AI supervised tuning.", param)
     return result
 
 

@@ -11,7 +11,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from ..base import Page, ProviderFailure, RemoteCheckpoint, RemoteJob
+from ..base import Page, ProviderFailure, RemoteCheckpoint, RemoteEvent, RemoteJob
+from .job_body import ADAPTER_SIZES
 
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 
@@ -31,6 +32,8 @@ JOB_STATES: dict[str, tuple[str, bool]] = {
     "JOB_STATE_EXPIRED": ("failed", True),
     "JOB_STATE_CANCELLED": ("cancelled", True),
 }
+#: Vertex's ``AdapterSize`` enum → the gateway's ``adapter_size``.
+ADAPTER_SIZE_NUMBERS = {enum: size for size, enum in ADAPTER_SIZES.items()}
 #: google.rpc.Code numbers → names (a TuningJob's ``error.code`` is the number).
 RPC_CODES = (
     "OK CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND ALREADY_EXISTS "
@@ -65,7 +68,8 @@ def remote_job(data: dict[str, Any], project: str) -> RemoteJob:
     raw_status = data.get("state") or "JOB_STATE_UNSPECIFIED"
     # An unknown future state is treated as in progress, so syncing goes on.
     status, terminal = JOB_STATES.get(raw_status, ("running", False))
-    spec = data.get("supervisedTuningSpec") or {}
+    kind = "dpo" if "preferenceOptimizationSpec" in data else "supervised"
+    spec = data.get("preferenceOptimizationSpec" if kind == "dpo" else "supervisedTuningSpec") or {}
     hyper = spec.get("hyperParameters") or {}
     epochs = _int(hyper.get("epochCount"))
     multiplier = hyper.get("learningRateMultiplier")
@@ -74,10 +78,18 @@ def remote_job(data: dict[str, Any], project: str) -> RemoteJob:
         "learning_rate_multiplier": float(multiplier) if multiplier is not None else "auto",
         "batch_size": "auto",
     }
+    method_hyperparameters = dict(hyperparameters)
+    if kind == "dpo":
+        beta = hyper.get("beta")
+        method_hyperparameters["beta"] = float(beta) if beta is not None else "auto"
+    if hyper.get("adapterSize") in ADAPTER_SIZE_NUMBERS:
+        method_hyperparameters["adapter_size"] = ADAPTER_SIZE_NUMBERS[hyper["adapterSize"]]
     tuned = data.get("tunedModel") or {}
     labels = data.get("labels") or None
     return RemoteJob(
         remote_id=data["name"],
+        # A continued job has no baseModel: the model the user named (a tuned
+        # model's endpoint or resource) stays as the gateway recorded it.
         model=data.get("baseModel") or "",
         status=status,
         raw_status=raw_status,
@@ -89,12 +101,13 @@ def remote_job(data: dict[str, Any], project: str) -> RemoteJob:
         fine_tuned_model=tuned.get("endpoint") or None,
         trained_tokens=_trained_tokens(data, status, epochs),
         hyperparameters=hyperparameters,
-        method={"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
+        method={"type": kind, kind: {"hyperparameters": method_hyperparameters}},
         error=_job_error(data.get("error")),
         organization_id=project,
         suffix=data.get("tunedModelDisplayName") or None,
         metadata=dict(labels) if labels else None,
         raw=data,
+        notices=dataset_notices(data),
     )
 
 
@@ -102,7 +115,7 @@ def _trained_tokens(data: dict[str, Any], status: str, epochs: int | None) -> in
     # OpenAI reports trained tokens once a job has succeeded (null before).
     if status != "succeeded":
         return None
-    stats = (data.get("tuningDataStats") or {}).get("supervisedTuningDataStats") or {}
+    stats = _data_stats(data)
     billable = _int(stats.get("totalBillableTokenCount"))
     if billable is None:
         return None
@@ -110,6 +123,82 @@ def _trained_tokens(data: dict[str, Any], status: str, epochs: int | None) -> in
     # once per epoch. Without the epoch count (Vertex chose it and did not
     # echo it) one pass is the only figure that is not a guess.
     return billable * epochs if epochs else billable
+
+
+def _data_stats(data: dict[str, Any]) -> dict[str, Any]:
+    """The job's dataset statistics, whichever tuning method produced them."""
+    stats = data.get("tuningDataStats") or {}
+    return (
+        stats.get("supervisedTuningDataStats") or stats.get("preferenceOptimizationDataStats") or {}
+    )
+
+
+#: At most this many dropped examples are named in an event.
+MAX_DROPPED_NAMED = 20
+
+
+def dataset_notices(data: dict[str, Any]) -> list[RemoteEvent]:
+    """What Vertex found in the training dataset, as events: the example
+    and billable-token counts, and the examples it truncated or dropped with
+    its reasons. Empty until Vertex has read the dataset."""
+    stats = _data_stats(data)
+    examples = _int(stats.get("tuningDatasetExampleCount"))
+    billable = _int(stats.get("totalBillableTokenCount"))
+    if examples is None and billable is None:
+        return []
+    facts = []
+    if examples is not None:
+        facts.append(f"{examples} example{'' if examples == 1 else 's'}")
+    if billable is not None:
+        facts.append(f"{billable} billable tokens per epoch")
+    steps = _int(stats.get("tuningStepCount"))
+    if steps:
+        facts.append(f"{steps} tuning steps")
+    stamp = unix_seconds(data.get("updateTime")) or int(time.time())
+    counts = {
+        "tuningDatasetExampleCount": examples,
+        "totalBillableTokenCount": billable,
+        "tuningStepCount": steps,
+    }
+    summary = {key: value for key, value in counts.items() if value is not None}
+    notices = [
+        RemoteEvent(
+            id="vertex-dataset",
+            created_at=stamp,
+            level="info",
+            message=f"Vertex AI read the training dataset: {', '.join(facts)}.",
+            data=summary,
+        )
+    ]
+    # Supervised stats name truncated examples; preference stats dropped ones.
+    indices = stats.get("truncatedExampleIndices") or stats.get("droppedExampleIndices") or []
+    reasons = stats.get("droppedExampleReasons") or []
+    count = _int(stats.get("totalTruncatedExampleCount")) or max(len(indices), len(reasons))
+    if count:
+        named = []
+        for position in range(min(max(len(indices), len(reasons)), MAX_DROPPED_NAMED)):
+            index = indices[position] if position < len(indices) else None
+            reason = reasons[position] if position < len(reasons) else None
+            label = f"example {_int(index)}" if _int(index) is not None else "an example"
+            named.append(f"{label}: {reason}" if reason else label)
+        detail = f" ({'; '.join(named)})" if named else ""
+        notices.append(
+            RemoteEvent(
+                id="vertex-dataset-dropped",
+                created_at=stamp,
+                level="warn",
+                message=(
+                    f"Vertex AI truncated or dropped {count} example{'' if count == 1 else 's'} "
+                    f"of the training dataset{detail}."
+                ),
+                data={
+                    "count": count,
+                    "example_indices": [_int(i) for i in indices],
+                    "reasons": list(reasons),
+                },
+            )
+        )
+    return notices
 
 
 def _job_error(status: Any) -> dict[str, Any] | None:

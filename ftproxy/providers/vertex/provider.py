@@ -36,17 +36,16 @@ from ..base import (
 from ..http import HttpClient
 from ..uploads import BoundedReader, StreamedBody
 from .auth import auth_error, authorized_session, credentials_info
-from .dataset import convert_jsonl
-from .job_body import tuning_job_body
+from .dataset import CHAT, CONVERTED_FOLDERS, OBJECT_ROOT, convert_jsonl
+from .job_body import JOB_OPTIONS, check_job_options, tuned_model_reference, tuning_job_body
 from .jobs import checkpoint_page, remote_job
 
 GCS_API_BASE = "https://storage.googleapis.com"
-#: Where every object of ours lives, under the configured bucket prefix.
-OBJECT_ROOT = "ftproxy"
 #: The Gemini-format copy of a fine-tune file sits in this sub-folder, next
 #: to the user's original: ``…/ftproxy/<uuid>/gemini/<name>`` beside
-#: ``…/ftproxy/<uuid>/<name>``.
-CONVERTED_FOLDER = "gemini"
+#: ``…/ftproxy/<uuid>/<name>``; a copy of preference (DPO) examples sits in
+#: ``…/<uuid>/gemini-preference/<name>``, so the URI says which format it holds.
+CONVERTED_FOLDER = CONVERTED_FOLDERS[CHAT]
 CONVERTED_CONTENT_TYPE = "application/jsonl"
 _UUID_HEX = re.compile(r"^[0-9a-f]{32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
@@ -85,7 +84,7 @@ def original_object(name: str) -> str:
     parts = name.split("/")
     if (
         len(parts) >= 4
-        and parts[-2] == CONVERTED_FOLDER
+        and parts[-2] in CONVERTED_FOLDERS.values()
         and _UUID_HEX.match(parts[-3])
         and parts[-4] == OBJECT_ROOT
     ):
@@ -116,6 +115,7 @@ class VertexProvider(Provider):
             "api_base",
             "gcs_bucket_name",
             "gcs_api_base",
+            *JOB_OPTIONS,
         }
     )
     required_options = frozenset({"vertex_project", "vertex_location"})
@@ -128,6 +128,7 @@ class VertexProvider(Provider):
         self.gcs_api_base = (entry.get("gcs_api_base") or GCS_API_BASE).rstrip("/")
         self.bucket, self.prefix = split_bucket(entry.get("gcs_bucket_name"))
         self._credentials = entry.get("vertex_credentials")
+        self.job_options = {key: entry[key] for key in JOB_OPTIONS if entry.get(key) is not None}
         self._http: HttpClient | None = None
         self._http_lock = threading.Lock()
 
@@ -154,6 +155,7 @@ class VertexProvider(Provider):
                 "(Vertex AI reads training data from Cloud Storage)"
             )
         credentials_info(entry.get("vertex_credentials"))  # raises ValueError
+        check_job_options(entry)
 
     # ---- plumbing -------------------------------------------------------
     def _client(self) -> HttpClient:
@@ -203,10 +205,11 @@ class VertexProvider(Provider):
     def upload_file(self, upload: FileUpload) -> RemoteFile:
         """Store the upload in Cloud Storage; return its ``gs://`` URI.
 
-        ``fine-tune`` files are converted to Gemini tuning JSONL first (every
+        ``fine-tune`` files are converted to Vertex tuning JSONL first (every
         line, before anything is sent, so a bad line costs no upload); the
         user's bytes go to ``<prefix>/ftproxy/<uuid>/<name>`` and the
-        converted copy, which the URI names, to ``…/<uuid>/gemini/<name>``.
+        converted copy, which the URI names, to ``…/<uuid>/gemini/<name>``
+        (chat examples) or ``…/<uuid>/gemini-preference/<name>`` (DPO).
         Other purposes are stored once, unchanged.
         """
         if not self.bucket:
@@ -223,11 +226,12 @@ class VertexProvider(Provider):
             self._upload_object(original, upload.stream, upload.size, upload.content_type)
             remote = original
         else:
-            remote = f"{folder}/{CONVERTED_FOLDER}/{filename}"
             # The converted size is only known once converted: spool to disk.
             with tempfile.TemporaryFile() as converted:
                 upload.stream.seek(0)
-                raw["examples"] = convert_jsonl(upload.stream, converted)
+                result = convert_jsonl(upload.stream, converted)
+                raw.update(examples=result.examples, format=result.format)
+                remote = f"{folder}/{CONVERTED_FOLDERS[result.format]}/{filename}"
                 converted_size = converted.tell()
                 converted.seek(0)
                 upload.stream.seek(0)
@@ -302,9 +306,15 @@ class VertexProvider(Provider):
             raise auth_error(exc, self.name) from exc
 
     # ---- fine-tuning jobs ----------------------------------------------
+    def tuned_model_reference(self, model: str) -> str | None:
+        """Endpoints (what the gateway returns as ``fine_tuned_model`` and
+        checkpoints) and tuned ``Model`` resources, as the job's payload
+        spells them; None for base models."""
+        return tuned_model_reference(model)
+
     def create_job(self, job: JobCreate) -> RemoteJob:
         """POST a ``TuningJob``; fields Vertex cannot honour are a 400."""
-        body = tuning_job_body(job)
+        body = tuning_job_body(job, self.job_options)
         path = f"v1/projects/{self.project}/locations/{self.location}/tuningJobs"
         return remote_job(self._json("POST", path, json_body=body), self.project)
 

@@ -156,17 +156,6 @@ def test_weight_zero_is_refused_naming_the_line():
     assert "weight" in caught.value.message
 
 
-def test_preference_dpo_examples_are_refused():
-    line = {
-        "input": {"messages": [user("Hi")]},
-        "preferred_output": [assistant("Hello")],
-        "non_preferred_output": [assistant("Go away")],
-    }
-    with pytest.raises(ProviderInputError) as caught:
-        convert(line)
-    assert "Line 1:" in caught.value.message and "DPO" in caught.value.message
-
-
 @pytest.mark.parametrize(
     "line",
     [

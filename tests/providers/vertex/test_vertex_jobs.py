@@ -118,7 +118,6 @@ def test_create_accepts_international_lowercase_labels(rsps):
     [
         ({"seed": 42}, "seed"),
         ({"integrations": [{"type": "wandb", "wandb": {"project": "p"}}]}, "integrations"),
-        ({"method": {"type": "dpo", "dpo": {}}}, "method.type"),
         ({"method": {"type": "reinforcement"}}, "method.type"),
         ({"hyperparameters": {"batch_size": 8}}, "hyperparameters.batch_size"),
         (
@@ -389,3 +388,25 @@ def test_server_errors_are_502(rsps):
     with pytest.raises(ProviderFailure) as caught:
         provider().retrieve_job(JOB_NAME)
     assert caught.value.status_code == 502
+
+
+# ---- dataset feedback ------------------------------------------------------
+
+
+def test_no_dataset_notices_until_vertex_has_read_the_dataset(rsps):
+    rsps.add(responses.GET, JOB_URL, json=tuning_job("JOB_STATE_PENDING"))
+    assert provider().retrieve_job(JOB_NAME).notices == []
+
+
+def test_dataset_notices_count_truncated_examples_even_without_their_indices(rsps):
+    stats = {
+        "supervisedTuningDataStats": {
+            "tuningDatasetExampleCount": "1",
+            "totalTruncatedExampleCount": "3",
+        }
+    }
+    rsps.add(responses.GET, JOB_URL, json=tuning_job(tuningDataStats=stats))
+    info, warning = provider().retrieve_job(JOB_NAME).notices
+    assert info.message == "Vertex AI read the training dataset: 1 example."
+    assert (warning.level, warning.data["count"]) == ("warn", 3)
+    assert warning.message == "Vertex AI truncated or dropped 3 examples of the training dataset."
