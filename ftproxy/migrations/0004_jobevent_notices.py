@@ -5,7 +5,9 @@ class Migration(migrations.Migration):
     """Job events that are notices (what the provider found), not status
     changes: their own level and data."""
 
-    dependencies = [("ftproxy", "0001_initial")]
+    dependencies = [
+        ("ftproxy", "0003_job_training_type_upstream_fields"),
+    ]
 
     operations = [
         migrations.AddField(
