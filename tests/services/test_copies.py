@@ -1,0 +1,390 @@
+"""Jobs across providers: a file uploaded to one entry trains on another.
+
+The upstreams are played by ``responses``: OpenAI (where the file is
+uploaded), Vertex AI with Cloud Storage, and Azure OpenAI (where it trains).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import responses
+from requests_toolbelt import MultipartDecoder
+
+from ftproxy.models import File, FineTuningJob, JobEvent, LedgerState
+from tests.conftest import TRAINING, chat_line, jsonl
+from tests.providers.vertex.helpers import (
+    API,
+    BUCKET,
+    GCS,
+    JOB_NAME,
+    PROJECT,
+    mock_token,
+    service_account_info,
+    tuning_job,
+)
+
+pytestmark = pytest.mark.django_db
+
+OPENAI = "https://api.openai.test/v1"
+AZURE = "https://res.openai.azure.com/openai/v1"
+AZURE_DATED = "https://dated.openai.azure.com/openai"
+UPLOAD_START = f"{GCS}/upload/storage/v1/b/{BUCKET}/o"
+SESSION = re.compile(re.escape(f"{GCS}/upload/session/") + r"\d+")
+CONTENT = f"{OPENAI}/files/file-up-1/content"
+GEMINI = "gemini-2.0-flash-001"
+
+
+def entries() -> dict[str, list[dict[str, Any]]]:
+    openai = {"custom_llm_provider": "openai", "api_key": "sk-up", "api_base": OPENAI}
+    azure = {
+        "custom_llm_provider": "azure",
+        "api_key": "az-key",
+        "api_base": "https://res.openai.azure.com",
+        "api_version": "v1",
+    }
+    dated = {
+        "custom_llm_provider": "azure",
+        "name": "azure-dated",
+        "api_key": "az-dated",
+        "api_base": "https://dated.openai.azure.com",
+        "api_version": "2024-10-21",
+    }
+    vertex = {
+        "custom_llm_provider": "vertex_ai",
+        "vertex_project": PROJECT,
+        "vertex_location": "us-central1",
+        "vertex_credentials": json.dumps(service_account_info()),
+    }
+    everywhere = [openai, azure, dated, vertex]
+    fine_tuning = [{**e, "max_retries": 0} for e in everywhere]
+    fine_tuning.append({**vertex, "name": "vertex-eu", "max_retries": 0})  # no files entry
+    files = [{**e, "max_retries": 0} for e in everywhere]
+    files[3]["gcs_bucket_name"] = f"{BUCKET}/team-a"
+    return {"finetune_settings": fine_tuning, "files_settings": files}
+
+
+class Upstreams:
+    """OpenAI, Cloud Storage + Vertex AI and Azure behind ``responses``."""
+
+    def __init__(self, rsps: responses.RequestsMock, content: bytes = TRAINING):
+        self.rsps = rsps
+        self.gcs_puts: list[Any] = []
+        self.tuning_jobs: list[dict[str, Any]] = []
+        self.azure_uploads: list[Any] = []
+        self.azure_jobs: list[dict[str, Any]] = []
+        self.openai_jobs: list[dict[str, Any]] = []
+        self._sessions = iter(range(1000))
+        mock_token(rsps)
+        rsps.add(
+            responses.POST,
+            f"{OPENAI}/files",
+            json={
+                "id": "file-up-1",
+                "object": "file",
+                "bytes": len(content),
+                "created_at": 1_700_000_000,
+                "filename": "train.jsonl",
+                "purpose": "fine-tune",
+                "status": "processed",
+            },
+        )
+        rsps.add(responses.GET, CONTENT, body=content, content_type="application/octet-stream")
+        rsps.add_callback(responses.POST, UPLOAD_START, callback=self._start)
+        rsps.add_callback(responses.PUT, SESSION, callback=self._put)
+        rsps.add_callback(responses.POST, f"{API}/tuningJobs", callback=self._tuning_job)
+        rsps.add_callback(responses.POST, f"{OPENAI}/fine_tuning/jobs", callback=self._openai_job)
+        rsps.add_callback(responses.POST, f"{AZURE}/files", callback=self._azure_upload)
+        rsps.add_callback(responses.POST, f"{AZURE}/fine_tuning/jobs", callback=self._azure_job)
+        rsps.add_callback(
+            responses.GET, f"{AZURE}/fine_tuning/jobs/ftjob-az-1/events", callback=self._events
+        )
+
+    def _events(self, request):
+        event = {
+            "object": "fine_tuning.job.event",
+            "id": "ftevent-az-2",
+            "created_at": 1_700_000_300,
+            "level": "info",
+            "message": "Job started",
+            "type": "message",
+        }
+        data = [] if "after=ftevent-az-2" in request.url else [event]
+        return 200, {}, json.dumps({"object": "list", "data": data, "has_more": False})
+
+    def _start(self, request):
+        return 200, {"Location": f"{GCS}/upload/session/{next(self._sessions)}"}, ""
+
+    def _put(self, request):
+        self.gcs_puts.append(streamed(request.body))
+        return 200, {}, json.dumps({"name": "object"})
+
+    def _tuning_job(self, request):
+        body = json.loads(request.body)
+        self.tuning_jobs.append(body)
+        job = tuning_job(
+            "JOB_STATE_PENDING",
+            name=f"{JOB_NAME[: JOB_NAME.rindex('/')]}/{len(self.tuning_jobs)}",
+            supervisedTuningSpec=body["supervisedTuningSpec"],
+        )
+        return 200, {}, json.dumps(job)
+
+    def _azure_upload(self, request):
+        self.azure_uploads.append((request.headers["Content-Type"], streamed(request.body)))
+        n = len(self.azure_uploads)
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "id": f"file-az-{n}",
+                    "object": "file",
+                    "bytes": len(TRAINING),
+                    "created_at": 1_700_000_050,
+                    "filename": "train.jsonl",
+                    "purpose": "fine-tune",
+                    "status": "processed",
+                }
+            ),
+        )
+
+    def _openai_job(self, request):
+        return self._job(request, self.openai_jobs, "ftjob-oa")
+
+    def _azure_job(self, request):
+        return self._job(request, self.azure_jobs, "ftjob-az")
+
+    def _job(self, request, seen: list[dict[str, Any]], prefix: str):
+        body = json.loads(request.body)
+        seen.append(body)
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "id": f"{prefix}-{len(seen)}",
+                    "object": "fine_tuning.job",
+                    "created_at": 1_700_000_100,
+                    "model": body["model"],
+                    "status": "pending",
+                    "training_file": body["training_file"],
+                    "hyperparameters": {"n_epochs": 3},
+                    "organization_id": "org-az",
+                    "result_files": [],
+                }
+            ),
+        )
+
+    def downloads(self) -> int:
+        return sum(1 for c in self.rsps.calls if c.request.url.split("?")[0] == CONTENT)
+
+
+@pytest.fixture
+def upstreams(gateway_config):
+    gateway_config(entries())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield Upstreams(rsps)
+
+
+@pytest.fixture
+def alice(api_as, make_key):
+    return api_as(make_key("alice"))
+
+
+def upload(api, content: bytes = TRAINING) -> str:
+    response = api.upload(content, extra={"custom_llm_provider": "openai"})
+    assert response.status_code == 200, response.content
+    return response.json()["id"]
+
+
+def create(api, provider: str, model: str = GEMINI, **fields):
+    return api.post_json(
+        "/v1/fine_tuning/jobs", {"model": model, "custom_llm_provider": provider, **fields}
+    )
+
+
+def streamed(body: Any) -> bytes:
+    """The bytes of a request body, which must have been streamed (an
+    iterable of chunks, never one bytes object held whole)."""
+    assert not isinstance(body, bytes | str), "the upload was not streamed"
+    return b"".join(body)
+
+
+def test_a_file_uploaded_to_openai_trains_on_vertex_and_one_copy_serves_later_jobs(
+    upstreams, alice
+):
+    file_id = upload(alice)
+    response = create(alice, "vertex_ai", training_file=file_id, suffix="bot")
+    assert response.status_code == 200, response.content
+    job = response.json()
+    assert job["training_file"] == file_id  # the user's id, not the copy's
+    assert job["status"] == "queued"
+
+    original = File.objects.get(public_id=file_id)
+    copy = File.objects.get(copied_from=original)
+    assert (copy.provider, copy.owner, copy.ledger_state) == ("vertex_ai", original.owner, "ok")
+    assert copy.sha256 == original.sha256 and copy.bytes == len(TRAINING)
+    assert re.fullmatch(
+        rf"gs://{BUCKET}/team-a/ftproxy/[0-9a-f]{{32}}/gemini/train.jsonl", copy.remote_id
+    )
+    # The user's bytes and the Gemini conversion, each streamed to Cloud Storage.
+    assert upstreams.gcs_puts[0] == TRAINING
+    gemini = [json.loads(line) for line in upstreams.gcs_puts[1].splitlines()]
+    assert len(gemini) == 10
+    assert gemini[0]["contents"][0] == {"role": "user", "parts": [{"text": "q0"}]}
+    assert gemini[0]["contents"][1] == {"role": "model", "parts": [{"text": "a0"}]}
+    spec = upstreams.tuning_jobs[0]["supervisedTuningSpec"]
+    assert spec["trainingDatasetUri"] == copy.remote_id
+
+    events = alice.get(f"/v1/fine_tuning/jobs/{job['id']}/events").json()["data"]
+    note = events[-1]
+    assert note["data"]["source"] == "copy"
+    assert f"training_file {file_id} lives on 'openai'" in note["message"]
+    assert f"copied it to 'vertex_ai' as {copy.public_id}" in note["message"]
+    assert copy.remote_id in note["message"]
+
+    # A second job, validation file too: the copy is reused, nothing is moved again.
+    again = create(alice, "vertex_ai", training_file=file_id, validation_file=file_id)
+    assert again.status_code == 200, again.content
+    assert again.json()["validation_file"] == file_id
+    assert upstreams.downloads() == 1 and len(upstreams.gcs_puts) == 2
+    spec = upstreams.tuning_jobs[1]["supervisedTuningSpec"]
+    assert spec["trainingDatasetUri"] == spec["validationDatasetUri"] == copy.remote_id
+    assert File.objects.filter(copied_from=original).count() == 1
+    messages = JobEvent.objects.filter(
+        job__public_id=again.json()["id"], source="copy"
+    ).values_list("message", flat=True)
+    assert sorted(m.split(" ")[0] for m in messages) == ["training_file", "validation_file"]
+    assert all("reused the copy" in m for m in messages)
+
+    # Naming the copy's id for a job on openai uses the original itself.
+    back = create(alice, "openai", model="gpt-4o-mini", training_file=copy.public_id)
+    assert back.status_code == 200, back.content
+    assert upstreams.openai_jobs[0]["training_file"] == file_id
+    assert File.objects.filter(copied_from__isnull=False).count() == 1
+
+
+def test_a_file_uploaded_to_openai_trains_on_azure_with_provider_events_and_the_copy_event(
+    upstreams, alice
+):
+    file_id = upload(alice)
+    response = create(alice, "azure", model="gpt-4o-mini-2024-07-18", training_file=file_id)
+    assert response.status_code == 200, response.content
+    job = response.json()
+    assert (job["id"], job["training_file"], job["status"]) == ("ftjob-az-1", file_id, "queued")
+    ((content_type, sent),) = upstreams.azure_uploads
+    parts = MultipartDecoder(sent, content_type).parts
+    assert parts[-1].content == TRAINING  # byte for byte, no conversion for Azure
+    assert upstreams.azure_jobs[0]["training_file"] == "file-az-1"
+    copy = File.objects.get(public_id="file-az-1")
+    assert copy.copied_from.public_id == file_id and copy.provider == "azure"
+
+    events = alice.get(f"/v1/fine_tuning/jobs/{job['id']}/events", {"limit": 1}).json()
+    assert [e["id"] for e in events["data"]] == ["ftevent-az-2"] and events["has_more"]
+    rest = alice.get(
+        f"/v1/fine_tuning/jobs/{job['id']}/events", {"limit": 5, "after": "ftevent-az-2"}
+    ).json()
+    (note,) = rest["data"]
+    assert not rest["has_more"]
+    assert "copied it to 'azure' as file-az-1" in note["message"]
+
+    second = create(alice, "azure", model="gpt-4o-mini-2024-07-18", training_file=file_id)
+    assert second.status_code == 200, second.content
+    assert len(upstreams.azure_uploads) == 1 and upstreams.downloads() == 1
+    assert upstreams.azure_jobs[1]["training_file"] == "file-az-1"
+
+
+def _no_job_upstream(upstreams: Upstreams) -> None:
+    assert upstreams.tuning_jobs == [] and upstreams.azure_jobs == []
+    job = FineTuningJob.objects.get()
+    assert job.ledger_state == LedgerState.FAILED and job.remote_id is None
+
+
+def test_a_failed_download_names_the_step_and_creates_no_job(upstreams, alice):
+    file_id = upload(alice)
+    upstreams.rsps.replace(responses.GET, CONTENT, status=500, json={"error": {"message": "x"}})
+    response = create(alice, "vertex_ai", training_file=file_id)
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["param"] == "training_file"
+    assert error["message"].startswith(
+        f"training_file: copying {file_id} from 'openai' to 'vertex_ai' failed while "
+        "downloading it from 'openai': "
+    )
+    assert upstreams.gcs_puts == []
+    _no_job_upstream(upstreams)
+    copy = File.objects.get(copied_from__public_id=file_id)
+    assert copy.ledger_state == LedgerState.FAILED and "downloading" in copy.ledger_error
+
+    # The failed copy does not block a later attempt.
+    upstreams.rsps.replace(responses.GET, CONTENT, body=TRAINING)
+    assert create(alice, "vertex_ai", training_file=file_id).status_code == 200
+    assert File.objects.filter(copied_from__public_id=file_id, ledger_state="ok").count() == 1
+
+
+def test_a_file_vertex_cannot_take_fails_validation_for_vertex_with_nothing_uploaded(
+    upstreams, alice
+):
+    line = chat_line()
+    line["messages"][2]["weight"] = 0  # fine on OpenAI; Gemini tuning has no per-turn weight
+    content = jsonl(line, chat_line("q", "a"))
+    upstreams.rsps.replace(responses.GET, CONTENT, body=content)
+    file_id = upload(alice, content)
+    response = create(alice, "vertex_ai", training_file=file_id)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "training_file"
+    assert "failed while validating it for 'vertex_ai': Line 1:" in error["message"]
+    assert "weight" in error["message"]
+    assert upstreams.gcs_puts == []
+    _no_job_upstream(upstreams)
+
+
+def test_a_failed_upload_to_the_target_names_the_step_and_creates_no_job(upstreams, alice):
+    file_id = upload(alice)
+    upstreams.rsps.replace(responses.POST, f"{AZURE}/files", status=503, json={})
+    response = create(alice, "azure", model="gpt-4o-mini-2024-07-18", training_file=file_id)
+    assert response.status_code == 502
+    message = response.json()["error"]["message"]
+    assert "failed while uploading it to 'azure': " in message
+    _no_job_upstream(upstreams)
+
+
+def test_a_method_the_target_cannot_take_is_refused_before_anything_is_copied(upstreams, alice):
+    file_id = upload(alice)
+    response = create(
+        alice,
+        "azure-dated",
+        model="gpt-4o-mini-2024-07-18",
+        training_file=file_id,
+        method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "method.type"
+    assert upstreams.downloads() == 0
+    assert not File.objects.filter(copied_from__isnull=False).exists()
+    assert not FineTuningJob.objects.exists()
+
+
+def test_an_entry_without_a_files_entry_of_its_name_cannot_receive_a_copy(upstreams, alice):
+    file_id = upload(alice)
+    response = create(alice, "vertex-eu", training_file=file_id)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "training_file"
+    assert "files entry 'vertex-eu'" in error["message"]
+    assert upstreams.downloads() == 0
+
+
+def test_another_keys_file_is_not_copied(upstreams, alice, api_as, make_key):
+    file_id = upload(alice)
+    bob = api_as(make_key("bob"))
+    response = create(bob, "vertex_ai", training_file=file_id)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "training_file"
+    assert "no such file" in response.json()["error"]["message"]
+    assert bob.get(f"/v1/files/{file_id}").status_code == 404
+    assert upstreams.downloads() == 0 and upstreams.gcs_puts == []
