@@ -181,7 +181,7 @@ class FineTuningJob(LedgerRow):
     requested = models.JSONField(
         null=True,
         blank=True,
-        help_text="hyperparameters and method as the create request gave them "
+        help_text="hyperparameters, method and metadata as the create request gave them "
         "(the mirrored fields hold what the provider made of them).",
     )
     retrained_from = models.ForeignKey(

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='finetuningjob',
             name='requested',
-            field=models.JSONField(blank=True, help_text='hyperparameters and method as the create request gave them (the mirrored fields hold what the provider made of them).', null=True),
+            field=models.JSONField(blank=True, help_text='hyperparameters, method and metadata as the create request gave them (the mirrored fields hold what the provider made of them).', null=True),
         ),
         migrations.AddField(
             model_name='finetuningjob',

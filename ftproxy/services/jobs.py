@@ -101,6 +101,7 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         requested={
             "hyperparameters": body.get("hyperparameters"),
             "method": body.get("method"),
+            "metadata": body.get("metadata"),
         },
         created_at=now,
         estimated_cost_usd=estimated_cost(
