@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 import responses
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from requests_toolbelt import MultipartDecoder
 
 from ftproxy.models import File, FineTuningJob, JobEvent, LedgerState
@@ -199,3 +202,52 @@ def test_another_keys_file_is_not_copied(upstreams, alice, api_as, make_key):
     assert "no such file" in response.json()["error"]["message"]
     assert bob.get(f"/v1/files/{file_id}").status_code == 404
     assert upstreams.downloads() == 0 and upstreams.gcs_puts == []
+
+
+def _pending_copy(original: File, *, age: timedelta = timedelta(0)) -> File:
+    return File.objects.create(
+        public_id="file-pending-copy",
+        provider="vertex_ai",
+        provider_kind="vertex_ai",
+        owner=original.owner,
+        filename=original.filename,
+        purpose="fine-tune",
+        created_at=0,
+        created=timezone.now() - age,
+        copied_from=original,
+        ledger_state=LedgerState.PENDING,
+    )
+
+
+def test_one_live_copy_per_file_and_entry_is_a_database_constraint(upstreams, alice):
+    original = File.objects.get(public_id=upload(alice))
+    _pending_copy(original)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        File.objects.create(
+            public_id="file-second-copy",
+            provider="vertex_ai",
+            provider_kind="vertex_ai",
+            filename="t.jsonl",
+            purpose="fine-tune",
+            created_at=0,
+            copied_from=original,
+        )
+
+
+def test_a_copy_in_flight_elsewhere_asks_to_retry_and_moves_nothing(upstreams, alice):
+    original = File.objects.get(public_id=upload(alice))
+    _pending_copy(original)
+    response = create(alice, "vertex_ai", training_file=original.public_id)
+    assert response.status_code == 409  # the SDK retries it by itself
+    assert "being copied to 'vertex_ai' by another request" in response.json()["error"]["message"]
+    assert upstreams.downloads() == 0 and upstreams.gcs_puts == []
+
+
+def test_a_copy_abandoned_long_ago_is_given_up_and_made_again(upstreams, alice):
+    original = File.objects.get(public_id=upload(alice))
+    stale = _pending_copy(original, age=timedelta(hours=1))
+    response = create(alice, "vertex_ai", training_file=original.public_id)
+    assert response.status_code == 200, response.content
+    stale.refresh_from_db()
+    assert stale.ledger_state == LedgerState.FAILED and "abandoned" in stale.ledger_error
+    assert File.objects.get(copied_from=original, ledger_state="ok").pk != stale.pk
