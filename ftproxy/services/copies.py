@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any
@@ -27,7 +28,14 @@ from django.utils import timezone
 from ..conf import FILES, gateway
 from ..errors import GatewayError, InvalidRequest, RetryLater, TooLarge
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
-from ..providers.base import FileUpload, JobCreate, Provider, ProviderError, ProviderInputError
+from ..providers.base import (
+    FileUpload,
+    JobCreate,
+    Provider,
+    ProviderError,
+    ProviderInputError,
+    RemoteFile,
+)
 from .common import provider_of, record_failure
 from .context import CallContext
 
@@ -38,6 +46,10 @@ COPY_SOURCE = "copy"
 IN_FLIGHT = timedelta(minutes=30)
 #: The spool keeps this much in memory, the rest on disk.
 SPOOL_IN_MEMORY = 1024 * 1024
+#: How long a copy waits for the target to finish importing it, and how
+#: often it asks.
+PROCESSING_WAIT_SECONDS = 120
+PROCESSING_POLL_SECONDS = 2
 
 DOWNLOAD, VALIDATE, UPLOAD = "download", "validation", "upload"
 
@@ -50,9 +62,9 @@ def _step_label(step: str, source: str, target: str) -> str:
     }[step]
 
 
-def _fail(exc: Exception, step: str, param: str, original: File, target: str) -> Exception:
-    """``exc`` with a message that says which copy step failed. The error
-    keeps its class, so its status, retry advice and audit facts stay."""
+def _fail(exc: Exception, step: str, param: str, original: File, target: str) -> None:
+    """Make ``exc``'s message say which copy step failed. The error keeps
+    its class, so its status, retry advice and audit facts stay."""
     prefix = (
         f"{param}: copying {original.public_id} from {original.provider!r} to {target!r} "
         f"failed while {_step_label(step, original.provider, target)}: "
@@ -62,7 +74,6 @@ def _fail(exc: Exception, step: str, param: str, original: File, target: str) ->
     exc.copy_step = step  # type: ignore[attr-defined]
     if step == VALIDATE or getattr(exc, "param", None) in (None, "file"):
         exc.param = param  # type: ignore[attr-defined]
-    return exc
 
 
 @dataclass
@@ -218,6 +229,7 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
     from .files import FINE_TUNE, _apply, scan_upload
 
     step = DOWNLOAD
+    remote: RemoteFile | None = None
     try:
         source = provider_of(FILES, original)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
@@ -248,12 +260,16 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
                 if exc.upstream_status is None:
                     step = VALIDATE  # the provider's own conversion refused a line
                 raise
-    except (ProviderError, GatewayError) as exc:
-        error = _fail(exc, step, param, original, target.name)
-        record_failure(row, error)
-        raise error from None
+        step = VALIDATE
+        remote = _until_processed(ctx, target, remote)
     except Exception as exc:
-        record_failure(row, exc)
+        if isinstance(exc, ProviderError | GatewayError):
+            _fail(exc, step, param, original, target.name)  # says which step, in place
+        if remote is not None:  # uploaded, then refused: remove it again, best effort
+            _delete_quietly(ctx, target, remote.remote_id)
+            record_failure(row, exc, remote_id=remote.remote_id)
+        else:
+            record_failure(row, exc)
         raise
     row.remote_id = remote.remote_id
     if not target.mints_ids:
@@ -262,6 +278,35 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
     row.ledger_state = LedgerState.OK
     row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
     return row
+
+
+def _delete_quietly(ctx: CallContext, target: Provider, remote_id: str) -> None:
+    try:
+        ctx.upstream(target, target.delete_file, remote_id)
+    except ProviderError:
+        pass  # the refusal is the error worth reporting
+
+
+def _until_processed(ctx: CallContext, target: Provider, remote: RemoteFile) -> RemoteFile:
+    """Wait (a bounded while) for a file the target is still importing, as
+    Azure does after an upload: a job on a file not yet processed may be
+    refused. A file the target rejects is a validation failure for it."""
+    deadline = time.monotonic() + PROCESSING_WAIT_SECONDS
+    while remote.status not in ("processed", "error"):
+        if time.monotonic() > deadline:
+            return remote  # let the job create say whether it can wait
+        latest = ctx.upstream(target, target.retrieve_file, remote.remote_id)
+        if latest is None:  # the target keeps no file state of its own
+            return remote
+        if latest.status not in ("processed", "error"):
+            time.sleep(PROCESSING_POLL_SECONDS)
+        remote = latest
+    if remote.status == "error":
+        raise ProviderInputError(
+            f"{target.name!r} rejected the file: {remote.status_details or 'no reason given'}",
+            provider=target.name,
+        )
+    return remote
 
 
 def _download(ctx: CallContext, source: Provider, original: File, spool: IO[bytes]) -> int:

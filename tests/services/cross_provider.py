@@ -70,6 +70,8 @@ class Upstreams:
         self.azure_uploads: list[Any] = []
         self.azure_jobs: list[dict[str, Any]] = []
         self.openai_jobs: list[dict[str, Any]] = []
+        #: What Azure says of an upload it has just received.
+        self.azure_file_status = "processed"
         self._sessions = iter(range(1000))
         mock_token(rsps)
         rsps.add(
@@ -139,7 +141,7 @@ class Upstreams:
                     "created_at": 1_700_000_050,
                     "filename": "train.jsonl",
                     "purpose": "fine-tune",
-                    "status": "processed",
+                    "status": self.azure_file_status,
                 }
             ),
         )

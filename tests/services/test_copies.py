@@ -251,3 +251,41 @@ def test_a_copy_abandoned_long_ago_is_given_up_and_made_again(upstreams, alice):
     stale.refresh_from_db()
     assert stale.ledger_state == LedgerState.FAILED and "abandoned" in stale.ledger_error
     assert File.objects.get(copied_from=original, ledger_state="ok").pk != stale.pk
+
+
+def _azure_file(status: str, **extra) -> dict:
+    return {"id": "file-az-1", "object": "file", "purpose": "fine-tune", "status": status, **extra}
+
+
+def test_a_copy_azure_is_still_importing_is_awaited_before_the_job(upstreams, alice):
+    upstreams.azure_file_status = "pending"
+    upstreams.rsps.add(responses.GET, f"{AZURE}/files/file-az-1", json=_azure_file("processed"))
+    file_id = upload(alice)
+    response = create(alice, "azure", model="gpt-4o-mini-2024-07-18", training_file=file_id)
+    assert response.status_code == 200, response.content
+    assert File.objects.get(public_id="file-az-1").status == "processed"
+    assert upstreams.azure_jobs[0]["training_file"] == "file-az-1"
+
+
+def test_a_copy_azure_rejects_after_import_is_removed_and_creates_no_job(upstreams, alice):
+    upstreams.azure_file_status = "pending"
+    details = "Line 2: invalid message role"
+    upstreams.rsps.add(
+        responses.GET,
+        f"{AZURE}/files/file-az-1",
+        json=_azure_file("error", status_details=details),
+    )
+    deleted = upstreams.rsps.add(
+        responses.DELETE, f"{AZURE}/files/file-az-1", json={"id": "file-az-1", "deleted": True}
+    )
+    file_id = upload(alice)
+    response = create(alice, "azure", model="gpt-4o-mini-2024-07-18", training_file=file_id)
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert (
+        f"failed while validating it for 'azure': 'azure' rejected the file: {details}" in message
+    )
+    assert deleted.call_count == 1
+    copy = File.objects.get(copied_from__public_id=file_id)
+    assert (copy.ledger_state, copy.remote_id) == (LedgerState.FAILED, "file-az-1")
+    _no_job_upstream(upstreams)
