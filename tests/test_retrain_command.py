@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ftproxy.models import File, FineTuningJob
+from tests.factories import ledger_job
 from tests.services import cross_provider
 from tests.services.cross_provider import GEMINI, create, upload
 
@@ -107,3 +108,10 @@ def test_retrain_refuses_a_method_the_target_does_not_have(upstreams, alice):
 def test_retrain_of_an_unknown_job_fails_clearly(upstreams):
     with pytest.raises(CommandError, match="No such fine-tuning job: ftjob-nope"):
         retrain("ftjob-nope", "--provider", "azure")
+
+
+def test_retrain_refuses_a_file_the_ledger_does_not_hold(upstreams):
+    job = ledger_job("ftjob-adopted", "succeeded", training_file="file-never-seen")
+    with pytest.raises(CommandError, match="file-never-seen of ftjob-adopted is not a file"):
+        retrain(job.public_id, "--provider", "vertex_ai", "--model", GEMINI)
+    assert FineTuningJob.objects.count() == 1

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..conf import FINE_TUNING, gateway
 from ..errors import InvalidRequest, NotFoundError
-from ..models import FineTuningJob, LedgerState
+from ..models import File, FineTuningJob, LedgerState
 from .common import choose_provider
 from .context import CallContext, Caller
 from .copies import check_job_for
@@ -58,6 +58,15 @@ def retrain_job(
             f"{job.public_id} has no training file in the ledger to train on.",
             param="training_file",
         )
+    if provider.kind != job.provider_kind:
+        for param in ("training_file", "validation_file"):
+            file_id = getattr(job, param)
+            if file_id and not _in_ledger(file_id):
+                raise InvalidRequest(
+                    f"{param}: {file_id} of {job.public_id} is not a file in the gateway's "
+                    f"ledger, so it cannot be copied to {provider.name!r}.",
+                    param=param,
+                )
     body = retrain_body(job, provider.kind, model=model, suffix=suffix)
     check_job_for(provider, body)
     ctx = CallContext(caller=Caller(key=job.owner))
@@ -65,6 +74,12 @@ def retrain_job(
     FineTuningJob.objects.filter(pk=new.pk).update(retrained_from=job)
     new.retrained_from = job
     return new
+
+
+def _in_ledger(file_id: str) -> bool:
+    return File.objects.filter(
+        public_id=file_id, deleted=False, ledger_state=LedgerState.OK
+    ).exists()
 
 
 def retrain_body(
