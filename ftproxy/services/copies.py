@@ -128,23 +128,27 @@ def plan_copies(provider: Provider, rows: dict[str, File | None], body: dict[str
     plan = CopyPlan(provider=provider)
     target = gateway().provider(FILES, provider.name)
     for param, row in rows.items():
-        if row is None:
-            continue
+        if row is None or row.provider == provider.name:
+            continue  # already there
         original = _root(row)
-        if original.provider == provider.name:
-            if original is not row:  # the user named a copy: its original serves
-                plan.refs[param] = original.remote_id
+        if original.provider == provider.name:  # the user named a copy: its original serves
+            plan.refs[param] = original.remote_id
             continue
         if target is None or target.kind != provider.kind:
-            if row.provider_kind == provider.kind:
-                continue  # same upstream family, no files entry of that name: used as is
-            raise InvalidRequest(
-                f"{param}: {row.public_id} was uploaded to {row.provider!r} "
-                f"({row.provider_kind}); to train on {provider.name!r} ({provider.kind}) the "
-                f"gateway copies it to the files entry {provider.name!r}, and files_settings "
-                "has none.",
-                param=param,
-            )
+            # No files entry of that name. A file of the same upstream family
+            # is used as it is (as before copies existed); any other is a 400.
+            same_kind = [f for f in (row, original) if f.provider_kind == provider.kind]
+            if not same_kind:
+                raise InvalidRequest(
+                    f"{param}: {row.public_id} was uploaded to {row.provider!r} "
+                    f"({row.provider_kind}); to train on {provider.name!r} ({provider.kind}) "
+                    f"the gateway copies it to the files entry {provider.name!r}, and "
+                    "files_settings has none.",
+                    param=param,
+                )
+            if same_kind[0] is not row:
+                plan.refs[param] = same_kind[0].remote_id
+            continue
         plan.target = target
         plan.todo[param] = original
     if plan.todo:

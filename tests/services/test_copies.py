@@ -289,3 +289,13 @@ def test_a_copy_azure_rejects_after_import_is_removed_and_creates_no_job(upstrea
     copy = File.objects.get(copied_from__public_id=file_id)
     assert (copy.ledger_state, copy.remote_id) == (LedgerState.FAILED, "file-az-1")
     _no_job_upstream(upstreams)
+
+
+def test_a_file_of_the_same_kind_without_a_files_entry_there_is_used_as_it_is(upstreams, alice):
+    uploaded = alice.upload(TRAINING, extra={"custom_llm_provider": "vertex_ai"})
+    assert uploaded.status_code == 200, uploaded.content
+    row = File.objects.get(public_id=uploaded.json()["id"])
+    response = create(alice, "vertex-eu", training_file=row.public_id)
+    assert response.status_code == 200, response.content
+    assert upstreams.tuning_jobs[0]["supervisedTuningSpec"]["trainingDatasetUri"] == row.remote_id
+    assert not File.objects.filter(copied_from__isnull=False).exists()
