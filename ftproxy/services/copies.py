@@ -264,8 +264,13 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
                 if exc.upstream_status is None:
                     step = VALIDATE  # the provider's own conversion refused a line
                 raise
-        step = VALIDATE
         remote = _until_processed(ctx, target, remote)
+        if remote.status == "error":
+            step = VALIDATE
+            raise ProviderInputError(
+                f"{target.name!r} rejected the file: {remote.status_details or 'no reason given'}",
+                provider=target.name,
+            )
     except Exception as exc:
         if isinstance(exc, ProviderError | GatewayError):
             _fail(exc, step, param, original, target.name)  # says which step, in place
@@ -294,7 +299,7 @@ def _delete_quietly(ctx: CallContext, target: Provider, remote_id: str) -> None:
 def _until_processed(ctx: CallContext, target: Provider, remote: RemoteFile) -> RemoteFile:
     """Wait (a bounded while) for a file the target is still importing, as
     Azure does after an upload: a job on a file not yet processed may be
-    refused. A file the target rejects is a validation failure for it."""
+    refused. Returns the file as last seen (``error``: the target rejected it)."""
     deadline = time.monotonic() + PROCESSING_WAIT_SECONDS
     while remote.status not in ("processed", "error"):
         if time.monotonic() > deadline:
@@ -305,11 +310,6 @@ def _until_processed(ctx: CallContext, target: Provider, remote: RemoteFile) -> 
         if latest.status not in ("processed", "error"):
             time.sleep(PROCESSING_POLL_SECONDS)
         remote = latest
-    if remote.status == "error":
-        raise ProviderInputError(
-            f"{target.name!r} rejected the file: {remote.status_details or 'no reason given'}",
-            provider=target.name,
-        )
     return remote
 
 
