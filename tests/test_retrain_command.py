@@ -115,3 +115,16 @@ def test_retrain_refuses_a_file_the_ledger_does_not_hold(upstreams):
     with pytest.raises(CommandError, match="file-never-seen of ftjob-adopted is not a file"):
         retrain(job.public_id, "--provider", "vertex_ai", "--model", GEMINI)
     assert FineTuningJob.objects.count() == 1
+
+
+def test_retrain_refuses_a_hyperparameter_only_the_source_kind_knows(upstreams):
+    job = ledger_job(
+        "ftjob-vertex",
+        "succeeded",
+        provider="vertex_ai",
+        model=GEMINI,
+        requested={"hyperparameters": {"n_epochs": 2, "adapter_size": 4}},
+    )
+    with pytest.raises(CommandError, match="hyperparameters.adapter_size exists only on vertex_ai"):
+        retrain(job.public_id, "--provider", "azure", "--model", "gpt-4o-mini-2024-07-18")
+    assert FineTuningJob.objects.count() == 1

@@ -58,6 +58,8 @@ def retrain_job(
             f"{job.public_id} has no training file in the ledger to train on.",
             param="training_file",
         )
+    body = retrain_body(job, provider.kind, model=model, suffix=suffix)
+    _refuse_foreign_hyperparameters(body, provider.kind)
     if provider.kind != job.provider_kind:
         for param in ("training_file", "validation_file"):
             file_id = getattr(job, param)
@@ -67,13 +69,34 @@ def retrain_job(
                     f"ledger, so it cannot be copied to {provider.name!r}.",
                     param=param,
                 )
-    body = retrain_body(job, provider.kind, model=model, suffix=suffix)
     check_job_for(provider, body)
     ctx = CallContext(caller=Caller(key=job.owner))
     new = create_job(ctx, body, provider.name)
     FineTuningJob.objects.filter(pk=new.pk).update(retrained_from=job)
     new.retrained_from = job
     return new
+
+
+#: Hyperparameters only one kind of entry knows (the gateway accepts them
+#: beside OpenAI's for that kind).
+KIND_ONLY_HYPERPARAMETERS = {"adapter_size": "vertex_ai"}
+
+
+def _refuse_foreign_hyperparameters(body: dict[str, Any], target_kind: str) -> None:
+    """A hyperparameter of another kind of entry has no meaning on the
+    target: refused, naming it, rather than dropped."""
+    method = body.get("method") or {}
+    kind = method.get("type") or "supervised"
+    places = [("hyperparameters", body.get("hyperparameters") or {})]
+    spec = method.get(kind) if isinstance(method.get(kind), dict) else {}
+    places.append((f"method.{kind}.hyperparameters", spec.get("hyperparameters") or {}))
+    for where, values in places:
+        for key, only in KIND_ONLY_HYPERPARAMETERS.items():
+            if key in values and values[key] not in (None, "auto") and only != target_kind:
+                raise InvalidRequest(
+                    f"{where}.{key} exists only on {only}; {target_kind} cannot take it.",
+                    param=f"{where}.{key}",
+                )
 
 
 def _in_ledger(file_id: str) -> bool:
