@@ -8,7 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from ftproxy.models import FineTuningJob
+from ftproxy.models import File, FineTuningJob
 from tests.services import cross_provider
 from tests.services.cross_provider import GEMINI, create, upload
 
@@ -78,3 +78,19 @@ def test_a_refused_retrain_is_an_error_message_and_creates_nothing(admin_client,
     assert message.startswith(f"Could not retrain {job.public_id}: ")
     assert "vertex_ai trains other models" in message
     assert FineTuningJob.objects.count() == 1 and upstreams.downloads() == 0
+
+
+def test_a_copys_page_links_to_its_original(admin_client, upstreams, job):
+    admin_client.post(
+        CHANGELIST,
+        {
+            "action": "retrain_selected",
+            ACTION_CHECKBOX_NAME: [job.pk],
+            "apply": "Retrain",
+            "provider": "azure",
+        },
+    )
+    copy = File.objects.get(copied_from__isnull=False)
+    page = admin_client.get(reverse("admin:ftproxy_file_change", args=[copy.pk])).content.decode()
+    original = reverse("admin:ftproxy_file_change", args=[copy.copied_from.pk])
+    assert f'href="{original}"' in page
