@@ -299,3 +299,12 @@ def test_a_file_of_the_same_kind_without_a_files_entry_there_is_used_as_it_is(up
     assert response.status_code == 200, response.content
     assert upstreams.tuning_jobs[0]["supervisedTuningSpec"]["trainingDatasetUri"] == row.remote_id
     assert not File.objects.filter(copied_from__isnull=False).exists()
+
+
+def test_vertex_refuses_what_it_cannot_take_before_anything_is_copied(upstreams, alice):
+    file_id = upload(alice)
+    response = create(alice, "vertex_ai", training_file=file_id, seed=7)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "seed"
+    assert upstreams.downloads() == 0 and upstreams.gcs_puts == []
+    assert not File.objects.filter(copied_from__isnull=False).exists()
