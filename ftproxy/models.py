@@ -108,10 +108,26 @@ class File(LedgerRow):
     estimated_tokens = models.BigIntegerField(null=True, blank=True)
     deleted = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    copied_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="copies",
+        help_text="The file this one is a copy of, made to train on this entry.",
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["provider", "remote_id"], name="ftproxy_file_remote")
+            models.UniqueConstraint(fields=["provider", "remote_id"], name="ftproxy_file_remote"),
+            # One live copy per original and entry (a failed or deleted one
+            # does not count, so the copy can be made again).
+            models.UniqueConstraint(
+                fields=["copied_from", "provider"],
+                condition=models.Q(copied_from__isnull=False, deleted=False)
+                & ~models.Q(ledger_state="failed"),
+                name="ftproxy_file_one_copy",
+            ),
         ]
         indexes = [
             models.Index(fields=["owner", "ledger_state", "deleted", "created_at", "id"]),
@@ -170,6 +186,20 @@ class FineTuningJob(LedgerRow):
     sync_error = models.TextField(blank=True)
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    requested = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="hyperparameters, method and metadata as the create request gave them "
+        "(the mirrored fields hold what the provider made of them).",
+    )
+    retrained_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retrains",
+        help_text="The job this one re-creates on another entry.",
+    )
 
     class Meta:
         verbose_name = "fine-tuning job"
@@ -254,7 +284,7 @@ class JobEvent(models.Model):
             "type": "message",
             "data": {
                 "from_status": self.from_status or None,
-                "to_status": self.to_status,
+                "to_status": self.to_status or None,
                 "provider_status": self.provider_status or None,
                 "source": self.source,
                 **(self.data or {}),

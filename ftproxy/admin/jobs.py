@@ -20,6 +20,7 @@ from ..providers.base import ProviderError
 from ..services.context import MASTER, CallContext
 from ..services.jobs import job_action, retrieve_job
 from .ledger import LedgerAdmin, ViewOnly, json_display
+from .retrain import RetrainActions
 
 #: Sync failures listed one by one in messages; the rest are counted.
 MAX_LISTED_FAILURES = 5
@@ -73,7 +74,7 @@ def _run_on_jobs(
 
 
 @admin.register(FineTuningJob)
-class FineTuningJobAdmin(LedgerAdmin):
+class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
     """Jobs, with their event history; refresh, cancel and sync call the
     job services."""
 
@@ -92,7 +93,7 @@ class FineTuningJobAdmin(LedgerAdmin):
     search_fields = ("public_id", "remote_id", "model", "fine_tuned_model")
     date_hierarchy = "created"
     list_select_related = ("owner",)
-    actions = ("refresh_selected", "cancel_selected")
+    actions = ("refresh_selected", "cancel_selected", "retrain_selected")
     inlines = (JobEventInline,)
     fieldsets = (
         (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "owner")}),
@@ -115,6 +116,8 @@ class FineTuningJobAdmin(LedgerAdmin):
                     "seed",
                     "organization_id",
                     "training_type",
+                    "retrained_from_link",
+                    "retrained_as_links",
                 )
             },
         ),
@@ -140,7 +143,7 @@ class FineTuningJobAdmin(LedgerAdmin):
             },
         ),
     )
-    readonly_fields = ("payload", *JSON_DISPLAYS)
+    readonly_fields = ("payload", *JSON_DISPLAYS, "retrained_from_link", "retrained_as_links")
     change_list_template = "admin/ftproxy/finetuningjob/change_list.html"
 
     hyperparameters_pretty = json_display("hyperparameters")

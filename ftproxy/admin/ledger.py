@@ -107,6 +107,7 @@ class FileAdmin(LedgerAdmin):
                     "estimated_tokens",
                     "deleted",
                     "deleted_at",
+                    "copied_from",
                 )
             },
         ),

@@ -362,6 +362,11 @@ class Provider:
         rejected with ProviderInputError / ProviderNotSupported."""
         raise self._unsupported("Creating fine-tuning jobs")
 
+    def check_job(self, job: JobCreate) -> None:
+        """Raise the 400 that ``create_job`` would raise for what this
+        upstream cannot take, without any HTTP call (the gateway asks before
+        copying files for a job). The file references may be placeholders."""
+
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         raise self._unsupported("Retrieving fine-tuning jobs")
 

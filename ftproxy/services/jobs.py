@@ -27,6 +27,7 @@ from .common import (
 )
 from .context import CallContext
 from .continuation import source_job_payload
+from .copies import copy_events, notes_after, plan_copies, with_notes
 from .status import change_status
 
 GS_PREFIX = "gs://"
@@ -71,18 +72,20 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
     for param, row in (("training_file", training_row), ("validation_file", validation_row)):
         if row is None:
             continue
-        if row.provider_kind != provider.kind:
-            raise InvalidRequest(
-                f"{param}: {row.public_id} was uploaded to {row.provider!r} "
-                f"({row.provider_kind}), not to {provider.kind}.",
-                param=param,
-            )
         if row.purpose != "fine-tune":
             raise InvalidRequest(
                 f"{param}: {row.public_id} has purpose {row.purpose!r}, not 'fine-tune'.",
                 param=param,
             )
-    if (training_ref or "").startswith(GS_PREFIX) and not provider.mints_ids:
+    # Files of another entry are copied to this one (after the job is recorded).
+    plan = plan_copies(
+        provider, {"training_file": training_row, "validation_file": validation_row}, body
+    )
+    if (
+        training_row is None
+        and (training_ref or "").startswith(GS_PREFIX)
+        and not provider.mints_ids
+    ):
         raise InvalidRequest(
             "training_file: gs:// URIs are only for vertex_ai.", param="training_file"
         )
@@ -105,6 +108,11 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         integrations=body.get("integrations"),
         metadata=body.get("metadata"),
         training_type=training_type or "",
+        requested={
+            "hyperparameters": body.get("hyperparameters"),
+            "method": body.get("method"),
+            "metadata": body.get("metadata"),
+        },
         created_at=now,
         estimated_cost_usd=estimated_cost(
             body["model"],
@@ -113,6 +121,13 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         ),
     )
     ctx.note(object_id=job.public_id)
+    try:
+        placed = plan.carry_out(ctx, job)
+    except Exception as exc:
+        record_failure(job, exc)  # no job upstream: the copy failed first
+        raise
+    training_ref = placed.get("training_file", training_ref)
+    validation_ref = placed.get("validation_file", validation_ref)
     request = JobCreate(
         model=body["model"],
         training_file=training_ref,
@@ -273,6 +288,10 @@ def list_events(
     ctx.note(action="fine_tuning.jobs.events")
     job, _ = _locate(ctx, job_id, provider_hint)
     provider = provider_of(FINE_TUNING, job)
+    notes = copy_events(job)
+    rest = notes_after(notes, after)
+    if rest is not None:  # the cursor is one of the gateway's copy events
+        return rest[:limit], len(rest) > limit
     result: Page | None = ctx.upstream(
         provider, provider.list_job_events, job.remote_id, after, limit
     )
@@ -280,7 +299,7 @@ def list_events(
         events = [
             {"object": "fine_tuning.job.event", **_event_dict(event)} for event in result.items
         ]
-        return events, result.has_more
+        return with_notes(events, result.has_more, notes, limit)
     history = JobEvent.objects.filter(job=job).order_by("-id")
     if after:
         if not after.startswith("ftevent-") or not after[8:].isdigit():

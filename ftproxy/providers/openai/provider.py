@@ -207,6 +207,10 @@ class OpenAIProvider(Provider):
             self.client.json("POST", "fine_tuning/jobs", json_body=self.job_body(job))
         )
 
+    def check_job(self, job: JobCreate) -> None:
+        """What ``job_body`` refuses (a dated Azure version's narrower API)."""
+        self.job_body(job)
+
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         """``GET fine_tuning/jobs/{id}``."""
         return self.to_job(self.client.json("GET", _job_path(remote_id)))

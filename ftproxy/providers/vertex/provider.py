@@ -9,6 +9,7 @@ resources. Both kinds of remote id contain ``/`` (``gs://…`` URIs and
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 import threading
@@ -317,6 +318,17 @@ class VertexProvider(Provider):
         body = tuning_job_body(job, self.job_options)
         path = f"v1/projects/{self.project}/locations/{self.location}/tuningJobs"
         return remote_job(self._json("POST", path, json_body=body), self.project)
+
+    def check_job(self, job: JobCreate) -> None:
+        """What ``create_job``'s body refuses, with placeholder dataset URIs."""
+        placeholder = "gs://ftproxy-check/dataset.jsonl"
+        tuning_job_body(
+            dataclasses.replace(
+                job,
+                training_file=placeholder,
+                validation_file=placeholder if job.validation_file else None,
+            )
+        )
 
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         """GET the ``TuningJob``."""

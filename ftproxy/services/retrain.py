@@ -1,0 +1,146 @@
+"""Retraining: re-create a job from the ledger on another fine-tuning entry.
+
+The new job gets the old one's training and validation files (copied to the
+new entry as any cross-provider job's files are), its hyperparameters or
+``method`` as they were requested, its suffix and metadata; it is owned by
+the same key and records the job it came from (``retrained_from``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conf import FINE_TUNING, gateway
+from ..errors import InvalidRequest, NotFoundError
+from ..models import File, FineTuningJob, LedgerState
+from .common import choose_provider
+from .context import CallContext, Caller
+from .copies import check_job_for
+from .jobs import create_job
+
+#: Which base models each kind of entry trains: a model name carries over
+#: only between entries of one family (Azure deploys OpenAI's models).
+MODEL_FAMILIES = {"openai": "openai", "azure": "openai", "vertex_ai": "gemini"}
+EXAMPLE_MODELS = {
+    "openai": "gpt-4.1-mini-2025-04-14",
+    "azure": "gpt-4.1-mini-2025-04-14",
+    "vertex_ai": "gemini-2.5-flash",
+}
+
+
+def target_entries() -> list[tuple[str, str]]:
+    """The configured fine-tuning entries a job may be retrained on: (name, kind)."""
+    return sorted((name, p.kind) for name, p in gateway().entries(FINE_TUNING).items())
+
+
+def retrain_job(
+    job_id: str,
+    provider_name: str,
+    *,
+    model: str | None = None,
+    suffix: str | None = None,
+) -> FineTuningJob:
+    """Create a copy of the ledger job ``job_id`` on the fine-tuning entry
+    ``provider_name``, with the rights of the key that owns the job.
+    Refuses (400) a target that cannot take the job before anything is
+    copied or created; upstream failures raise as for any job create."""
+    job = FineTuningJob.objects.filter(public_id=job_id, ledger_state=LedgerState.OK).first()
+    if job is None:
+        raise NotFoundError(f"No such fine-tuning job: {job_id}")
+    provider = choose_provider(FINE_TUNING, provider_name)
+    if provider.name == job.provider:
+        raise InvalidRequest(
+            f"{job.public_id} is already on {job.provider!r}; name another entry.",
+            param="custom_llm_provider",
+        )
+    if not job.training_file:
+        raise InvalidRequest(
+            f"{job.public_id} has no training file in the ledger to train on.",
+            param="training_file",
+        )
+    body = retrain_body(job, provider.kind, model=model, suffix=suffix)
+    _refuse_foreign_hyperparameters(body, provider.kind)
+    if provider.kind != job.provider_kind:
+        for param in ("training_file", "validation_file"):
+            file_id = getattr(job, param)
+            if file_id and not _in_ledger(file_id):
+                raise InvalidRequest(
+                    f"{param}: {file_id} of {job.public_id} is not a file in the gateway's "
+                    f"ledger, so it cannot be copied to {provider.name!r}.",
+                    param=param,
+                )
+    check_job_for(provider, body)
+    ctx = CallContext(caller=Caller(key=job.owner))
+    new = create_job(ctx, body, provider.name)
+    FineTuningJob.objects.filter(pk=new.pk).update(retrained_from=job)
+    new.retrained_from = job
+    return new
+
+
+#: Hyperparameters only one kind of entry knows (the gateway accepts them
+#: beside OpenAI's for that kind).
+KIND_ONLY_HYPERPARAMETERS = {"adapter_size": "vertex_ai"}
+
+
+def _refuse_foreign_hyperparameters(body: dict[str, Any], target_kind: str) -> None:
+    """A hyperparameter of another kind of entry has no meaning on the
+    target: refused, naming it, rather than dropped."""
+    method = body.get("method") or {}
+    kind = method.get("type") or "supervised"
+    places = [("hyperparameters", body.get("hyperparameters") or {})]
+    spec = method.get(kind) if isinstance(method.get(kind), dict) else {}
+    places.append((f"method.{kind}.hyperparameters", spec.get("hyperparameters") or {}))
+    for where, values in places:
+        for key, only in KIND_ONLY_HYPERPARAMETERS.items():
+            if key in values and values[key] not in (None, "auto") and only != target_kind:
+                raise InvalidRequest(
+                    f"{where}.{key} exists only on {only}; {target_kind} cannot take it.",
+                    param=f"{where}.{key}",
+                )
+
+
+def _in_ledger(file_id: str) -> bool:
+    return File.objects.filter(
+        public_id=file_id, deleted=False, ledger_state=LedgerState.OK
+    ).exists()
+
+
+def retrain_body(
+    job: FineTuningJob, target_kind: str, *, model: str | None, suffix: str | None
+) -> dict[str, Any]:
+    """The create body that re-creates ``job`` on an entry of ``target_kind``."""
+    requested = job.requested or {}
+    # What the user asked for; older rows only have what the provider resolved.
+    hyperparameters = requested.get("hyperparameters") if job.requested else job.hyperparameters
+    method = requested.get("method") if job.requested else job.method
+    metadata = requested.get("metadata") if job.requested else job.metadata
+    body: dict[str, Any] = {
+        "model": model or default_model(job, target_kind),
+        "training_file": job.training_file,
+        "validation_file": job.validation_file or None,
+        "hyperparameters": hyperparameters or None,
+        "method": method or None,
+        "suffix": suffix if suffix is not None else job.suffix,
+        "metadata": metadata or None,
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def default_model(job: FineTuningJob, target_kind: str) -> str:
+    """The job's own base model, when the target trains that family."""
+    source = MODEL_FAMILIES.get(job.provider_kind)
+    target = MODEL_FAMILIES.get(target_kind)
+    example = EXAMPLE_MODELS.get(target_kind, "a base model")
+    if job.model.startswith("ft:") or "/" in job.model:
+        raise InvalidRequest(
+            f"{job.public_id} continued from the fine-tuned model {job.model!r}, which exists "
+            f"only on {job.provider!r}; name a base model for {target_kind} (e.g. {example}).",
+            param="model",
+        )
+    if target is not None and source != target:
+        raise InvalidRequest(
+            f"{job.public_id} trained {job.model!r} on {job.provider_kind}; {target_kind} "
+            f"trains other models: name one (e.g. {example}).",
+            param="model",
+        )
+    return job.model

@@ -1,0 +1,130 @@
+"""``manage.py ftproxy_retrain``: a ledger job re-created on another entry,
+its files copied there, owned by the same key, linked to the job it came from."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ftproxy.models import File, FineTuningJob
+from tests.factories import ledger_job
+from tests.services import cross_provider
+from tests.services.cross_provider import GEMINI, create, upload
+
+pytestmark = pytest.mark.django_db
+
+upstreams, alice = cross_provider.upstreams, cross_provider.alice  # fixtures
+
+
+def retrain(*args: str) -> list[str]:
+    out = io.StringIO()
+    call_command("ftproxy_retrain", *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+@pytest.fixture
+def openai_job(upstreams, alice) -> FineTuningJob:
+    file_id = upload(alice)
+    response = create(
+        alice,
+        "openai",
+        model="gpt-4o-mini-2024-07-18",
+        training_file=file_id,
+        validation_file=file_id,
+        hyperparameters={"n_epochs": 2},
+        suffix="bot",
+        metadata={"team": "search"},
+    )
+    assert response.status_code == 200, response.content
+    return FineTuningJob.objects.get(public_id=response.json()["id"])
+
+
+def test_retrain_on_vertex_copies_the_files_and_carries_the_request_over(upstreams, openai_job):
+    lines = retrain(openai_job.public_id, "--provider", "vertex_ai", "--model", GEMINI)
+    new = FineTuningJob.objects.get(public_id=lines[-1])
+    assert lines[-1].startswith("ftjob-") and " " not in lines[-1]
+    assert (new.retrained_from, new.owner, new.provider) == (
+        openai_job,
+        openai_job.owner,
+        "vertex_ai",
+    )
+    assert (new.training_file, new.validation_file) == (openai_job.training_file,) * 2
+    assert list(openai_job.retrains.all()) == [new]
+    (body,) = upstreams.tuning_jobs
+    copy = File.objects.get(copied_from__public_id=openai_job.training_file)
+    assert body["baseModel"] == GEMINI
+    assert body["supervisedTuningSpec"]["trainingDatasetUri"] == copy.remote_id
+    assert body["supervisedTuningSpec"]["validationDatasetUri"] == copy.remote_id
+    # What the user asked for (2), not what OpenAI resolved and answered (3).
+    assert body["supervisedTuningSpec"]["hyperParameters"] == {"epochCount": 2}
+    assert (body["tunedModelDisplayName"], body["labels"]) == ("bot", {"team": "search"})
+    assert copy.owner == openai_job.owner
+
+
+def test_retrain_on_azure_keeps_the_model_and_takes_a_new_suffix(upstreams, openai_job):
+    lines = retrain(openai_job.public_id, "--provider", "azure", "--suffix", "bot-2")
+    assert lines[-1] == "ftjob-az-1"
+    assert "Retrained" in lines[0] and "azure" in lines[0]
+    (body,) = upstreams.azure_jobs
+    assert body["model"] == "gpt-4o-mini-2024-07-18"
+    assert (body["suffix"], body["training_file"], body["metadata"]) == (
+        "bot-2",
+        "file-az-1",
+        {"team": "search"},
+    )
+    assert FineTuningJob.objects.get(public_id="ftjob-az-1").retrained_from == openai_job
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--provider", "vertex_ai"], "vertex_ai trains other models"),
+        (["--provider", "openai"], "already on 'openai'"),
+        (["--provider", "nowhere"], "'nowhere' is not configured"),
+    ],
+)
+def test_retrain_refuses_what_it_cannot_do_before_anything_moves(upstreams, openai_job, args, says):
+    with pytest.raises(CommandError, match=says):
+        retrain(openai_job.public_id, *args)
+    assert upstreams.downloads() == 0
+    assert FineTuningJob.objects.count() == 1
+
+
+def test_retrain_refuses_a_method_the_target_does_not_have(upstreams, alice):
+    file_id = upload(alice)
+    dpo = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2}}}
+    response = create(
+        alice, "openai", model="gpt-4o-mini-2024-07-18", training_file=file_id, method=dpo
+    )
+    assert response.status_code == 200, response.content
+    with pytest.raises(CommandError, match="Fine-tuning method 'dpo' is not supported by azure"):
+        retrain(response.json()["id"], "--provider", "azure-dated")
+    assert upstreams.downloads() == 0 and upstreams.azure_jobs == []
+    assert FineTuningJob.objects.count() == 1
+
+
+def test_retrain_of_an_unknown_job_fails_clearly(upstreams):
+    with pytest.raises(CommandError, match="No such fine-tuning job: ftjob-nope"):
+        retrain("ftjob-nope", "--provider", "azure")
+
+
+def test_retrain_refuses_a_file_the_ledger_does_not_hold(upstreams):
+    job = ledger_job("ftjob-adopted", "succeeded", training_file="file-never-seen")
+    with pytest.raises(CommandError, match="file-never-seen of ftjob-adopted is not a file"):
+        retrain(job.public_id, "--provider", "vertex_ai", "--model", GEMINI)
+    assert FineTuningJob.objects.count() == 1
+
+
+def test_retrain_refuses_a_hyperparameter_only_the_source_kind_knows(upstreams):
+    job = ledger_job(
+        "ftjob-vertex",
+        "succeeded",
+        provider="vertex_ai",
+        model=GEMINI,
+        requested={"hyperparameters": {"n_epochs": 2, "adapter_size": 4}},
+    )
+    with pytest.raises(CommandError, match="hyperparameters.adapter_size exists only on vertex_ai"):
+        retrain(job.public_id, "--provider", "azure", "--model", "gpt-4o-mini-2024-07-18")
+    assert FineTuningJob.objects.count() == 1
