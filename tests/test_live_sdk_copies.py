@@ -1,7 +1,7 @@
 """The real ``openai`` SDK against the running gateway: a file uploaded to
-OpenAI trains on Vertex AI (the gateway copies it there first), and the
-job's checkpoints list. The upstreams are played by ``responses``; the SDK
-speaks to the live server for real."""
+OpenAI trains on Vertex AI (the gateway copies it there first), the job's
+checkpoints list, and a new job continues from one of them. The upstreams
+are played by ``responses``; the SDK speaks to the live server for real."""
 
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ def succeeded_with_checkpoints(request):
     return 200, {}, json.dumps(job)
 
 
-def test_the_sdk_uploads_to_openai_trains_on_vertex_and_lists_the_checkpoints(sdk, live_server):
+def test_the_sdk_uploads_to_openai_trains_on_vertex_lists_checkpoints_and_continues_from_one(
+    sdk, live_server
+):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_passthru(live_server.url)
         upstreams = Upstreams(rsps)
@@ -89,6 +91,22 @@ def test_the_sdk_uploads_to_openai_trains_on_vertex_and_lists_the_checkpoints(sd
         assert done.training_file == uploaded.id
 
         checkpoints = sdk.fine_tuning.jobs.checkpoints.list(job.id).data
+
+        # Continue tuning from the earlier checkpoint, on the same (copied) file.
+        continued = sdk.fine_tuning.jobs.create(
+            model=checkpoints[1].fine_tuned_model_checkpoint,
+            training_file=uploaded.id,
+            extra_body={"custom_llm_provider": "vertex_ai"},
+        )
+    assert continued.id != job.id and continued.training_file == uploaded.id
+    second = upstreams.tuning_jobs[1]
+    assert "baseModel" not in second
+    assert second["preTunedModel"] == {
+        "tunedModelName": f"projects/{PROJECT}/locations/us-central1/models/9",
+        "checkpointId": "1",
+    }
+    assert second["supervisedTuningSpec"]["trainingDatasetUri"] == copy.remote_id
+    assert File.objects.filter(copied_from__public_id=uploaded.id).count() == 1  # reused
     assert [c.step_number for c in checkpoints] == [10, 5]
     assert [c.fine_tuned_model_checkpoint for c in checkpoints] == [
         f"{ENDPOINT}/90",

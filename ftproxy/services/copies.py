@@ -121,7 +121,13 @@ class CopyPlan:
         return refs
 
 
-def plan_copies(provider: Provider, rows: dict[str, File | None], body: dict[str, Any]) -> CopyPlan:
+def plan_copies(
+    provider: Provider,
+    rows: dict[str, File | None],
+    body: dict[str, Any],
+    *,
+    source_job: dict[str, Any] | None = None,
+) -> CopyPlan:
     """Which of the job's ledger files must be copied to ``provider``'s
     entry; a 400 when one cannot be (no files entry there) or when the entry
     refuses the job itself, before anything is copied."""
@@ -152,13 +158,16 @@ def plan_copies(provider: Provider, rows: dict[str, File | None], body: dict[str
         plan.target = target
         plan.todo[param] = original
     if plan.todo:
-        check_job_for(provider, body)
+        check_job_for(provider, body, source_job=source_job)
     return plan
 
 
-def check_job_for(provider: Provider, body: dict[str, Any]) -> None:
+def check_job_for(
+    provider: Provider, body: dict[str, Any], *, source_job: dict[str, Any] | None = None
+) -> None:
     """The entry's own 400 for a job it cannot take (e.g. a DPO ``method``
-    where it has none), asked without any upstream call."""
+    where it has none), asked without any upstream call. ``source_job`` is
+    the earlier job a continued tuning starts from (see ``continuation``)."""
     provider.check_job(
         JobCreate(
             model=body["model"],
@@ -170,6 +179,8 @@ def check_job_for(provider: Provider, body: dict[str, Any]) -> None:
             seed=body.get("seed"),
             integrations=body.get("integrations"),
             metadata=body.get("metadata"),
+            training_type=body.get("training_type"),
+            source_job=source_job,
         )
     )
 

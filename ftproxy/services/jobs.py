@@ -77,10 +77,6 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
                 f"{param}: {row.public_id} has purpose {row.purpose!r}, not 'fine-tune'.",
                 param=param,
             )
-    # Files of another entry are copied to this one (after the job is recorded).
-    plan = plan_copies(
-        provider, {"training_file": training_row, "validation_file": validation_row}, body
-    )
     if (
         training_row is None
         and (training_ref or "").startswith(GS_PREFIX)
@@ -90,6 +86,13 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
             "training_file: gs:// URIs are only for vertex_ai.", param="training_file"
         )
     source_job = source_job_payload(ctx, provider, body["model"])
+    # Files of another entry are copied to this one (after the job is recorded).
+    plan = plan_copies(
+        provider,
+        {"training_file": training_row, "validation_file": validation_row},
+        body,
+        source_job=source_job,
+    )
 
     now = int(timezone.now().timestamp())
     job = FineTuningJob.objects.create(

@@ -327,7 +327,8 @@ class VertexProvider(Provider):
                 job,
                 training_file=placeholder,
                 validation_file=placeholder if job.validation_file else None,
-            )
+            ),
+            self.job_options,
         )
 
     def retrieve_job(self, remote_id: str) -> RemoteJob:
