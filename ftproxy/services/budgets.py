@@ -8,10 +8,10 @@ final, including creates still in flight. Jobs whose upstream creation
 failed count nothing.
 
 ``reserve`` runs in ``create_job`` before anything goes upstream: it locks
-the key's row (``SELECT … FOR UPDATE``), checks the budget and the number
-of active jobs, and keeps the lock while the caller inserts the job row, so
-two concurrent creates on PostgreSQL are serialised and the second one sees
-the first one's estimate. A refusal is a ``QuotaExceeded`` (429
+the key's row (``SELECT … FOR UPDATE``; on SQLite, the database's write
+lock), checks the budget and the number of active jobs, and keeps the lock
+while the caller inserts the job row, so two concurrent creates are
+serialised and the second one sees the first one's estimate. A refusal is a ``QuotaExceeded`` (429
 ``insufficient_quota``, ``x-should-retry: false``) raised by ``refuse``, the
 one place every refusal passes. The master key has no limits.
 """
@@ -23,10 +23,11 @@ import logging
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Case,
     DecimalField,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -124,7 +125,11 @@ def reserve(
         yield
         return
     with transaction.atomic():
-        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if connection.features.has_select_for_update:
+            locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        else:  # SQLite: a write takes the database's write lock for this transaction
+            ApiKey.objects.filter(pk=key.pk).update(budget_usd=F("budget_usd"))
+            locked = ApiKey.objects.get(pk=key.pk)
         _check(locked, model=model, estimate=estimate, file_tokens=file_tokens)
         yield
 

@@ -253,3 +253,16 @@ def test_unpriced_jobs_accepts_only_refuse_or_allow(tmp_path):
     assert load_config(write_config(tmp_path, {}))["unpriced_jobs"] == "refuse"
     with pytest.raises(ConfigError, match="unpriced_jobs: must be one of refuse, allow"):
         load("maybe")
+
+
+def test_a_provider_failure_while_refreshing_is_a_502_so_openai_retries(
+    openai_gateway, mocked, client
+):
+    ledger_job("ftjob-abc", "running", provider="prod", provider_kind="openai")
+    mocked.add(responses.GET, f"{UPSTREAM}/fine_tuning/jobs/ftjob-abc", status=500, json={})
+
+    response = post(client, *signed(job_event("ftjob-abc")))
+
+    assert response.status_code == 502
+    assert FineTuningJob.objects.get().status == "running"
+    assert AuditEntry.objects.get().upstream_status == 500
