@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 
@@ -46,13 +47,17 @@ class ApiKey(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
+        validators=[MinValueValidator(0)],
         help_text="Most this key may spend on training; empty: no budget.",
     )
     max_active_jobs = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most jobs not yet final at once; empty: no limit."
     )
     webhook_url = models.URLField(
-        max_length=2000, blank=True, help_text="Where status changes of this key's jobs are sent."
+        max_length=2000,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Where status changes of this key's jobs are sent.",
     )
     #: Signs outgoing webhooks; shown once when made, never again.
     webhook_secret = models.CharField(max_length=100, blank=True, editable=False)

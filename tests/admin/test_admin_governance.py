@@ -124,3 +124,17 @@ def test_rotate_action_shows_each_new_secret_once(admin_client):
     assert sum(key.webhook_secret in m for m in shown) == 1
     assert any("1 key(s) have no webhook URL" in m for m in shown)
     assert ApiKey.objects.get(pk=bare.pk).webhook_secret == ""
+
+
+def test_the_change_page_refuses_a_negative_budget_and_a_non_http_webhook_url(admin_client):
+    key, _ = ApiKey.create_key("alice")
+
+    response = admin_client.post(
+        url("change", key.pk), change_form(key, budget_usd="-1", webhook_url="ftp://hooks.test/a")
+    )
+
+    assert response.status_code == 200  # the form again, with its errors
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"budget_usd", "webhook_url"}
+    key.refresh_from_db()
+    assert (key.budget_usd, key.webhook_url, key.webhook_secret) == (None, "", "")
