@@ -26,6 +26,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import (
     Case,
+    Count,
     DecimalField,
     F,
     OuterRef,
@@ -83,10 +84,17 @@ def with_spend(queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
     return queryset.annotate(spend=Coalesce(spend_subquery(), ZERO))
 
 
+def usage_of(key: ApiKey) -> tuple[Decimal, int]:
+    """The key's spend in USD and its number of active jobs, in one query."""
+    usage = FineTuningJob.objects.filter(COUNTED, owner=key).aggregate(
+        spend=Sum(_job_cost()), active=Count("id", filter=Q(terminal=False))
+    )
+    return usage["spend"] or Decimal(0), usage["active"] or 0
+
+
 def spend_of(key: ApiKey) -> Decimal:
     """The key's spend in USD (see the module docstring)."""
-    total = FineTuningJob.objects.filter(COUNTED, owner=key).aggregate(total=Sum(_job_cost()))
-    return total["total"] or Decimal(0)
+    return usage_of(key)[0]
 
 
 def active_jobs_of(key: ApiKey) -> int:
@@ -135,8 +143,8 @@ def reserve(
 
 
 def _check(key: ApiKey, *, model: str, estimate: Decimal | None, file_tokens: int | None) -> None:
+    spend, active = usage_of(key)
     if key.max_active_jobs is not None:
-        active = active_jobs_of(key)
         if active >= key.max_active_jobs:
             raise refuse(
                 key,
@@ -146,14 +154,15 @@ def _check(key: ApiKey, *, model: str, estimate: Decimal | None, file_tokens: in
             )
     if key.budget_usd is None:
         return
-    spend = spend_of(key)
     if estimate is None:
         if gateway().unpriced_jobs == "allow":
             return
         if price_per_million(model) is None:
             unknown_because = f"no price is known for model {model!r}"
-        else:
+        elif file_tokens is None:
             unknown_because = "the training file's size in tokens is unknown"
+        else:
+            unknown_because = "no estimate could be made"
         raise refuse(
             key,
             PRICE_UNKNOWN,

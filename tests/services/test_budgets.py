@@ -171,6 +171,19 @@ def test_a_job_of_unknown_price_is_refused_for_a_key_with_a_budget(
 
 
 @pytest.mark.django_db
+def test_a_training_file_of_unknown_size_is_refused_as_price_unknown(
+    openai_gateway, upstream, api_as
+):
+    key, raw = ApiKey.create_key("alice", budget_usd=Decimal("1000"))
+    ledger_file("file-train", owner=key, estimated_tokens=None)
+
+    error = assert_refused(create(api_as, raw), "price_unknown")
+
+    assert "the training file's size in tokens is unknown" in error["message"]
+    assert len(upstream.calls) == 0
+
+
+@pytest.mark.django_db
 def test_unpriced_jobs_allow_lets_a_key_with_a_budget_create_them(openai_gateway, upstream, api_as):
     openai_gateway(unpriced_jobs="allow")
     _, raw = make_key(budget_usd=Decimal("1"))
