@@ -205,7 +205,16 @@ def deliver_due(
         if not batch:
             break
         for pk in batch:
-            outcome = _deliver_one(pk, owner)
+            try:
+                outcome = _deliver_one(pk, owner)
+            except Exception:  # a bug or a database error: keep delivering the others
+                logger.exception("delivery of webhook event %s failed unexpectedly", pk)
+                WebhookEvent.objects.filter(pk=pk, lease_owner=owner).update(
+                    lease_owner="",
+                    lease_expires_at=None,
+                    next_attempt_at=timezone.now() + FIRST_BACKOFF,
+                )
+                continue
             if outcome is None:
                 continue
             result.attempted += 1

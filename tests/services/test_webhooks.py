@@ -306,6 +306,25 @@ def test_the_admin_resends_a_failed_event_with_its_webhook_id(
     assert listing.status_code == 200 and listing.context["cl"].result_count == 2
 
 
+def test_an_unexpected_error_postpones_that_event_and_the_others_go_out(
+    openai_gateway, key, receiver
+):
+    broken, _ = ApiKey.create_key("bob")
+    webhooks.set_webhook_url(broken, HOOK)
+    ApiKey.objects.filter(pk=broken.pk).update(webhook_secret="whsec_")  # cannot sign
+    change_status(ledger_job("ftjob-1", "queued", owner=broken), remote("running"), source="sync")
+    change_status(
+        ledger_job("ftjob-2", "queued", owner=key), remote("running", "ftjob-2"), source="sync"
+    )
+
+    result = webhooks.deliver_due()
+
+    assert result.delivered == 1 and len(receiver.received) == 1
+    postponed = WebhookEvent.objects.get(key=broken)
+    assert postponed.state == WebhookState.PENDING and postponed.lease_owner == ""
+    assert postponed.next_attempt_at > timezone.now()
+
+
 def test_the_deliver_command_only_delivers(openai_gateway, key, mocked, receiver):
     ledger_job("ftjob-2", "running", owner=key)  # would need an upstream call to sync
     change_status(ledger_job("ftjob-1", "queued", owner=key), remote("running"), source="sync")
