@@ -277,7 +277,10 @@ def _deliver_one(pk: int, owner: str) -> str | None:
         ) as response:
             attempt.status_code = response.status_code
             if not 200 <= response.status_code < 300:
-                text = response.raw.read(MAX_ERROR_LENGTH, decode_content=True)
+                try:
+                    text = response.raw.read(MAX_ERROR_LENGTH, decode_content=True)
+                except Exception:  # the answer broke off: its status is what counts
+                    text = b""
                 attempt.error = f"HTTP {response.status_code}: " + text.decode("utf-8", "replace")
     except requests.RequestException as exc:
         attempt.error = f"{type(exc).__name__}: {exc}"
