@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -387,3 +390,39 @@ def test_two_workers_at_once_deliver_each_event_once(openai_gateway, key, receiv
     assert not WebhookEvent.objects.exclude(state=WebhookState.DELIVERED).exists()
     bodies = {json.loads(body)["data"]["id"] for _, body in receiver.received}
     assert len(bodies) == 30
+
+
+class SummaryWatcher(io.StringIO):
+    """Command output that tells when a round's summary line was written."""
+
+    def __init__(self):
+        super().__init__()
+        self.summarised = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if text.startswith("webhooks:"):
+            self.summarised.set()
+        return written
+
+
+def test_the_deliver_command_watches_until_sigterm(openai_gateway, key, receiver):
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be installed from the main thread")
+    change_status(ledger_job("ftjob-1", "queued", owner=key), remote("running"), source="sync")
+    default = signal.getsignal(signal.SIGTERM)
+    out = SummaryWatcher()
+
+    def stop_after_the_first_round() -> None:
+        if out.summarised.wait(10) and signal.getsignal(signal.SIGTERM) is not default:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    timer = threading.Thread(target=stop_after_the_first_round)
+    timer.start()
+    started = time.monotonic()
+    call_command("ftproxy_deliver_webhooks", "--watch", "--interval", "30", stdout=out)
+    timer.join()
+
+    assert time.monotonic() - started < 10
+    assert out.getvalue().splitlines() == ["webhooks: attempted=1 delivered=1 retrying=0 failed=0"]
+    assert signal.getsignal(signal.SIGTERM) is default
