@@ -31,6 +31,8 @@ class Gateway:
     max_upload_bytes: int
     sync_interval_seconds: float
     pricing: dict[str, Decimal]
+    #: "refuse" or "allow": a job of unknown cost for a key with a budget.
+    unpriced_jobs: str = "refuse"
     providers: dict[str, dict[str, Provider]] = field(default_factory=dict)
 
     def entries(self, api: str) -> dict[str, Provider]:
@@ -58,6 +60,7 @@ def _build(raw: dict[str, Any]) -> Gateway:
         sync_interval_seconds=float(raw.get("sync_interval_seconds", 60)),
         pricing={k: Decimal(str(v)) for k, v in (raw.get("fine_tuning_pricing") or {}).items()},
         providers=providers,
+        unpriced_jobs=raw.get("unpriced_jobs", "refuse"),
     )
 
 

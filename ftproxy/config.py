@@ -7,6 +7,8 @@ file, the entry and the key in its message; secret values are never echoed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import math
 import os
@@ -45,7 +47,10 @@ FTPROXY_DEFAULTS: dict[str, Any] = {
     "max_upload_mb": 512,
     "fine_tuning_pricing": {},
     "sync_interval_seconds": 60,
+    "unpriced_jobs": "refuse",
 }
+#: What a key with a budget may do with a job whose cost cannot be estimated.
+UNPRICED_JOBS = ("refuse", "allow")
 
 
 class ConfigError(ImproperlyConfigured):
@@ -90,6 +95,18 @@ def _number(
     return number
 
 
+def _check_webhook_secret(value: Any, where: str, source: str) -> None:
+    """OpenAI's webhook signing secret: a non-empty string; a ``whsec_`` one
+    must be base64 (never echoed)."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{source}: {where}: must be a non-empty string")
+    if value.startswith("whsec_"):
+        try:
+            base64.b64decode(value[len("whsec_") :], validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{source}: {where}: 'whsec_' must be followed by base64") from None
+
+
 def _check_entry(raw: Any, section: str, index: int, source: str) -> dict[str, Any]:
     from .providers import PROVIDER_CLASSES, provider_class
 
@@ -132,6 +149,8 @@ def _check_entry(raw: Any, section: str, index: int, source: str) -> dict[str, A
         entry["max_retries"] = int(
             _number(entry["max_retries"], f"{label}.max_retries", source, integer=True)
         )
+    if "webhook_secret" in entry:
+        _check_webhook_secret(entry["webhook_secret"], f"{label}.webhook_secret", source)
     entry["name"] = entry.get("name") or kind
     entry["api"] = section
     try:
@@ -216,6 +235,10 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         source,
         minimum=1,
     )
+    if settings["unpriced_jobs"] not in UNPRICED_JOBS:
+        raise ConfigError(
+            f"{source}: ftproxy_settings.unpriced_jobs: must be one of {', '.join(UNPRICED_JOBS)}"
+        )
     pricing = settings["fine_tuning_pricing"] or {}
     if not isinstance(pricing, dict):
         raise ConfigError(f"{source}: ftproxy_settings.fine_tuning_pricing must be a mapping")

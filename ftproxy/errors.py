@@ -86,6 +86,18 @@ class RetryLater(GatewayError):
         super().__init__(message, code="request_in_progress", error_type="conflict_error")
 
 
+class QuotaExceeded(GatewayError):
+    """429 ``insufficient_quota``: the key's budget or job quota refuses the
+    request. Retrying cannot help, so the answer says ``x-should-retry: false``."""
+
+    status_code = 429
+    error_type = "insufficient_quota"
+    retryable = False
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message, code=code)
+
+
 class GatewayMisconfigured(GatewayError):
     """502: the ledger points at a provider entry that is no longer configured."""
 

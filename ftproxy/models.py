@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 
@@ -39,6 +41,26 @@ class ApiKey(models.Model):
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
     revoked = models.BooleanField(default=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    budget_usd = models.DecimalField(
+        "budget (USD)",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Most this key may spend on training; empty: no budget.",
+    )
+    max_active_jobs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most jobs not yet final at once; empty: no limit."
+    )
+    webhook_url = models.URLField(
+        max_length=2000,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Where status changes of this key's jobs are sent.",
+    )
+    #: Signs outgoing webhooks; shown once when made, never again.
+    webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
 
     class Meta:
         verbose_name = "API key"
@@ -48,11 +70,12 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def create_key(cls, name: str) -> tuple[ApiKey, str]:
-        """Create a key; return the row and the raw key (shown once, never stored)."""
+    def create_key(cls, name: str, **fields: Any) -> tuple[ApiKey, str]:
+        """Create a key; return the row and the raw key (shown once, never stored).
+        ``fields`` sets other columns (limits, webhook URL)."""
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
         key = cls.objects.create(
-            name=name, prefix=raw[:KEY_PREFIX_LENGTH], hashed_key=hash_key(raw)
+            name=name, prefix=raw[:KEY_PREFIX_LENGTH], hashed_key=hash_key(raw), **fields
         )
         return key, raw
 
@@ -335,3 +358,62 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scope", "key"], name="ftproxy_idempotency_key")
         ]
+
+
+class WebhookState(models.TextChoices):
+    """Where an outgoing webhook event is in its delivery."""
+
+    PENDING = "pending", "pending (due or retrying)"
+    DELIVERED = "delivered", "delivered"
+    FAILED = "failed", "failed (gave up)"
+
+
+class WebhookEvent(models.Model):
+    """One outgoing webhook event for a key (a job's status change), queued
+    in the transaction that recorded the change, and its delivery state."""
+
+    event_id = models.CharField(max_length=64, unique=True, help_text="webhook-id, evt_…")
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="webhook_events")
+    job = models.ForeignKey(
+        FineTuningJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField(help_text="The body sent, the same on every attempt.")
+    state = models.CharField(
+        max_length=10, choices=WebhookState.choices, default=WebhookState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    give_up_at = models.DateTimeField(help_text="Retries stop after this time.")
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.event_type}"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver a ``WebhookEvent``: what the receiver answered."""
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    url = models.URLField(max_length=2000)
+    attempted_at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-attempted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk}: {self.status_code or self.error[:40]}"

@@ -18,12 +18,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet, URLField
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from ..models import ApiKey, FineTuningJob
+from ..models import ApiKey
+from ..services import budgets
+from . import governance
 
 
 def format_usd(value: Decimal | None) -> str:
@@ -48,43 +49,72 @@ class ApiKeyAdmin(admin.ModelAdmin):
     them (``PROTECT``), and revocation is the way to retire one.
     """
 
-    list_display = ("name", "prefix", "created", "last_used", "revoked", "spend")
+    list_display = (
+        "name",
+        "prefix",
+        "created",
+        "last_used",
+        "revoked",
+        "spend",
+        "budget",
+        "remaining",
+    )
     list_filter = ("revoked",)
     search_fields = ("name", "prefix")
     date_hierarchy = "created"
-    actions = ("revoke_selected",)
-    change_readonly_fields = ("prefix", "created", "last_used", "revoked", "revoked_at", "spend")
+    actions = ("revoke_selected", "rotate_webhook_secrets")
+    change_readonly_fields = (
+        "prefix",
+        "created",
+        "last_used",
+        "revoked",
+        "revoked_at",
+        "spend",
+        "remaining",
+        "active_jobs",
+        "refusals",
+        "webhook_secret_status",
+    )
+    #: Editable on the change page (the add form asks only for a name).
+    limit_fields = ("budget_usd", "max_active_jobs", "webhook_url")
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
         # One correlated subquery in the page's single query, not one per row.
-        spend = (
-            FineTuningJob.objects.filter(owner=OuterRef("pk"))
-            .values("owner")
-            .annotate(total=Sum("cost_usd"))
-            .values("total")
-        )
-        money = DecimalField(max_digits=20, decimal_places=6)
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(spend=Coalesce(Subquery(spend, output_field=money), Value(0, money)))
-        )
+        return budgets.with_spend(super().get_queryset(request))
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         if obj is None:
             return ("name",)
-        return ("name", *self.change_readonly_fields)
+        return ("name", *self.limit_fields, *self.change_readonly_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None):
         return () if obj is None else self.change_readonly_fields
 
     @admin.display(description="spend (USD)", ordering="spend")
     def spend(self, key: ApiKey) -> str:
-        """Sum of ``cost_usd`` over the key's jobs (from the annotation)."""
+        """Costs of the key's final jobs plus estimates of the others
+        (``services.budgets``; from the annotation)."""
         return format_usd(getattr(key, "spend", None))
+
+    @admin.display(description="budget (USD)", ordering="budget_usd")
+    def budget(self, key: ApiKey) -> str:
+        return "no budget" if key.budget_usd is None else format_usd(key.budget_usd)
+
+    @admin.display(description="remaining (USD)")
+    def remaining(self, key: ApiKey) -> str:
+        if key.budget_usd is None:
+            return "—"
+        return format_usd(key.budget_usd - getattr(key, "spend", 0))
+
+    active_jobs = governance.active_jobs
+    refusals = governance.refusals
+    webhook_secret_status = governance.webhook_secret_status
+    rotate_webhook_secrets = governance.rotate_webhook_secrets
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
+            governance.save_key_webhook(self, request, obj, form)
             super().save_model(request, obj, form, change)
             return
         row, raw = ApiKey.create_key(obj.name)

@@ -51,6 +51,8 @@ def openai_exception_handler(exc, context):
     elif isinstance(exc, GatewayError):
         body = envelope(exc.message, exc.error_type, exc.param, exc.code)
         status_code = exc.status_code
+        if getattr(exc, "retryable", True) is False:
+            headers["x-should-retry"] = "false"
         _note(request, exc.message)
     elif isinstance(exc, exceptions.ValidationError):
         param, message = _first_validation_error(exc.detail)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 urlpatterns = [
     path("files", views.FileListCreateView.as_view()),
@@ -15,4 +15,5 @@ urlpatterns = [
     path("fine_tuning/jobs/<str:job_id>/resume", views.JobResumeView.as_view()),
     path("fine_tuning/jobs/<str:job_id>/events", views.JobEventsView.as_view()),
     path("fine_tuning/jobs/<str:job_id>/checkpoints", views.JobCheckpointsView.as_view()),
+    path("webhooks/<str:entry>", webhooks.OpenAIWebhookView.as_view()),
 ]

@@ -15,6 +15,7 @@ from ..errors import InvalidRequest
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ..pricing import epochs_of, estimated_cost
 from ..providers.base import JobCreate, Page
+from . import budgets
 from .common import (
     choose_provider,
     find,
@@ -95,34 +96,41 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
     )
 
     now = int(timezone.now().timestamp())
-    job = FineTuningJob.objects.create(
-        public_id=mint_id("ftjob"),
-        provider=provider.name,
-        provider_kind=provider.kind,
-        owner=ctx.caller.key,
-        model=body["model"],
-        status="",  # nothing observed yet: the first status is a change from nothing
-        training_file=body["training_file"],
-        validation_file=body.get("validation_file"),
-        hyperparameters=body.get("hyperparameters") or {},
-        method=body.get("method"),
-        suffix=body.get("suffix"),
-        seed=body.get("seed"),
-        integrations=body.get("integrations"),
-        metadata=body.get("metadata"),
-        training_type=training_type or "",
-        requested={
-            "hyperparameters": body.get("hyperparameters"),
-            "method": body.get("method"),
-            "metadata": body.get("metadata"),
-        },
-        created_at=now,
-        estimated_cost_usd=estimated_cost(
-            body["model"],
-            training_row.estimated_tokens if training_row else None,
-            epochs_of(body.get("hyperparameters"), body.get("method")),
-        ),
+    estimate = estimated_cost(
+        body["model"],
+        training_row.estimated_tokens if training_row else None,
+        epochs_of(body.get("hyperparameters"), body.get("method")),
     )
+    with budgets.reserve(
+        ctx.caller.key,
+        model=body["model"],
+        estimate=estimate,
+        file_tokens=training_row.estimated_tokens if training_row else None,
+    ):  # a refusal raises here, before any ledger row or upstream call
+        job = FineTuningJob.objects.create(
+            public_id=mint_id("ftjob"),
+            provider=provider.name,
+            provider_kind=provider.kind,
+            owner=ctx.caller.key,
+            model=body["model"],
+            status="",  # nothing observed yet: the first status is a change from nothing
+            training_file=body["training_file"],
+            validation_file=body.get("validation_file"),
+            hyperparameters=body.get("hyperparameters") or {},
+            method=body.get("method"),
+            suffix=body.get("suffix"),
+            seed=body.get("seed"),
+            integrations=body.get("integrations"),
+            metadata=body.get("metadata"),
+            training_type=training_type or "",
+            requested={
+                "hyperparameters": body.get("hyperparameters"),
+                "method": body.get("method"),
+                "metadata": body.get("metadata"),
+            },
+            created_at=now,
+            estimated_cost_usd=estimate,
+        )
     ctx.note(object_id=job.public_id)
     try:
         placed = plan.carry_out(ctx, job)

@@ -14,6 +14,7 @@ from ..models import File, FineTuningJob, JobEvent, LedgerState
 from ..pricing import training_cost
 from ..providers.base import RemoteEvent, RemoteJob
 from ..signals import job_status_changed
+from . import webhooks
 
 #: RemoteJob fields copied onto the ledger row as they are.
 MIRRORED_FIELDS = (
@@ -79,6 +80,7 @@ def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message
                 source=source,
                 message=message,
             )
+            webhooks.enqueue_job_event(row)  # in this transaction: never one without the other
             transaction.on_commit(
                 lambda: job_status_changed.send(
                     sender=FineTuningJob, job=row, old_status=old_status, new_status=row.status

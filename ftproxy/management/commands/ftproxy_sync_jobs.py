@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
 from ftproxy.services.sync import SyncResult, row_locking_supported, sync_jobs
+from ftproxy.services.webhooks import deliver_due
 
 
 def _positive(value: str) -> float:
@@ -133,6 +134,9 @@ class Command(BaseCommand):
                     should_stop=stop.is_set,
                 )
                 self._report(result)
+                deliveries = deliver_due(should_stop=stop.is_set)  # what the round made due
+                if deliveries.attempted:
+                    self.stdout.write(deliveries.summary())
                 if not options["watch"] or _sleep(interval, stop):
                     break
         finally:

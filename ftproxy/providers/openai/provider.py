@@ -79,7 +79,8 @@ class OpenAIProvider(Provider):
     """
 
     kind = "openai"
-    options = frozenset({"api_key", "api_base", "organization", "project"})
+    #: ``webhook_secret``: OpenAI's signing secret for ``POST /v1/webhooks/<name>``.
+    options = frozenset({"api_key", "api_base", "organization", "project", "webhook_secret"})
     required_options = frozenset({"api_key"})
 
     def __init__(self, entry: dict[str, Any]):
