@@ -32,6 +32,8 @@ class Gateway:
     sync_interval_seconds: float
     pricing: dict[str, Decimal]
     providers: dict[str, dict[str, Provider]] = field(default_factory=dict)
+    #: The largest total of one Upload (POST /v1/uploads), in bytes.
+    max_upload_total_bytes: int = 8192 * 1024 * 1024
 
     def entries(self, api: str) -> dict[str, Provider]:
         """Configured providers of one API (FILES or FINE_TUNING), by name."""
@@ -58,6 +60,7 @@ def _build(raw: dict[str, Any]) -> Gateway:
         sync_interval_seconds=float(raw.get("sync_interval_seconds", 60)),
         pricing={k: Decimal(str(v)) for k, v in (raw.get("fine_tuning_pricing") or {}).items()},
         providers=providers,
+        max_upload_total_bytes=int(float(raw.get("max_upload_total_mb", 8192)) * 1024 * 1024),
     )
 
 

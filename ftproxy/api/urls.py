@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import uploads, views
 
 urlpatterns = [
     path("files", views.FileListCreateView.as_view()),
@@ -15,4 +15,8 @@ urlpatterns = [
     path("fine_tuning/jobs/<str:job_id>/resume", views.JobResumeView.as_view()),
     path("fine_tuning/jobs/<str:job_id>/events", views.JobEventsView.as_view()),
     path("fine_tuning/jobs/<str:job_id>/checkpoints", views.JobCheckpointsView.as_view()),
+    path("uploads", uploads.UploadCreateView.as_view()),
+    path("uploads/<str:upload_id>/parts", uploads.UploadPartView.as_view()),
+    path("uploads/<str:upload_id>/complete", uploads.UploadCompleteView.as_view()),
+    path("uploads/<str:upload_id>/cancel", uploads.UploadCancelView.as_view()),
 ]

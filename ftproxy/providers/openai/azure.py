@@ -49,6 +49,9 @@ class AzureProvider(OpenAIProvider):
     """
 
     kind = "azure"
+    #: The v1 API (GA spec) has no /uploads, and dated versions have it only
+    #: in previews: the gateway assembles the parts and uploads the whole.
+    forwards_uploads = False
     options = frozenset({"api_key", "api_base", "api_version"})
     required_options = frozenset({"api_key", "api_base"})
 
