@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
 from ftproxy.services.sync import SyncResult, row_locking_supported, sync_jobs
+from ftproxy.services.uploads import clean_up_uploads
 
 
 def _positive(value: str) -> float:
@@ -133,6 +134,8 @@ class Command(BaseCommand):
                     should_stop=stop.is_set,
                 )
                 self._report(result)
+                if not job_ids:
+                    self._clean_up_uploads()
                 if not options["watch"] or _sleep(interval, stop):
                     break
         finally:
@@ -142,6 +145,15 @@ class Command(BaseCommand):
             self.stdout.write("Stopped.")
         if result.failed:
             raise CommandError(f"{result.failed} job(s) failed to sync.", returncode=1)
+
+    def _clean_up_uploads(self) -> None:
+        """Expired and cancelled uploads free their disk space (and their
+        upstream uploads) in every round; a line only when something happened."""
+        cleanup = clean_up_uploads()
+        for upload_id, message in cleanup.failures:
+            self.stderr.write(f"{upload_id}: {message}")
+        if cleanup.anything:
+            self.stdout.write(cleanup.summary())
 
     def _on_interrupt(self, stop: threading.Event) -> dict[int, Any]:
         """First Ctrl-C (or SIGTERM) asks the round to stop after its batch;
