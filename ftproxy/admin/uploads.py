@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
 
 from ..models import Upload, UploadPart
 from .ledger import LedgerAdmin, ViewOnly
@@ -70,6 +72,9 @@ class UploadAdmin(LedgerAdmin):
     )
     readonly_fields = ("payload",)
 
-    @admin.display(description="parts")
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(part_total=Count("parts"))
+
+    @admin.display(description="parts", ordering="part_total")
     def part_count(self, row: Any) -> int:
-        return row.parts.count()
+        return row.part_total
