@@ -12,11 +12,12 @@ until the upload ends. Two ways to the provider:
   through the entry's ``upload_file``.
 
 Either way ``complete`` first reads the parts once, in the order given, as
-one stream: SHA-256, MD5 and, for ``purpose=fine-tune``, the line-by-line
-validation of ``POST /v1/files``. A bad file is refused before anything
-final happens upstream. The local copy is why this is possible for
-forwarded uploads too: part order is only known at ``complete``, so lines
-that straddle parts can only be checked then.
+one stream: SHA-256, MD5 (when the client sends one) and, for
+``purpose=fine-tune``, the line-by-line validation of ``POST /v1/files``.
+A bad file is refused before anything final happens upstream. The local
+copy is what makes this possible for forwarded uploads too: the part order
+is only known at ``complete``, so lines that straddle parts can only be
+checked then.
 """
 
 from __future__ import annotations
@@ -270,9 +271,10 @@ def _finish(
         [part.bytes for part in parts],
     )
     try:
-        hashing = upload_store.Md5Reader(reader)
-        scan = scan_upload(hashing, row.purpose)
-        if md5 and md5.lower() != hashing.hexdigest():
+        # MD5 only when the client gave one to check (it costs as much as SHA-256).
+        hashing = upload_store.Md5Reader(reader) if md5 else None
+        scan = scan_upload(hashing or reader, row.purpose)
+        if hashing and md5 and md5.lower() != hashing.hexdigest():
             raise InvalidRequest(
                 f"md5 {md5} does not match the parts' MD5 {hashing.hexdigest()}.", param="md5"
             )
