@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,8 +22,25 @@ from .serializers import FILE_PURPOSES, StrictSerializer
 from .views import MULTIPART_SLACK, PROVIDER_FIELD, context, provider_hint, replayable, validated
 
 
+@extend_schema_field({"type": "string", "enum": ["created_at"]})
+class AnchorField(serializers.CharField):
+    """``created_at``, the only anchor (a plain schema enum: the same choice
+    as ``expires_after[anchor]`` of POST /files, without a second name)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value != "created_at":
+            raise serializers.ValidationError(f'"{value}" is not a valid choice.')
+        return value
+
+
+@extend_schema_field({"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]})
+class UploadStatusField(serializers.CharField):
+    """The upload's status (documentation only)."""
+
+
 class ExpiresAfterSerializer(StrictSerializer):
-    anchor = serializers.ChoiceField(choices=["created_at"])
+    anchor = AnchorField()
     seconds = serializers.IntegerField(min_value=3600, max_value=2592000)
 
 
@@ -60,7 +77,7 @@ class OpenAIUpload(serializers.Serializer):
     expires_at = serializers.IntegerField()
     filename = serializers.CharField()
     purpose = serializers.CharField()
-    status = serializers.ChoiceField(choices=["pending", "completed", "cancelled", "expired"])
+    status = UploadStatusField()
     file = schema.OpenAIFile(allow_null=True, required=False)
 
 

@@ -447,9 +447,15 @@ def clean_up_uploads() -> CleanupResult:
     uploads, and delete the stored parts of every upload that has ended.
     Run by each ``ftproxy_sync_jobs`` round; safe to run concurrently."""
     result = CleanupResult()
-    result.expired = Upload.objects.filter(status=Status.PENDING, expires_at__lte=_now()).update(
+    now = _now()
+    result.expired = Upload.objects.filter(status=Status.PENDING, expires_at__lte=now).update(
         status=Status.EXPIRED
     )
+    # A complete still "running" an hour after the upload expired belongs to
+    # a worker that died mid-way: nothing will finish it.
+    result.expired += Upload.objects.filter(
+        status=Status.COMPLETING, expires_at__lte=now - UPLOAD_TTL_SECONDS
+    ).update(status=Status.EXPIRED)
     ended = (Status.CANCELLED, Status.EXPIRED)
     for row in Upload.objects.filter(status__in=ended, remote_open=True):
         provider = gateway().provider(FILES, row.provider)

@@ -423,3 +423,16 @@ def test_a_sync_round_cancels_an_expired_forwarded_upload_upstream(openai_files,
     row = Upload.objects.get()
     assert (row.status, row.remote_open, row.storage_freed) == ("expired", False, True)
     assert json.loads(responses.calls[0].request.body)["bytes"] == len(TRAINING)
+
+
+def test_a_complete_abandoned_by_a_dead_worker_expires_an_hour_after_the_upload(sandbox, master):
+    stuck, _ = upload_in_parts(master)
+    running, _ = upload_in_parts(master)
+    Upload.objects.update(status="completing")
+    Upload.objects.filter(public_id=stuck).update(expires_at=int(time.time()) - 3601)
+    Upload.objects.filter(public_id=running).update(expires_at=int(time.time()) - 60)
+    result = upload_service.clean_up_uploads()
+    assert (result.expired, result.freed) == (1, 1)
+    assert Upload.objects.get(public_id=stuck).status == "expired"
+    assert Upload.objects.get(public_id=running).status == "completing"
+    assert upload_store.upload_dir(running).exists()
