@@ -436,3 +436,24 @@ def test_a_complete_abandoned_by_a_dead_worker_expires_an_hour_after_the_upload(
     assert Upload.objects.get(public_id=stuck).status == "expired"
     assert Upload.objects.get(public_id=running).status == "completing"
     assert upload_store.upload_dir(running).exists()
+
+
+@pytest.mark.parametrize("where", ["body", "query", "header"])
+def test_the_provider_hint_picks_the_entry_and_the_ledger_routes_the_rest(
+    gateway_config, sandbox_entry, master, tmp_path, where
+):
+    second = {**sandbox_entry, "name": "second", "storage_dir": str(tmp_path / "second")}
+    gateway_config({"files_settings": [sandbox_entry, second]})
+    if where == "body":
+        response = create(master, custom_llm_provider="second")
+    elif where == "query":
+        response = create(master, path="/v1/uploads?custom_llm_provider=second")
+    else:
+        response = create(master, headers={"custom-llm-provider": "second"})
+    assert response.status_code == 200, response.json()
+    upload_id = response.json()["id"]
+    assert Upload.objects.get(public_id=upload_id).provider == "second"
+    part = add_part(master, upload_id, TRAINING).json()["id"]  # no hint: the ledger knows
+    file_id = complete(master, upload_id, [part]).json()["file"]["id"]
+    assert File.objects.get(public_id=file_id).provider == "second"
+    assert error(create(master))["param"] == "custom_llm_provider"  # two entries, no hint
