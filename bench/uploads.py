@@ -252,12 +252,13 @@ def _gateway(workdir: Path, entry: dict[str, Any], port: int) -> tuple[subproces
 def _wait_for(base: str) -> None:
     import requests
 
-    for _ in range(150):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
-            requests.get(f"{base}/health/liveliness", timeout=1)
+            requests.get(f"{base}/health/liveliness", timeout=5)
             return
-        except requests.ConnectionError:
-            time.sleep(0.1)
+        except requests.RequestException:  # not listening yet, or the worker still booting
+            time.sleep(0.2)
     raise RuntimeError(f"the gateway at {base} did not start")
 
 
