@@ -333,7 +333,8 @@ def run(
                 report(
                     f"uploads via gateway ({name}, {how}): {mib:.0f} MiB in "
                     f"{numbers['seconds']:.1f} s ({mib / numbers['seconds']:.0f} MiB/s, "
-                    f"{numbers['seconds'] / direct:.1f}x direct; complete "
+                    f"{numbers['seconds'] / direct:.1f}x direct; parts "
+                    f"{numbers['seconds'] - numbers['complete_seconds']:.1f} s, complete "
                     f"{numbers['complete_seconds']:.1f} s) | worker peak RSS growth "
                     f"{numbers['rss_growth_mib']:.1f} MiB"
                 )

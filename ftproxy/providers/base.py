@@ -334,6 +334,12 @@ class Provider:
         """Upload ``upload.stream`` (streamed, not read whole)."""
         raise self._unsupported("Uploading files")
 
+    def check_upload(self, upload: FileUpload) -> None:
+        """Raise what ``upload_file`` would raise about the upload's options
+        (purpose, expires_after, …), before any byte of it exists: an
+        Upload refuses them at create rather than at complete. The default
+        accepts everything."""
+
     def retrieve_file(self, remote_id: str) -> RemoteFile | None:
         """Fetch the file's current state, or return None when the ledger is
         authoritative for this provider (nothing to refresh)."""

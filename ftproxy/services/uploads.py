@@ -22,6 +22,7 @@ checked then.
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -90,6 +91,18 @@ def create_upload(
         )
     provider = choose_provider(FILES, provider_hint)
     ctx.note(provider=provider.name)
+    if not provider.forwards_uploads:
+        # What the entry's upload_file would refuse at complete, refused now.
+        provider.check_upload(
+            FileUpload(
+                filename=filename,
+                purpose=purpose,
+                stream=io.BytesIO(),
+                size=size,
+                content_type=mime_type,
+                expires_after=expires_after,
+            )
+        )
     now = _now()
     row = Upload.objects.create(
         public_id=mint_id("upload"),

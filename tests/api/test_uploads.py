@@ -457,3 +457,19 @@ def test_the_provider_hint_picks_the_entry_and_the_ledger_routes_the_rest(
     file_id = complete(master, upload_id, [part]).json()["file"]["id"]
     assert File.objects.get(public_id=file_id).provider == "second"
     assert error(create(master))["param"] == "custom_llm_provider"  # two entries, no hint
+
+
+def test_options_the_entry_cannot_carry_are_refused_at_create(gateway_config, master):
+    entry = {
+        "custom_llm_provider": "azure",
+        "api_key": "k",
+        "api_base": "https://dated-res.openai.azure.com",
+        "api_version": "2024-10-21",
+    }
+    gateway_config({"files_settings": [entry]})
+    with responses.RequestsMock():  # nothing may reach Azure
+        response = create(master, expires_after={"anchor": "created_at", "seconds": 3600})
+    assert response.status_code == 400
+    assert error(response)["param"] == "expires_after"
+    assert "api_version: v1" in error(response)["message"]
+    assert not Upload.objects.exists()

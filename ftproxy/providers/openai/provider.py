@@ -135,6 +135,11 @@ class OpenAIProvider(Provider):
         data = self.client.json("POST", "files", data=body, headers={"Content-Type": content_type})
         return self.to_file(data)
 
+    def check_upload(self, upload: FileUpload) -> None:
+        """The form fields are what a subclass may refuse (Azure's dated
+        versions: ``expires_after``)."""
+        self.upload_fields(upload)
+
     def retrieve_file(self, remote_id: str) -> RemoteFile:
         """``GET files/{id}``."""
         return self.to_file(self.client.json("GET", f"files/{_segment(remote_id)}"))

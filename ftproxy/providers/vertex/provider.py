@@ -213,6 +213,14 @@ class VertexProvider(Provider):
         return f"v1/{remote_id}"
 
     # ---- files ----------------------------------------------------------
+    def check_upload(self, upload: FileUpload) -> None:
+        """Files need the entry's Cloud Storage bucket."""
+        if not self.bucket:
+            raise ProviderNotSupported(
+                f"Uploading files needs 'gcs_bucket_name' on the {self.kind} entry '{self.name}'.",
+                provider=self.name,
+            )
+
     def upload_file(self, upload: FileUpload) -> RemoteFile:
         """Store the upload in Cloud Storage; return its ``gs://`` URI.
 
@@ -222,11 +230,7 @@ class VertexProvider(Provider):
         converted copy, which the URI names, to ``…/<uuid>/gemini/<name>``.
         Other purposes are stored once, unchanged.
         """
-        if not self.bucket:
-            raise ProviderNotSupported(
-                f"Uploading files needs 'gcs_bucket_name' on the {self.kind} entry '{self.name}'.",
-                provider=self.name,
-            )
+        self.check_upload(upload)
         folder = "/".join(p for p in (self.prefix, OBJECT_ROOT, uuid.uuid4().hex) if p)
         filename = safe_filename(upload.filename)
         original = f"{folder}/{filename}"
