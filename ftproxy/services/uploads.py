@@ -192,10 +192,12 @@ def add_part(
                     provider, provider.add_upload_part, row.remote_id, saved, size
                 )
             part.save(update_fields=["remote_id"])
-    except BaseException:
+    except BaseException as exc:
         upload_store.delete_part(row.public_id, part.public_id)
         part.delete()
-        Upload.objects.filter(pk=row.pk).update(bytes_received=F("bytes_received") - size)
+        Upload.objects.filter(pk=row.pk).update(
+            bytes_received=F("bytes_received") - size, error=_message(exc)[:2000]
+        )
         raise
     ctx.note(object_id=part.public_id)
     if not Upload.objects.filter(pk=row.pk, status__in=OPEN).exists():

@@ -374,6 +374,7 @@ def test_an_upstream_failure_on_a_part_keeps_nothing(openai_files, master):
     assert response.status_code == 502
     row = Upload.objects.get(public_id=upload_id)
     assert row.bytes_received == 0 and not row.parts.exists()
+    assert "boom" in row.error
     assert not any(upload_store.upload_dir(upload_id).iterdir())
 
 
