@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.db.models import F
@@ -255,7 +254,7 @@ def complete_upload(
     if remote_payload:
         row.provider_payload = remote_payload
     row.save(update_fields=["status", "file", "remote_open", "md5", "error", "provider_payload"])
-    _free(row)
+    free_storage(row)
     return row
 
 
@@ -381,7 +380,7 @@ def cancel_upload(ctx: CallContext, upload_id: str) -> Upload:
         row.refresh_from_db()
         _check_open(row)
     row.status, row.remote_open = Status.CANCELLED, False
-    _free(row)
+    free_storage(row)
     return row
 
 
@@ -424,10 +423,10 @@ def _check_open(row: Upload) -> None:
 def _close(row: Upload, status: str, *, error: str = "") -> None:
     row.status, row.error, row.remote_open = status, error[:2000], False
     row.save(update_fields=["status", "error", "remote_open"])
-    _free(row)
+    free_storage(row)
 
 
-def _free(row: Upload) -> None:
+def free_storage(row: Upload) -> None:
     upload_store.free(row.public_id)
     Upload.objects.filter(pk=row.pk).update(storage_freed=True)
     row.storage_freed = True
@@ -435,61 +434,3 @@ def _free(row: Upload) -> None:
 
 def _message(exc: BaseException) -> str:
     return getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-
-
-@dataclass
-class CleanupResult:
-    """What one cleanup round did."""
-
-    expired: int = 0
-    cancelled_upstream: int = 0
-    freed: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (
-            f"uploads: expired={self.expired} cancelled_upstream={self.cancelled_upstream} "
-            f"freed={self.freed} failed={len(self.failures)}"
-        )
-
-    @property
-    def anything(self) -> bool:
-        return bool(self.expired or self.cancelled_upstream or self.freed or self.failures)
-
-
-def clean_up_uploads() -> CleanupResult:
-    """Expire pending uploads past their hour, cancel their upstream
-    uploads, and delete the stored parts of every upload that has ended.
-    Run by each ``ftproxy_sync_jobs`` round; safe to run concurrently."""
-    result = CleanupResult()
-    now = _now()
-    result.expired = Upload.objects.filter(status=Status.PENDING, expires_at__lte=now).update(
-        status=Status.EXPIRED
-    )
-    # A complete still "running" an hour after the upload expired belongs to
-    # a worker that died mid-way: nothing will finish it.
-    result.expired += Upload.objects.filter(
-        status=Status.COMPLETING, expires_at__lte=now - UPLOAD_TTL_SECONDS
-    ).update(status=Status.EXPIRED)
-    ended = (Status.CANCELLED, Status.EXPIRED)
-    for row in Upload.objects.filter(status__in=ended, remote_open=True):
-        provider = gateway().provider(FILES, row.provider)
-        if provider is None:
-            result.failures.append((row.public_id, f"entry {row.provider!r} is not configured"))
-            continue
-        try:
-            provider.cancel_upload(row.remote_id)
-        except ProviderNotFound:
-            pass
-        except ProviderError as exc:
-            # An upstream upload that is already over (expired there) is a 4xx:
-            # nothing more to cancel. Anything else is tried again next round.
-            if not 400 <= (exc.upstream_status or 0) < 500:
-                result.failures.append((row.public_id, exc.message))
-                continue
-        Upload.objects.filter(pk=row.pk).update(remote_open=False)
-        result.cancelled_upstream += 1
-    for row in Upload.objects.filter(storage_freed=False).exclude(status__in=OPEN):
-        _free(row)
-        result.freed += 1
-    return result

@@ -15,6 +15,7 @@ from ftproxy.models import AuditEntry, File, Upload, UploadPart
 from ftproxy.services import upload_store
 from ftproxy.services import uploads as upload_service
 from ftproxy.services.context import MASTER, CallContext
+from ftproxy.services.upload_cleanup import clean_up_uploads
 from tests.conftest import TRAINING
 
 OPENAI_BASE = "https://api.openai.test/v1"
@@ -432,7 +433,7 @@ def test_a_complete_abandoned_by_a_dead_worker_expires_an_hour_after_the_upload(
     Upload.objects.update(status="completing")
     Upload.objects.filter(public_id=stuck).update(expires_at=int(time.time()) - 3601)
     Upload.objects.filter(public_id=running).update(expires_at=int(time.time()) - 60)
-    result = upload_service.clean_up_uploads()
+    result = clean_up_uploads()
     assert (result.expired, result.freed) == (1, 1)
     assert Upload.objects.get(public_id=stuck).status == "expired"
     assert Upload.objects.get(public_id=running).status == "completing"

@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
 from ftproxy.services.sync import SyncResult, row_locking_supported, sync_jobs
-from ftproxy.services.uploads import clean_up_uploads
+from ftproxy.services.upload_cleanup import clean_up_uploads
 
 
 def _positive(value: str) -> float:
