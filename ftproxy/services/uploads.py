@@ -23,7 +23,6 @@ checked then.
 from __future__ import annotations
 
 import io
-import logging
 import time
 from typing import IO, Any
 
@@ -44,8 +43,6 @@ from . import upload_store
 from .common import choose_provider, not_found, provider_of
 from .context import CallContext
 from .files import scan_upload, store_file
-
-logger = logging.getLogger("ftproxy.uploads")
 
 #: As on OpenAI: an upload accepts parts for one hour.
 UPLOAD_TTL_SECONDS = 3600
@@ -164,14 +161,14 @@ def add_part(
         )
     if size <= 0:
         raise InvalidRequest("The part is empty.", param="data")
-    _check_open(row)
+    _check_takes_parts(row)
     # Reserve the bytes first: parallel parts can never overshoot the total.
     reserved = Upload.objects.filter(
         pk=row.pk, status=Status.PENDING, bytes_received__lte=row.bytes - size
     ).update(bytes_received=F("bytes_received") + size)
     if not reserved:
         row.refresh_from_db()
-        _check_open(row)
+        _check_takes_parts(row)
         raise InvalidRequest(
             f"This part of {size} bytes would take the upload past its declared {row.bytes} "
             f"bytes ({row.bytes_received} received so far).",
@@ -418,6 +415,17 @@ def _check_open(row: Upload) -> None:
         param="upload_id",
         code=f"upload_{row.status}",
     )
+
+
+def _check_takes_parts(row: Upload) -> None:
+    """400 unless the upload is pending (not ended, not being completed)."""
+    _check_open(row)
+    if row.status == Status.COMPLETING:
+        raise InvalidRequest(
+            f"Upload {row.public_id} is being completed: it no longer accepts parts.",
+            param="upload_id",
+            code="upload_in_progress",
+        )
 
 
 def _close(row: Upload, status: str, *, error: str = "") -> None:

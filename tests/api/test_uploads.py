@@ -475,3 +475,14 @@ def test_options_the_entry_cannot_carry_are_refused_at_create(gateway_config, ma
     assert error(response)["param"] == "expires_after"
     assert "api_version: v1" in error(response)["message"]
     assert not Upload.objects.exists()
+
+
+def test_parts_and_cancel_while_a_complete_runs_are_400(sandbox, master):
+    upload_id, _ = upload_in_parts(master)
+    Upload.objects.update(status="completing")
+    response = add_part(master, upload_id, b"x")
+    assert response.status_code == 400 and error(response)["code"] == "upload_in_progress"
+    response = master.post_json(f"/v1/uploads/{upload_id}/cancel")
+    assert response.status_code == 400 and error(response)["code"] == "upload_in_progress"
+    response = complete(master, upload_id, ["part-x"])
+    assert response.status_code == 400
