@@ -40,6 +40,7 @@ lint: install
 
 bench: migrate
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/uploads.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

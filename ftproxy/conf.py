@@ -34,6 +34,8 @@ class Gateway:
     #: "refuse" or "allow": a job of unknown cost for a key with a budget.
     unpriced_jobs: str = "refuse"
     providers: dict[str, dict[str, Provider]] = field(default_factory=dict)
+    #: The largest total of one Upload (POST /v1/uploads), in bytes.
+    max_upload_total_bytes: int = 8192 * 1024 * 1024
 
     def entries(self, api: str) -> dict[str, Provider]:
         """Configured providers of one API (FILES or FINE_TUNING), by name."""
@@ -61,6 +63,7 @@ def _build(raw: dict[str, Any]) -> Gateway:
         pricing={k: Decimal(str(v)) for k, v in (raw.get("fine_tuning_pricing") or {}).items()},
         providers=providers,
         unpriced_jobs=raw.get("unpriced_jobs", "refuse"),
+        max_upload_total_bytes=int(float(raw.get("max_upload_total_mb", 8192)) * 1024 * 1024),
     )
 
 

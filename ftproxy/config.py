@@ -45,6 +45,7 @@ LITELLM_SECTIONS = frozenset(
 )
 FTPROXY_DEFAULTS: dict[str, Any] = {
     "max_upload_mb": 512,
+    "max_upload_total_mb": 8192,
     "fine_tuning_pricing": {},
     "sync_interval_seconds": 60,
     "unpriced_jobs": "refuse",
@@ -228,6 +229,12 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     settings = {**FTPROXY_DEFAULTS, **ours}
     settings["max_upload_mb"] = _number(
         settings["max_upload_mb"], "ftproxy_settings.max_upload_mb", source, minimum=0.000001
+    )
+    settings["max_upload_total_mb"] = _number(
+        settings["max_upload_total_mb"],
+        "ftproxy_settings.max_upload_total_mb",
+        source,
+        minimum=0.000001,
     )
     settings["sync_interval_seconds"] = _number(
         settings["sync_interval_seconds"],

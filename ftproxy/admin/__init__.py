@@ -1,5 +1,6 @@
-"""The Django admin: keys (``keys``), the read-only ledger (``ledger``) and
-the job admin with its actions and sync button (``jobs``). Importing this
-package registers them all."""
+"""The Django admin: keys (``keys``, with ``governance``), the read-only
+ledger (``ledger``), the job admin with its actions and sync button
+(``jobs``, ``retrain``), uploads (``uploads``) and webhook deliveries
+(``webhooks``). Importing this package registers them all."""
 
-from . import jobs, keys, ledger, webhooks  # noqa: F401  (their import registers their admins)
+from . import jobs, keys, ledger, uploads, webhooks  # noqa: F401  (importing registers them)

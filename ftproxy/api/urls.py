@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, webhooks
+from . import uploads, views, webhooks
 
 urlpatterns = [
     path("files", views.FileListCreateView.as_view()),
@@ -16,4 +16,8 @@ urlpatterns = [
     path("fine_tuning/jobs/<str:job_id>/events", views.JobEventsView.as_view()),
     path("fine_tuning/jobs/<str:job_id>/checkpoints", views.JobCheckpointsView.as_view()),
     path("webhooks/<str:entry>", webhooks.OpenAIWebhookView.as_view()),
+    path("uploads", uploads.UploadCreateView.as_view()),
+    path("uploads/<str:upload_id>/parts", uploads.UploadPartView.as_view()),
+    path("uploads/<str:upload_id>/complete", uploads.UploadCompleteView.as_view()),
+    path("uploads/<str:upload_id>/cancel", uploads.UploadCancelView.as_view()),
 ]

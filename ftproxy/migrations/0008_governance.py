@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("ftproxy", "0005_copies_and_retrains"),
+        ("ftproxy", "0006_uploads"),
     ]
 
     operations = [

@@ -164,6 +164,17 @@ class JobCreate:
     source_job: dict[str, Any] | None = None
 
 
+@dataclass
+class UploadCreate:
+    """An upstream Upload to open (OpenAI's ``POST /uploads``)."""
+
+    filename: str
+    purpose: str
+    bytes: int
+    mime_type: str
+    expires_after: dict[str, Any] | None = None
+
+
 # --------------------------------------------------------------------------
 # Data out
 # --------------------------------------------------------------------------
@@ -181,6 +192,17 @@ class RemoteFile:
     status: str = "processed"
     status_details: str | None = None
     expires_at: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RemoteUpload:
+    """An upstream Upload; ``file`` is set once it is completed."""
+
+    remote_id: str
+    status: str
+    expires_at: int | None = None
+    file: RemoteFile | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -334,6 +356,12 @@ class Provider:
         """Upload ``upload.stream`` (streamed, not read whole)."""
         raise self._unsupported("Uploading files")
 
+    def check_upload(self, upload: FileUpload) -> None:
+        """Raise what ``upload_file`` would raise about the upload's options
+        (purpose, expires_after, …), before any byte of it exists: an
+        Upload refuses them at create rather than at complete. The default
+        accepts everything."""
+
     def retrieve_file(self, remote_id: str) -> RemoteFile | None:
         """Fetch the file's current state, or return None when the ledger is
         authoritative for this provider (nothing to refresh)."""
@@ -346,6 +374,30 @@ class Provider:
     def file_content(self, remote_id: str) -> FileContent:
         """Stream the file's bytes back, byte-exact."""
         raise self._unsupported("File content")
+
+    # ---- uploads (OpenAI's Uploads API) --------------------------------
+    #: True when the upstream has an Uploads API of its own and the hooks
+    #: below forward to it. Otherwise the gateway assembles the parts on
+    #: disk and sends the whole through ``upload_file`` when completed.
+    forwards_uploads: ClassVar[bool] = False
+
+    def create_upload(self, upload: UploadCreate) -> RemoteUpload:
+        """Open an upstream Upload (``forwards_uploads`` providers only)."""
+        raise self._unsupported("Uploads")
+
+    def add_upload_part(self, remote_id: str, stream: IO[bytes], size: int) -> str:
+        """Send ``size`` bytes of ``stream`` (streamed) as one part; return
+        the upstream part id."""
+        raise self._unsupported("Uploads")
+
+    def complete_upload(self, remote_id: str, part_ids: list[str], md5: str | None) -> RemoteUpload:
+        """Complete the upstream Upload from its parts in this order; the
+        answer carries the resulting file."""
+        raise self._unsupported("Uploads")
+
+    def cancel_upload(self, remote_id: str) -> RemoteUpload:
+        """Cancel the upstream Upload."""
+        raise self._unsupported("Uploads")
 
     # ---- fine-tuning jobs --------------------------------------------
     def tuned_model_reference(self, model: str) -> str | None:

@@ -82,9 +82,11 @@ class HttpClient:
         data: Any = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
+        accept: tuple[int, ...] = (),
     ) -> requests.Response:
         """Send one request (with the session's retries) and return the
-        successful response; raise a ``ProviderError`` otherwise."""
+        successful response (or one whose status is in ``accept``, such as
+        a resumable upload's 308); raise a ``ProviderError`` otherwise."""
         merged = {**self.params, **(params or {})} or None
         try:
             response = self.session.request(
@@ -102,6 +104,8 @@ class HttpClient:
             )
         except requests.exceptions.RequestException as exc:
             raise transport_error(exc, self.provider, self.timeout) from exc
+        if response.status_code in accept:
+            return response
         if not stream or response.status_code >= 300:
             # Stream mode errors are small JSON bodies: read them for the message.
             check_response(response, self.provider, self.secrets)

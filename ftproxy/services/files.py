@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -10,8 +11,8 @@ from django.utils import timezone
 
 from ..conf import FILES, gateway
 from ..errors import InvalidRequest, TooLarge
-from ..models import File, LedgerState, mint_id
-from ..providers.base import FileContent, FileUpload, ProviderNotFound, RemoteFile
+from ..models import ApiKey, File, LedgerState, mint_id
+from ..providers.base import FileContent, FileUpload, Provider, ProviderNotFound, RemoteFile
 from ..validation import validate_fine_tune_file
 from .common import (
     choose_provider,
@@ -120,12 +121,47 @@ def create_file(
     provider = choose_provider(FILES, provider_hint)
     ctx.note(action="files.create", provider=provider.name)
     scan = scan_upload(stream, purpose)
+    stream.seek(0)
+    upload = FileUpload(
+        filename=filename,
+        purpose=purpose,
+        stream=stream,
+        size=scan.size,
+        content_type=content_type or "application/octet-stream",
+        expires_after=expires_after,
+    )
+    return store_file(
+        ctx,
+        provider,
+        scan=scan,
+        owner=ctx.caller.key,
+        filename=filename,
+        purpose=purpose,
+        expires_after=expires_after,
+        send=lambda: provider.upload_file(upload),
+    )
+
+
+def store_file(
+    ctx: CallContext,
+    provider: Provider,
+    *,
+    scan: Scan,
+    owner: ApiKey | None,
+    filename: str,
+    purpose: str,
+    expires_after: dict[str, Any] | None,
+    send: Callable[[], RemoteFile],
+) -> File:
+    """Record the scanned file, call ``send`` (the upstream call that
+    creates it), record the outcome. Also how a completed Upload becomes a
+    ledger file."""
     now = timezone.now()
     row = File.objects.create(
         public_id=mint_id("file"),
         provider=provider.name,
         provider_kind=provider.kind,
-        owner=ctx.caller.key,
+        owner=owner,
         filename=filename,
         purpose=purpose,
         bytes=scan.size,
@@ -138,17 +174,8 @@ def create_file(
         estimated_tokens=scan.estimated_tokens,
     )
     ctx.note(object_id=row.public_id)
-    stream.seek(0)
-    upload = FileUpload(
-        filename=filename,
-        purpose=purpose,
-        stream=stream,
-        size=scan.size,
-        content_type=content_type or "application/octet-stream",
-        expires_after=expires_after,
-    )
     try:
-        remote = ctx.upstream(provider, provider.upload_file, upload)
+        remote = ctx.upstream(provider, send)
     except Exception as exc:
         record_failure(row, exc)
         raise

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
 from ftproxy.services.sync import SyncResult, row_locking_supported, sync_jobs
+from ftproxy.services.upload_cleanup import clean_up_uploads
 from ftproxy.services.webhooks import deliver_due
 
 
@@ -137,6 +138,8 @@ class Command(BaseCommand):
                 deliveries = deliver_due(should_stop=stop.is_set)  # what the round made due
                 if deliveries.attempted:
                     self.stdout.write(deliveries.summary())
+                if not job_ids:
+                    self._clean_up_uploads()
                 if not options["watch"] or _sleep(interval, stop):
                     break
         finally:
@@ -146,6 +149,15 @@ class Command(BaseCommand):
             self.stdout.write("Stopped.")
         if result.failed:
             raise CommandError(f"{result.failed} job(s) failed to sync.", returncode=1)
+
+    def _clean_up_uploads(self) -> None:
+        """Expired and cancelled uploads free their disk space (and their
+        upstream uploads) in every round; a line only when something happened."""
+        cleanup = clean_up_uploads()
+        for upload_id, message in cleanup.failures:
+            self.stderr.write(f"{upload_id}: {message}")
+        if cleanup.anything:
+            self.stdout.write(cleanup.summary())
 
     def _on_interrupt(self, stop: threading.Event) -> dict[int, Any]:
         """First Ctrl-C (or SIGTERM) asks the round to stop after its batch;

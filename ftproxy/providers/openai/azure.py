@@ -90,6 +90,9 @@ class AzureProvider(OpenAIProvider):
     """
 
     kind = "azure"
+    #: The v1 API (GA spec) has no /uploads, and dated versions have it only
+    #: in previews: the gateway assembles the parts and uploads the whole.
+    forwards_uploads = False
     options = frozenset({"api_base", "api_version", "training_type"}) | SIGN_IN_KEYS
     required_options = frozenset({"api_base"})
     accepts_training_type = True

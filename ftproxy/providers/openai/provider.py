@@ -7,7 +7,7 @@ are separate steps a subclass can replace (see ``azure.py``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from ..base import (
@@ -22,6 +22,8 @@ from ..base import (
     RemoteEvent,
     RemoteFile,
     RemoteJob,
+    RemoteUpload,
+    UploadCreate,
 )
 from ..http import HttpClient
 from ..uploads import multipart_upload
@@ -79,6 +81,7 @@ class OpenAIProvider(Provider):
     """
 
     kind = "openai"
+    forwards_uploads = True
     #: ``webhook_secret``: OpenAI's signing secret for ``POST /v1/webhooks/<name>``.
     options = frozenset({"api_key", "api_base", "organization", "project", "webhook_secret"})
     required_options = frozenset({"api_key"})
@@ -180,6 +183,11 @@ class OpenAIProvider(Provider):
         data = self.client.json("POST", "files", data=body, headers={"Content-Type": content_type})
         return self.to_file(data)
 
+    def check_upload(self, upload: FileUpload) -> None:
+        """The form fields are what a subclass may refuse (Azure's dated
+        versions: ``expires_after``)."""
+        self.upload_fields(upload)
+
     def retrieve_file(self, remote_id: str) -> RemoteFile:
         """``GET files/{id}``."""
         return self.to_file(self.client.json("GET", f"files/{_segment(remote_id)}"))
@@ -200,6 +208,52 @@ class OpenAIProvider(Provider):
         return self.client.download(
             f"files/{_segment(remote_id)}/content", headers={"Accept": "application/binary"}
         )
+
+    # ---- uploads -----------------------------------------------------------
+    def _check_uploads(self) -> None:
+        if not self.forwards_uploads:
+            raise self._unsupported("Forwarding uploads")
+
+    def create_upload(self, upload: UploadCreate) -> RemoteUpload:
+        """``POST uploads`` with filename, purpose, bytes, mime_type and
+        ``expires_after`` when set."""
+        self._check_uploads()
+        body: dict[str, Any] = {
+            "filename": upload.filename,
+            "purpose": upload.purpose,
+            "bytes": upload.bytes,
+            "mime_type": upload.mime_type,
+        }
+        if upload.expires_after:
+            body["expires_after"] = upload.expires_after
+        return self.to_upload(self.client.json("POST", "uploads", json_body=body))
+
+    def add_upload_part(self, remote_id: str, stream: IO[bytes], size: int) -> str:
+        """``POST uploads/{id}/parts``, multipart ``data`` streamed from ``stream``."""
+        self._check_uploads()
+        body, content_type = multipart_upload([], "data", "blob", stream, size, provider=self.name)
+        data = self.client.json(
+            "POST",
+            f"uploads/{_segment(remote_id)}/parts",
+            data=body,
+            headers={"Content-Type": content_type},
+        )
+        return self._object(data, "upload part")["id"]
+
+    def complete_upload(self, remote_id: str, part_ids: list[str], md5: str | None) -> RemoteUpload:
+        """``POST uploads/{id}/complete`` with ``part_ids`` (and ``md5``)."""
+        self._check_uploads()
+        body: dict[str, Any] = {"part_ids": part_ids}
+        if md5:
+            body["md5"] = md5
+        return self.to_upload(
+            self.client.json("POST", f"uploads/{_segment(remote_id)}/complete", json_body=body)
+        )
+
+    def cancel_upload(self, remote_id: str) -> RemoteUpload:
+        """``POST uploads/{id}/cancel``."""
+        self._check_uploads()
+        return self.to_upload(self.client.json("POST", f"uploads/{_segment(remote_id)}/cancel"))
 
     # ---- fine-tuning jobs -------------------------------------------------
     def create_job(self, job: JobCreate) -> RemoteJob:
@@ -255,6 +309,17 @@ class OpenAIProvider(Provider):
             status=data.get("status") or "processed",
             status_details=data.get("status_details"),
             expires_at=data.get("expires_at"),
+            raw=raw,
+        )
+
+    def to_upload(self, data: Any) -> RemoteUpload:
+        raw = self._object(data, "upload")
+        nested = raw.get("file")
+        return RemoteUpload(
+            remote_id=raw["id"],
+            status=str(raw.get("status") or ""),
+            expires_at=raw.get("expires_at"),
+            file=self.to_file(nested) if nested else None,
             raw=raw,
         )
 

@@ -31,6 +31,8 @@ from ..base import (
     ProviderFailure,
     ProviderNotFound,
     ProviderNotSupported,
+    ProviderTimeout,
+    ProviderUnavailable,
     RemoteFile,
     RemoteJob,
 )
@@ -71,6 +73,14 @@ def split_bucket(value: str | None) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
+def _persisted(range_header: str | None) -> int:
+    """How many bytes a resumable session holds, from its 308 ``Range``
+    header (``bytes=0-N``; none means nothing yet)."""
+    if not range_header or "-" not in range_header:
+        return 0
+    return int(range_header.rsplit("-", 1)[1]) + 1
+
+
 def parse_gs_uri(uri: str) -> tuple[str, str]:
     """``gs://bucket/object`` → (bucket, object); ProviderNotFound otherwise."""
     bucket, _, name = uri.removeprefix("gs://").partition("/")
@@ -108,6 +118,9 @@ class VertexProvider(Provider):
 
     kind = "vertex_ai"
     mints_ids = True
+    #: Bytes per PUT of a resumable upload (a multiple of 256 KiB, as Cloud
+    #: Storage requires of every chunk but the last).
+    resumable_chunk_bytes: int = 32 * 1024 * 1024
     options = frozenset(
         {
             "vertex_project",
@@ -203,6 +216,14 @@ class VertexProvider(Provider):
         return f"v1/{remote_id}"
 
     # ---- files ----------------------------------------------------------
+    def check_upload(self, upload: FileUpload) -> None:
+        """Files need the entry's Cloud Storage bucket."""
+        if not self.bucket:
+            raise ProviderNotSupported(
+                f"Uploading files needs 'gcs_bucket_name' on the {self.kind} entry '{self.name}'.",
+                provider=self.name,
+            )
+
     def upload_file(self, upload: FileUpload) -> RemoteFile:
         """Store the upload in Cloud Storage; return its ``gs://`` URI.
 
@@ -213,11 +234,7 @@ class VertexProvider(Provider):
         (chat examples) or ``…/<uuid>/gemini-preference/<name>`` (DPO).
         Other purposes are stored once, unchanged.
         """
-        if not self.bucket:
-            raise ProviderNotSupported(
-                f"Uploading files needs 'gcs_bucket_name' on the {self.kind} entry '{self.name}'.",
-                provider=self.name,
-            )
+        self.check_upload(upload)
         folder = "/".join(p for p in (self.prefix, OBJECT_ROOT, uuid.uuid4().hex) if p)
         filename = safe_filename(upload.filename)
         original = f"{folder}/{filename}"
@@ -269,8 +286,60 @@ class VertexProvider(Provider):
                 provider=self.name,
                 upstream_status=started.status_code,
             )
-        body = StreamedBody(BoundedReader(stream, size, self.name), size)
-        self._request("PUT", session_uri, data=body, headers={"Content-Type": content_type})
+        self._send_chunks(session_uri, stream, size, content_type)
+
+    def _send_chunks(self, session_uri: str, stream: Any, size: int, content_type: str) -> None:
+        """PUT the bytes to the session: one request when they fit in a
+        chunk, else ``resumable_chunk_bytes`` per request with
+        ``Content-Range`` (Cloud Storage answers 308 until the last). A chunk
+        that fails is resumed from what Cloud Storage says it has, so a
+        broken link costs one chunk, not the whole file."""
+        chunk = self.resumable_chunk_bytes
+        if size <= chunk:
+            body = StreamedBody(BoundedReader(stream, size, self.name), size)
+            self._request("PUT", session_uri, data=body, headers={"Content-Type": content_type})
+            return
+        base = stream.tell()
+        offset, failures = 0, 0
+        while offset < size:
+            length = min(chunk, size - offset)
+            stream.seek(base + offset)
+            body = StreamedBody(BoundedReader(stream, length, self.name), length)
+            headers = {
+                "Content-Type": content_type,
+                "Content-Range": f"bytes {offset}-{offset + length - 1}/{size}",
+            }
+            try:
+                response = self._request(
+                    "PUT", session_uri, data=body, headers=headers, accept=(308,)
+                )
+            except (ProviderFailure, ProviderUnavailable, ProviderTimeout):
+                failures += 1
+                if failures > self.max_retries:
+                    raise
+                response = self._request(
+                    "PUT",
+                    session_uri,
+                    headers={"Content-Range": f"bytes */{size}"},
+                    accept=(308,),
+                )
+            if response.status_code != 308:
+                return  # 200/201: the object is complete
+            persisted = _persisted(response.headers.get("Range"))
+            if persisted <= offset:
+                failures += 1
+                if failures > self.max_retries:
+                    raise ProviderFailure(
+                        f"Cloud Storage kept no bytes of the chunk at offset {offset} for "
+                        f"the provider '{self.name}'.",
+                        provider=self.name,
+                        upstream_status=308,
+                    )
+            offset = persisted
+        raise ProviderFailure(
+            f"Cloud Storage did not finish the upload for the provider '{self.name}'.",
+            provider=self.name,
+        )
 
     def _delete_quietly(self, bucket: str, name: str) -> None:
         try:
