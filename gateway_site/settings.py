@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "ftproxy",
 ]
 
@@ -127,6 +128,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["ftproxy.api.schema.only_v1_paths"],
     "ENUM_NAME_OVERRIDES": {"ListObjectEnum": ["list"], "FileObjectEnum": ["file"]},
+    # Swagger UI and Redoc from this app's own static files: /docs works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 FTPROXY = load_config(os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"))

@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from ftproxy.api import health
+from ftproxy.api.metrics import MetricsView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,6 +15,8 @@ urlpatterns = [
     path("health/readiness", health.readiness, name="health-readiness"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("v1/", include("ftproxy.api.urls")),
     path("", include("ftproxy.api.urls")),
 ]

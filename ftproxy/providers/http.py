@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import requests
 
+from .. import metrics
 from .base import FileContent, ProviderError, ProviderFailure
 from .retry import (
     CONNECT_TIMEOUT_SECONDS,
@@ -86,6 +88,7 @@ class HttpClient:
         """Send one request (with the session's retries) and return the
         successful response; raise a ``ProviderError`` otherwise."""
         merged = {**self.params, **(params or {})} or None
+        started = time.monotonic()
         try:
             response = self.session.request(
                 method,
@@ -101,7 +104,9 @@ class HttpClient:
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
+            metrics.observe_upstream(self.provider, "error", time.monotonic() - started)
             raise transport_error(exc, self.provider, self.timeout) from exc
+        metrics.observe_upstream(self.provider, response.status_code, time.monotonic() - started)
         if not stream or response.status_code >= 300:
             # Stream mode errors are small JSON bodies: read them for the message.
             check_response(response, self.provider, self.secrets)

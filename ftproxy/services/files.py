@@ -36,6 +36,8 @@ class Scan:
     sha256: str
     size: int
     estimated_tokens: int | None = None
+    examples: int | None = None
+    max_example_tokens: int | None = None
 
 
 def check_size(size: int | None) -> None:
@@ -68,17 +70,22 @@ def scan_upload(stream: IO[bytes], purpose: str) -> Scan:
     one streamed pass. A bad file raises a 400 naming its lines."""
     stream.seek(0)
     reader = _HashingReader(stream)
-    estimated_tokens = None
+    estimated_tokens = examples = max_example_tokens = None
     if purpose == FINE_TUNE:
         validator = validate_fine_tune_file(reader)
         if validator.errors:
             raise InvalidRequest(validator.summary(), param="file", code="invalid_file_format")
         estimated_tokens = validator.estimated_tokens
+        examples, max_example_tokens = validator.examples, validator.max_example_tokens
     else:
         while reader.read(READ_CHUNK):
             pass
     return Scan(
-        sha256=reader.digest.hexdigest(), size=reader.size, estimated_tokens=estimated_tokens
+        sha256=reader.digest.hexdigest(),
+        size=reader.size,
+        estimated_tokens=estimated_tokens,
+        examples=examples,
+        max_example_tokens=max_example_tokens,
     )
 
 
@@ -136,6 +143,8 @@ def create_file(
             int(now.timestamp()) + int(expires_after["seconds"]) if expires_after else None
         ),
         estimated_tokens=scan.estimated_tokens,
+        examples=scan.examples,
+        max_example_tokens=scan.max_example_tokens,
     )
     ctx.note(object_id=row.public_id)
     stream.seek(0)
