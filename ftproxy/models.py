@@ -315,7 +315,7 @@ class SyncRound(models.Model):
         ordering = ["-finished", "-id"]
 
     def __str__(self) -> str:
-        return f"sync {self.finished:%Y-%m-%d %H:%M:%S}: {self.checked} checked, {self.failed} failed"
+        return f"sync at {self.finished:%Y-%m-%d %H:%M:%S}: {self.failed}/{self.checked} failed"
 
 
 #: How long sync rounds stay in the ledger.

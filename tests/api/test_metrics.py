@@ -84,7 +84,8 @@ def test_sync_rounds_and_failures_are_counted(master, sandbox):
     result = sync_jobs()
     assert result.failed == 1
     after = scrape(master)
-    assert value(after, "ftproxy_sync_rounds_total") == value(before, "ftproxy_sync_rounds_total") + 1
+    rounds = "ftproxy_sync_rounds_total"
+    assert value(after, rounds) == value(before, rounds) + 1
     assert value(after, "ftproxy_sync_failures_total") == (
         value(before, "ftproxy_sync_failures_total") + 1
     )
