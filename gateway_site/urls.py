@@ -15,7 +15,11 @@ urlpatterns = [
     path("health/readiness", health.readiness, name="health-readiness"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),
-    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    path(
+        "redoc",
+        SpectacularRedocView.as_view(url_name="openapi-schema", template_name="ftproxy/redoc.html"),
+        name="redoc",
+    ),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("v1/", include("ftproxy.api.urls")),
     path("", include("ftproxy.api.urls")),
