@@ -131,7 +131,9 @@ class File(LedgerRow):
         return {
             "id": self.public_id,
             "object": "file",
-            "bytes": self.bytes,
+            # Unknown only for a result file its provider has not described
+            # yet; OpenAI's schema says integer, and clients sum it.
+            "bytes": self.bytes if self.bytes is not None else 0,
             "created_at": self.created_at,
             "filename": self.filename,
             "purpose": self.purpose,

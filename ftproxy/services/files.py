@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import IO, Any
 
 from django.utils import timezone
 
 from ..conf import FILES, gateway
-from ..errors import InvalidRequest, TooLarge
+from ..errors import GatewayError, InvalidRequest, TooLarge
 from ..models import File, LedgerState, mint_id
-from ..providers.base import FileContent, FileUpload, ProviderNotFound, RemoteFile
+from ..providers.base import (
+    FileContent,
+    FileUpload,
+    ProviderError,
+    ProviderNotFound,
+    RemoteFile,
+)
 from ..validation import validate_fine_tune_file
 from .common import (
     choose_provider,
@@ -24,6 +31,9 @@ from .common import (
     visible,
 )
 from .context import CallContext
+from .status import describe_file
+
+logger = logging.getLogger("ftproxy.services")
 
 FINE_TUNE = "fine-tune"
 READ_CHUNK = 1024 * 1024
@@ -189,7 +199,7 @@ def list_files(
     queryset = everything.filter(deleted=False)
     if purpose:
         queryset = queryset.filter(purpose=purpose)
-    return page(
+    rows, has_more = page(
         queryset,
         after=after,
         limit=limit,
@@ -197,6 +207,20 @@ def list_files(
         kind="file",
         cursors=everything,
     )
+    for row in rows:
+        if row.bytes is None:  # a result file its job could not describe yet
+            _describe(ctx, row)
+    return rows, has_more
+
+
+def _describe(ctx: CallContext, row: File) -> None:
+    """Ask the provider for a file's size and name; on failure the ledger
+    stays as it is and the answer shows ``bytes: 0`` (see ``File.to_openai``)."""
+    try:
+        provider = provider_of(FILES, row)
+        describe_file(row, ctx.upstream(provider, provider.retrieve_file, row.remote_id))
+    except (ProviderError, GatewayError) as exc:
+        logger.warning("could not describe file %s: %s", row.public_id, exc.message)
 
 
 def _locate(ctx: CallContext, file_id: str, provider_hint: str | None) -> tuple[File, bool]:
