@@ -322,3 +322,13 @@ class SyncRound(models.Model):
 
 #: How long sync rounds stay in the ledger.
 SYNC_ROUND_RETENTION_DAYS = 7
+
+
+class Dashboard(SyncRound):
+    """No data of its own: gives the admin's dashboard its place in the
+    admin index (``/admin/ftproxy/dashboard/``) and its view permission."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dashboard"
+        verbose_name_plural = "dashboard"

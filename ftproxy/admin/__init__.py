@@ -2,4 +2,4 @@
 the job admin with its actions and sync button (``jobs``). Importing this
 package registers them all."""
 
-from . import jobs, keys, ledger  # noqa: F401  (their import registers their admins)
+from . import dashboard, jobs, keys, ledger  # noqa: F401  (their import registers their admins)

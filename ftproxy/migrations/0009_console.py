@@ -37,4 +37,17 @@ class Migration(migrations.Migration):
             name='max_example_tokens',
             field=models.PositiveIntegerField(blank=True, help_text='Estimated tokens of the longest example.', null=True),
         ),
+        migrations.CreateModel(
+            name='Dashboard',
+            fields=[
+            ],
+            options={
+                'verbose_name': 'dashboard',
+                'verbose_name_plural': 'dashboard',
+                'proxy': True,
+                'indexes': [],
+                'constraints': [],
+            },
+            bases=('ftproxy.syncround',),
+        ),
     ]
