@@ -9,6 +9,10 @@ from drf_spectacular.views import (
 from ftproxy.api import health
 from ftproxy.api.metrics import MetricsView
 
+# The admin is a console: its lists need the width the navigation sidebar
+# would take (the index and breadcrumbs navigate).
+admin.site.enable_nav_sidebar = False
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/liveliness", health.liveliness, name="health-liveliness"),

@@ -297,9 +297,9 @@ class DashboardAdmin(admin.ModelAdmin):
 class SyncRoundAdmin(LedgerAdmin):
     """Every sync round of the last days, newest first."""
 
-    list_display = ("finished_local", "worker", "checked", "changed", "failed", "error_short")
+    list_display = ("finished_column", "worker", "checked", "changed", "failed", "error_short")
     date_hierarchy = "finished"
-    finished_local = time_display("finished")
+    finished_column = time_display("finished", column=True)
 
     @admin.display(description="first error")
     def error_short(self, row: SyncRound) -> str:

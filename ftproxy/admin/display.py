@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 
 EMPTY = "—"
@@ -27,16 +28,28 @@ def local_time_text(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def local_time(value: datetime | None) -> str:
-    """A ``<time>`` element with the local time; ISO 8601 on hover."""
+def local_time(value: datetime | None, *, zone: bool = True) -> str:
+    """A ``<time>`` element with the local time (the zone left to the column
+    header when ``zone`` is false); the full time with zone and UTC on hover."""
     if value is None:
         return EMPTY
+    text = local_time_text(value)
     return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
+        '<time datetime="{}" title="{} · {}">{}</time>',
         value.isoformat(),
+        text,
         value.astimezone(UTC).isoformat(timespec="seconds"),
-        local_time_text(value),
+        text if zone else text.rsplit(" ", 1)[0],
     )
+
+
+def _with_zone(description: str) -> str:
+    """A column header naming the current time zone: ``created (UTC)``."""
+    return f"{description} ({timezone.get_current_timezone_name()})"
+
+
+#: Column headers are built per request: the time zone may differ.
+with_zone = lazy(_with_zone, str)
 
 
 def from_epoch(seconds: int | None) -> datetime | None:
@@ -54,12 +67,20 @@ def epoch_time(seconds: int | None, *, show_epoch: bool = True) -> str:
     )
 
 
-def time_display(field: str, description: str | None = None, *, ordering: str | None = None):
-    """A read-only admin display of a DateTimeField as a local time."""
+def time_display(
+    field: str,
+    description: str | None = None,
+    *,
+    ordering: str | None = None,
+    column: bool = False,
+):
+    """A read-only admin display of a DateTimeField as a local time. As a
+    list ``column``, the zone goes to the header."""
+    label = description or field.replace("_", " ")
 
-    @admin.display(description=description or field.replace("_", " "), ordering=ordering or field)
+    @admin.display(description=with_zone(label) if column else label, ordering=ordering or field)
     def display(self, row: Any) -> str:
-        return local_time(getattr(row, field))
+        return local_time(getattr(row, field), zone=not column)
 
     return display
 
@@ -103,6 +124,7 @@ def link(obj: Model | None, text: Any = None, *, width: int | None = None) -> st
     if obj is None:
         return EMPTY
     label = truncated(text if text is not None else obj, width) if width else (text or str(obj))
+    # (a width of None shows the whole text)
     url = admin_url(obj)
     return format_html('<a href="{}">{}</a>', url, label) if url else label
 
@@ -113,7 +135,7 @@ def links(objects: list[Model], *, width: int | None = None) -> str:
     return format_html_join(", ", "{}", ((link(obj, width=width),) for obj in objects))
 
 
-def key_link(key: Model | None, *, width: int | None = 18) -> str:
+def key_link(key: Model | None, *, width: int | None = 16) -> str:
     """An owner column: the key's name linking to its page; the master key
     when there is none."""
     if key is None:

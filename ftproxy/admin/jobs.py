@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from ..errors import GatewayError
 from ..models import File, FineTuningJob, JobEvent
@@ -23,7 +23,8 @@ from ..services.jobs import job_action, retrieve_job
 from .confirm import Touched, confirmation_page, confirmed
 from .display import epoch_display, key_link, link, time_display, truncated
 from .history import status_history_table
-from .ledger import LedgerAdmin, ViewOnly, json_display
+from .keys import format_usd
+from .ledger import LedgerAdmin, ViewOnly, json_display, ledger_status
 
 #: Sync failures listed one by one in messages; the rest are counted.
 MAX_LISTED_FAILURES = 5
@@ -84,12 +85,11 @@ class FineTuningJobAdmin(LedgerAdmin):
         "job_id",
         "provider",
         "model_short",
-        "status",
+        "state",
         "owner_link",
-        "training_file_link",
-        "cost_usd",
-        "estimated_cost_usd",
-        "created_local",
+        "training_file_column",
+        "cost",
+        "created_column",
     )
     list_filter = ("provider", "status", "ledger_state", "terminal", "owner")
     search_fields = (
@@ -105,7 +105,8 @@ class FineTuningJobAdmin(LedgerAdmin):
     list_select_related = ("owner",)
     actions = ("refresh_selected", "cancel_selected")
     fieldsets = (
-        (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "owner_link")}),
+        (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "key")}),
+        ("Status history", {"fields": ("status_history",)}),
         (
             "Job",
             {
@@ -128,8 +129,7 @@ class FineTuningJobAdmin(LedgerAdmin):
                 )
             },
         ),
-        ("Status history", {"fields": ("status_history",)}),
-        ("Cost", {"fields": ("estimated_cost_usd", "cost_usd")}),
+        ("Cost", {"fields": ("estimated_cost", "cost")}),
         (
             "Details",
             {"fields": JSON_DISPLAYS},
@@ -154,7 +154,9 @@ class FineTuningJobAdmin(LedgerAdmin):
     readonly_fields = (
         "payload",
         *JSON_DISPLAYS,
-        "owner_link",
+        "key",
+        "cost",
+        "estimated_cost",
         "training_file_link",
         "validation_file_link",
         "result_files_links",
@@ -183,22 +185,48 @@ class FineTuningJobAdmin(LedgerAdmin):
 
     @admin.display(description="id", ordering="public_id")
     def job_id(self, job: FineTuningJob) -> str:
-        return truncated(job.public_id, 24)
+        return truncated(job.public_id, 21)
+
+    @admin.display(description="status", ordering="status")
+    def state(self, job: FineTuningJob) -> str:
+        return ledger_status(job)
+
+    @admin.display(description="cost", ordering="cost_usd")
+    def cost(self, job: FineTuningJob) -> str:
+        return format_usd(job.cost_usd)
+
+    @admin.display(description="est. cost", ordering="estimated_cost_usd")
+    def estimated_cost(self, job: FineTuningJob) -> str:
+        return format_usd(job.estimated_cost_usd)
 
     @admin.display(description="model", ordering="model")
     def model_short(self, job: FineTuningJob) -> str:
-        return truncated(job.model, 22)
+        return truncated(job.model, 20)
 
     def _file(self, public_id: str | None, *, width: int | None = None) -> str:
-        """A link to the ledger's file with that public id (else the id as text)."""
+        """A link to the ledger's file with that public id (else the id as
+        text); on the job's page, with its filename."""
         if not public_id:
             return "—"
         row = File.objects.filter(public_id=public_id).first()
-        return link(row, width=width) if row else truncated(public_id, width or 60)
+        if row is None:
+            return truncated(public_id, width or 60)
+        if width:
+            return link(row, width=width)
+        return format_html(
+            '{} <span class="ftp-secondary">{} · {} bytes</span>',
+            link(row),
+            row.filename,
+            row.bytes if row.bytes is not None else "?",
+        )
 
     @admin.display(description="training file", ordering="training_file")
+    def training_file_column(self, job: FineTuningJob) -> str:
+        return self._file(job.training_file, width=15)
+
+    @admin.display(description="training file")
     def training_file_link(self, job: FineTuningJob) -> str:
-        return self._file(job.training_file, width=20)
+        return self._file(job.training_file)
 
     @admin.display(description="validation file")
     def validation_file_link(self, job: FineTuningJob) -> str:
@@ -213,6 +241,10 @@ class FineTuningJobAdmin(LedgerAdmin):
     @admin.display(description="key", ordering="owner__name")
     def owner_link(self, job: FineTuningJob) -> str:
         return key_link(job.owner)
+
+    @admin.display(description="key")
+    def key(self, job: FineTuningJob) -> str:
+        return key_link(job.owner, width=None)
 
     @admin.display(description="status history (oldest first)")
     def status_history(self, job: FineTuningJob) -> str:

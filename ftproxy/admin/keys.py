@@ -66,7 +66,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     links to its jobs, files and audit entries.
     """
 
-    list_display = ("name", "prefix", "active", "created_local", "last_used_local", "spend")
+    list_display = ("name", "prefix", "active", "created_column", "last_used_column", "spend")
     list_display_links = ("name",)
     list_filter = (ActiveFilter,)
     search_fields = ("name", "prefix")
@@ -87,6 +87,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     created_local = time_display("created")
     last_used_local = time_display("last_used", "last used")
+    created_column = time_display("created", column=True)
+    last_used_column = time_display("last_used", "last used", column=True)
     revoked_at_local = time_display("revoked_at", "revoked at")
 
     @admin.display(description="active", boolean=True, ordering="revoked")

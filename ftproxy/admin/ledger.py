@@ -63,6 +63,19 @@ class ViewOnly:
         return False
 
 
+def ledger_status(row: Any) -> str:
+    """A row's status, or where its creation stands when it did not succeed
+    upstream (a failed or in-flight create has no provider status)."""
+    if row.ledger_state == "failed":
+        return format_html(
+            '<span class="ftp-bad" title="{}">failed upstream</span>', row.ledger_error
+        )
+    if row.ledger_state == "pending":
+        return "pending"
+    css = f"ftp-status-{row.status}" if row.status in ("failed", "succeeded") else ""
+    return format_html('<span class="{}">{}</span>', css, row.status or "—")
+
+
 class LedgerAdmin(ViewOnly, admin.ModelAdmin):
     """View-only: no add, no change, no delete. Change pages render as
     read-only "view" pages; actions that call services are gated by
@@ -72,12 +85,17 @@ class LedgerAdmin(ViewOnly, admin.ModelAdmin):
         css = {"all": ["ftproxy/admin.css"]}
 
     created_local = time_display("created")
+    created_column = time_display("created", column=True)
     updated_local = time_display("updated")
     synced_at_local = time_display("synced_at", "synced at")
 
     @admin.display(description="key", ordering="owner__name")
     def owner_link(self, row: Any) -> str:
         return key_link(row.owner)
+
+    @admin.display(description="key")
+    def key(self, row: Any) -> str:
+        return key_link(row.owner, width=None)
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """May act on rows through the services (refresh, cancel, sync)."""
@@ -99,18 +117,17 @@ class FileAdmin(LedgerAdmin):
         "filename_short",
         "purpose",
         "bytes",
-        "status",
+        "state",
         "owner_link",
         "provider",
-        "ledger_state",
-        "created_local",
+        "created_column",
     )
     list_filter = ("provider", "status", "purpose", "ledger_state", "deleted", "owner")
     search_fields = ("public_id", "remote_id", "filename", "owner__name")
     date_hierarchy = "created"
     list_select_related = ("owner",)
     fieldsets = (
-        (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "owner_link")}),
+        (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "key")}),
         (
             "File",
             {
@@ -149,7 +166,7 @@ class FileAdmin(LedgerAdmin):
     )
     readonly_fields = (
         "payload",
-        "owner_link",
+        "key",
         "created_at_local",
         "expires_at_local",
         "deleted_at_local",
@@ -166,7 +183,11 @@ class FileAdmin(LedgerAdmin):
 
     @admin.display(description="id", ordering="public_id")
     def file_id(self, row: File) -> str:
-        return truncated(row.public_id, 24)
+        return truncated(row.public_id, 21)
+
+    @admin.display(description="status", ordering="status")
+    def state(self, row: File) -> str:
+        return ledger_status(row)
 
     @admin.display(description="filename", ordering="filename")
     def filename_short(self, row: File) -> str:
@@ -191,7 +212,7 @@ class JobEventAdmin(LedgerAdmin):
     """Every observed status change, across jobs."""
 
     list_display = (
-        "created_local",
+        "created_column",
         "job",
         "from_status",
         "to_status",
@@ -209,18 +230,16 @@ class AuditEntryAdmin(LedgerAdmin):
     """One row per API call."""
 
     list_display = (
-        "created_local",
+        "created_column",
         "key_name",
-        "method",
-        "path_short",
+        "request",
         "action",
         "object_short",
-        "provider",
-        "status_code",
-        "upstream_status",
-        "duration_ms",
+        "status",
+        "upstream",
+        "ms",
     )
-    list_display_links = ("created_local",)
+    list_display_links = ("created_column",)
     list_filter = ("status_code", "action", "provider", "method")
     search_fields = ("request_id", "object_id", "path", "key_prefix", "key__name")
     date_hierarchy = "created"
@@ -249,13 +268,26 @@ class AuditEntryAdmin(LedgerAdmin):
             return row.key_prefix or "—"  # the master key, or no valid key
         return key_link(row.key)
 
-    @admin.display(description="path", ordering="path")
-    def path_short(self, row: AuditEntry) -> str:
-        return truncated(row.path, 30)
+    @admin.display(description="request", ordering="path")
+    def request(self, row: AuditEntry) -> str:
+        return truncated(f"{row.method} {row.path}", 30)
+
+    @admin.display(description="status", ordering="status_code")
+    def status(self, row: AuditEntry) -> str:
+        css = "ftp-bad" if row.status_code >= 400 else ""
+        return format_html('<span class="{}">{}</span>', css, row.status_code)
+
+    @admin.display(description="upstream", ordering="upstream_status")
+    def upstream(self, row: AuditEntry) -> str:
+        return "—" if row.upstream_status is None else str(row.upstream_status)
+
+    @admin.display(description="ms", ordering="duration_ms")
+    def ms(self, row: AuditEntry) -> int:
+        return row.duration_ms
 
     @admin.display(description="object", ordering="object_id")
     def object_short(self, row: AuditEntry) -> str:
-        return truncated(row.object_id, 24)
+        return truncated(row.object_id, 18)
 
     @admin.display(description="object")
     def object_link(self, row: AuditEntry) -> str:
