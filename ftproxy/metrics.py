@@ -39,6 +39,10 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # ``*_created`` series double the output and no dashboard uses them.
 prometheus_client.disable_created_metrics()
+if os.environ.get(MULTIPROC_ENV):
+    # A samples directory removed under a running shell must not turn every
+    # counted request into an error.
+    os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)
 
 #: Request durations span a cached list (ms) to a large upload (minutes).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)

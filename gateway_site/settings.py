@@ -3,7 +3,7 @@
 Environment:
 - FTPROXY_CONFIG: the YAML config (default config/example.yaml)
 - DATABASE_URL: database (default SQLite at var/ftproxy.sqlite3, WAL mode)
-- DJANGO_SECRET_KEY, DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS
+- DJANGO_SECRET_KEY, DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS, DJANGO_TIME_ZONE
 """
 
 import os
@@ -84,7 +84,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")  # how the admin shows times
 USE_I18N = True
 USE_TZ = True
 
