@@ -213,7 +213,7 @@ class JobEventAdmin(LedgerAdmin):
 
     list_display = (
         "created_column",
-        "job",
+        "job_link",
         "from_status",
         "to_status",
         "provider_status",
@@ -223,6 +223,10 @@ class JobEventAdmin(LedgerAdmin):
     search_fields = ("job__public_id", "job__remote_id", "provider_status", "message")
     date_hierarchy = "created"
     list_select_related = ("job",)
+
+    @admin.display(description="job", ordering="job__public_id")
+    def job_link(self, event: JobEvent) -> str:
+        return link(event.job)
 
 
 @admin.register(AuditEntry)
