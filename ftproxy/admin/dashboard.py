@@ -3,7 +3,9 @@ and provider, spend per key and per model over the last 30 days with a
 server-rendered SVG chart, the jobs that failed recently, and sync health.
 Also the read-only list of sync rounds it links to.
 
-Every figure is one aggregate query; the chart is plain SVG (no script).
+A few aggregate queries per page, whatever the ledger's size (the daily
+series reads one row per job of the period); the chart is plain SVG, no
+script.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ def spend(today: date | None = None) -> dict:
         jobs,
         ("model",),
         lambda row: row["model"],
-        lambda row: changelist_url(FineTuningJob, q=row["model"]),
+        lambda row: changelist_url(FineTuningJob, model__exact=row["model"]),
     )
     days: dict[date, Decimal] = defaultdict(Decimal)
     for finished_at, cost in jobs.values_list("finished_at", "cost_usd"):

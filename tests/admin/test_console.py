@@ -223,3 +223,29 @@ def test_durations_read_well():
     assert duration_text(timedelta(hours=2, minutes=5)) == "2 h 05 min"
     assert duration_text(timedelta(days=3, hours=4)) == "3 d 4 h"
     assert time_in_states([], final=True) == []
+
+
+def test_the_dashboard_query_count_does_not_grow_with_the_ledger(admin_client, console):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get("/admin/ftproxy/dashboard/").status_code == 200
+        return len(captured)
+
+    before = queries()
+    for n in range(15):
+        ledger_job(f"ftjob-more-{n}", "failed", owner=console["alice"], finished_at=1)
+        ledger_job(
+            f"ftjob-paid-{n}", "succeeded", model=f"m-{n}", cost_usd=1, finished_at=int(time.time())
+        )
+    assert queries() == before
+
+
+def test_spend_per_model_links_to_that_models_jobs_only(admin_client, console):
+    ledger_job("ftjob-4o", "succeeded", model="gpt-4o", cost_usd=1, finished_at=int(time.time()))
+    response = admin_client.get("/admin/ftproxy/dashboard/")
+    row = next(r for r in response.context["spend"]["per_model"] if r.label == "gpt-4o")
+    listed = admin_client.get(row.link)
+    assert [job.public_id for job in listed.context["cl"].result_list] == ["ftjob-4o"]
