@@ -31,14 +31,15 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 # Metrics of every process (workers, sync watcher) add up in one directory,
-# emptied at each start. Ctrl-C stops the server and the watcher; if the
-# server stops by itself, the watcher is stopped too.
+# emptied at each start. The watcher's round summaries go to var/sync.log (its
+# errors stay on the terminal). Ctrl-C stops the server and the watcher; if
+# the server stops by itself, the watcher is stopped too.
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "ftproxy on http://$(HOST):$(PORT)  (master key: $$FTPROXY_MASTER_KEY, config: $$FTPROXY_CONFIG)"
 	@rm -rf "$(VAR_DIR)/prometheus" && mkdir -p "$(VAR_DIR)/prometheus"
 	@export PROMETHEUS_MULTIPROC_DIR="$$(cd "$(VAR_DIR)/prometheus" && pwd)"; \
-	$(SYNC) & sync=$$!; \
+	$(SYNC) >>"$(VAR_DIR)/sync.log" & sync=$$!; \
 	trap 'kill -TERM $$sync 2>/dev/null; wait $$sync 2>/dev/null' EXIT; \
 	trap 'exit 130' INT TERM; \
 	$(SERVE)

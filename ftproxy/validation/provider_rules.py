@@ -35,6 +35,9 @@ EXAMPLE_TOKEN_LIMITS = {
     "gpt-4-0613": 8_192,
     "gpt-3.5-turbo-0613": 4_096,
     "gpt-3.5-turbo": 16_385,
+    # Azure spells GPT-3.5 without the dot.
+    "gpt-35-turbo-0613": 4_096,
+    "gpt-35-turbo": 16_385,
 }
 
 

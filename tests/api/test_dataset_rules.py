@@ -67,6 +67,7 @@ def test_model_names_map_to_their_base_models_limits():
     assert example_token_limit("gpt-3.5-turbo-0613") == 4_096
     assert example_token_limit("gpt-3.5-turbo-0125") == 16_385
     assert example_token_limit("gpt-4-0613") == 8_192
+    assert example_token_limit("gpt-35-turbo-0125") == 16_385  # Azure's spelling
     assert example_token_limit("gpt-4.1-2025-04-14") is None  # not documented: no rule
     assert (
         check_training_file("vertex_ai", "gemini-2.5-flash", examples=1, max_example_tokens=1)
