@@ -8,6 +8,11 @@ PORT ?= 4000
 WORKERS ?= 2
 export FTPROXY_CONFIG ?= config/example.yaml
 export FTPROXY_MASTER_KEY ?= sk-ftproxy-local-master
+VAR_DIR := $(or $(FTPROXY_VAR_DIR),var)
+# The server command (one line: `run` starts the sync watcher beside it).
+SERVE = $(BIN)/gunicorn gateway_site.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --timeout 660 --access-logfile -
+# Keeps job statuses fresh while the server runs.
+SYNC = $(BIN)/python manage.py ftproxy_sync_jobs --watch
 
 .PHONY: install run test lint bench migrate clean
 
@@ -25,11 +30,19 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# Metrics of every process (workers, sync watcher) add up in one directory,
+# emptied at each start. The watcher's round summaries go to var/sync.log (its
+# errors stay on the terminal). Ctrl-C stops the server and the watcher; if
+# the server stops by itself, the watcher is stopped too.
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "ftproxy on http://$(HOST):$(PORT)  (master key: $$FTPROXY_MASTER_KEY, config: $$FTPROXY_CONFIG)"
-	$(BIN)/gunicorn gateway_site.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
-		--threads 4 --timeout 660 --access-logfile -
+	@rm -rf "$(VAR_DIR)/prometheus" && mkdir -p "$(VAR_DIR)/prometheus"
+	@export PROMETHEUS_MULTIPROC_DIR="$$(cd "$(VAR_DIR)/prometheus" && pwd)"; \
+	$(SYNC) >>"$(VAR_DIR)/sync.log" & sync=$$!; \
+	trap 'kill -TERM $$sync 2>/dev/null; wait $$sync 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	$(SERVE)
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

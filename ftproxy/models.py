@@ -129,6 +129,12 @@ class File(LedgerRow):
     created_at = models.BigIntegerField(help_text="Unix seconds, as the provider reports it.")
     expires_at = models.BigIntegerField(null=True, blank=True)
     estimated_tokens = models.BigIntegerField(null=True, blank=True)
+    examples = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Training examples counted at upload (fine-tune files)."
+    )
+    max_example_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Estimated tokens of the longest example."
+    )
     deleted = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
     copied_from = models.ForeignKey(
@@ -164,7 +170,9 @@ class File(LedgerRow):
         return {
             "id": self.public_id,
             "object": "file",
-            "bytes": self.bytes,
+            # Unknown only for a result file its provider has not described
+            # yet; OpenAI's schema says integer, and clients sum it.
+            "bytes": self.bytes if self.bytes is not None else 0,
             "created_at": self.created_at,
             "filename": self.filename,
             "purpose": self.purpose,
@@ -517,3 +525,37 @@ class UploadPart(models.Model):
             "created_at": self.created_at,
             "upload_id": self.upload.public_id,
         }
+
+
+class SyncRound(models.Model):
+    """One finished round of the job sync (any worker): what the admin's
+    dashboard and ``/metrics`` show as sync health. Rows older than
+    ``SYNC_ROUND_RETENTION_DAYS`` are pruned by the rounds themselves."""
+
+    started = models.DateTimeField()
+    finished = models.DateTimeField(default=timezone.now, db_index=True)
+    worker = models.CharField(max_length=100, help_text="host:pid:uuid of the round.")
+    checked = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    first_error = models.TextField(blank=True, help_text="The first failure of the round.")
+
+    class Meta:
+        ordering = ["-finished", "-id"]
+
+    def __str__(self) -> str:
+        return f"sync at {self.finished:%Y-%m-%d %H:%M:%S}: {self.failed}/{self.checked} failed"
+
+
+#: How long sync rounds stay in the ledger.
+SYNC_ROUND_RETENTION_DAYS = 7
+
+
+class Dashboard(SyncRound):
+    """No data of its own: gives the admin's dashboard its place in the
+    admin index (``/admin/ftproxy/dashboard/``) and its view permission."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dashboard"
+        verbose_name_plural = "dashboard"

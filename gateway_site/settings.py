@@ -3,7 +3,7 @@
 Environment:
 - FTPROXY_CONFIG: the YAML config (default config/example.yaml)
 - DATABASE_URL: database (default SQLite at var/ftproxy.sqlite3, WAL mode)
-- DJANGO_SECRET_KEY, DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS
+- DJANGO_SECRET_KEY, DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS, DJANGO_TIME_ZONE
 """
 
 import os
@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "ftproxy",
 ]
 
@@ -83,7 +84,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")  # how the admin shows times
 USE_I18N = True
 USE_TZ = True
 
@@ -127,6 +128,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["ftproxy.api.schema.only_v1_paths"],
     "ENUM_NAME_OVERRIDES": {"ListObjectEnum": ["list"], "FileObjectEnum": ["file"]},
+    # Swagger UI and Redoc from this app's own static files: /docs works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 FTPROXY = load_config(os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"))

@@ -1,8 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from ftproxy.api import health
+from ftproxy.api.metrics import MetricsView
+
+# The admin is a console: its lists need the width the navigation sidebar
+# would take (the index and breadcrumbs navigate).
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,6 +19,12 @@ urlpatterns = [
     path("health/readiness", health.readiness, name="health-readiness"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),
+    path(
+        "redoc",
+        SpectacularRedocView.as_view(url_name="openapi-schema", template_name="ftproxy/redoc.html"),
+        name="redoc",
+    ),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("v1/", include("ftproxy.api.urls")),
     path("", include("ftproxy.api.urls")),
 ]

@@ -32,7 +32,9 @@ from tests.conftest import MASTER_KEY, chat_line, jsonl
 pytestmark = pytest.mark.django_db(transaction=True)
 
 #: Training data with non-ASCII text, so "byte-exact" means something.
-TRAINING = jsonl(chat_line("Grüß dich", "Hallo 👋"), chat_line("q2", "a2"))
+TRAINING = jsonl(
+    chat_line("Grüß dich", "Hallo 👋"), *(chat_line(f"q{i}", f"a{i}") for i in range(2, 11))
+)
 
 
 @dataclass(frozen=True)

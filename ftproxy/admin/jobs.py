@@ -13,13 +13,18 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from ..errors import GatewayError
-from ..models import FineTuningJob, JobEvent
+from ..models import File, FineTuningJob, JobEvent
 from ..providers.base import ProviderError
 from ..services.context import MASTER, CallContext
 from ..services.jobs import job_action, retrieve_job
-from .ledger import LedgerAdmin, ViewOnly, json_display
+from .confirm import Touched, confirmation_page, confirmed
+from .display import epoch_display, key_link, link, time_display, truncated
+from .history import status_history_table
+from .keys import format_usd
+from .ledger import LedgerAdmin, ViewOnly, json_display, ledger_status
 from .retrain import RetrainActions
 
 #: Sync failures listed one by one in messages; the rest are counted.
@@ -79,24 +84,31 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
     job services."""
 
     list_display = (
-        "public_id",
+        "job_id",
         "provider",
-        "model",
-        "status",
-        "raw_status",
-        "owner",
-        "cost_usd",
-        "estimated_cost_usd",
-        "created",
+        "model_short",
+        "state",
+        "owner_link",
+        "training_file_column",
+        "cost",
+        "created_column",
     )
     list_filter = ("provider", "status", "ledger_state", "terminal", "owner")
-    search_fields = ("public_id", "remote_id", "model", "fine_tuned_model")
+    search_fields = (
+        "public_id",
+        "remote_id",
+        "model",
+        "fine_tuned_model",
+        "training_file",
+        "validation_file",
+        "owner__name",
+    )
     date_hierarchy = "created"
     list_select_related = ("owner",)
     actions = ("refresh_selected", "cancel_selected", "retrain_selected")
-    inlines = (JobEventInline,)
     fieldsets = (
-        (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "owner")}),
+        (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "key")}),
+        ("Status history", {"fields": ("status_history",)}),
         (
             "Job",
             {
@@ -106,11 +118,12 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
                     "raw_status",
                     "terminal",
                     "fine_tuned_model",
-                    "training_file",
-                    "validation_file",
-                    "created_at",
-                    "finished_at",
-                    "estimated_finish",
+                    "training_file_link",
+                    "validation_file_link",
+                    "result_files_links",
+                    "created_at_local",
+                    "finished_at_local",
+                    "estimated_finish_local",
                     "trained_tokens",
                     "suffix",
                     "seed",
@@ -121,7 +134,7 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
                 )
             },
         ),
-        ("Cost", {"fields": ("estimated_cost_usd", "cost_usd")}),
+        ("Cost", {"fields": ("estimated_cost", "cost")}),
         (
             "Details",
             {"fields": JSON_DISPLAYS},
@@ -133,18 +146,42 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
                     "ledger_state",
                     "ledger_error",
                     "sync_error",
-                    "created",
-                    "updated",
-                    "synced_at",
+                    "created_local",
+                    "updated_local",
+                    "synced_at_local",
                     "lease_owner",
-                    "lease_expires_at",
-                    "payload",
+                    "lease_expires_at_local",
                 )
             },
         ),
+        ("Provider payload", {"fields": ("payload",), "classes": ("collapse",)}),
     )
-    readonly_fields = ("payload", *JSON_DISPLAYS, "retrained_from_link", "retrained_as_links")
+    readonly_fields = (
+        "payload",
+        *JSON_DISPLAYS,
+        "key",
+        "cost",
+        "estimated_cost",
+        "training_file_link",
+        "validation_file_link",
+        "result_files_links",
+        "created_at_local",
+        "finished_at_local",
+        "estimated_finish_local",
+        "status_history",
+        "created_local",
+        "updated_local",
+        "synced_at_local",
+        "lease_expires_at_local",
+        "retrained_from_link",
+        "retrained_as_links",
+    )
     change_list_template = "admin/ftproxy/finetuningjob/change_list.html"
+
+    created_at_local = epoch_display("created_at", "created at")
+    finished_at_local = epoch_display("finished_at", "finished at")
+    estimated_finish_local = epoch_display("estimated_finish", "estimated finish")
+    lease_expires_at_local = time_display("lease_expires_at", "lease expires at")
 
     hyperparameters_pretty = json_display("hyperparameters")
     method_pretty = json_display("method")
@@ -154,19 +191,121 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
     metadata_pretty = json_display("metadata")
     upstream_fields_pretty = json_display("upstream_fields")
 
+    @admin.display(description="id", ordering="public_id")
+    def job_id(self, job: FineTuningJob) -> str:
+        return truncated(job.public_id, 21)
+
+    @admin.display(description="status", ordering="status")
+    def state(self, job: FineTuningJob) -> str:
+        return ledger_status(job)
+
+    @admin.display(description="cost", ordering="cost_usd")
+    def cost(self, job: FineTuningJob) -> str:
+        return format_usd(job.cost_usd)
+
+    @admin.display(description="est. cost", ordering="estimated_cost_usd")
+    def estimated_cost(self, job: FineTuningJob) -> str:
+        return format_usd(job.estimated_cost_usd)
+
+    @admin.display(description="model", ordering="model")
+    def model_short(self, job: FineTuningJob) -> str:
+        return truncated(job.model, 20)
+
+    def _file(self, public_id: str | None, *, width: int | None = None) -> str:
+        """A link to the ledger's file with that public id (else the id as
+        text); on the job's page, with its filename."""
+        if not public_id:
+            return "—"
+        row = File.objects.filter(public_id=public_id).first()
+        if row is None:
+            return truncated(public_id, width or 60)
+        if width:
+            return link(row, width=width)
+        return format_html(
+            '{} <span class="ftp-secondary">{} · {} bytes</span>',
+            link(row),
+            row.filename,
+            row.bytes if row.bytes is not None else "?",
+        )
+
+    @admin.display(description="training file", ordering="training_file")
+    def training_file_column(self, job: FineTuningJob) -> str:
+        return self._file(job.training_file, width=15)
+
+    @admin.display(description="training file")
+    def training_file_link(self, job: FineTuningJob) -> str:
+        return self._file(job.training_file)
+
+    @admin.display(description="validation file")
+    def validation_file_link(self, job: FineTuningJob) -> str:
+        return self._file(job.validation_file)
+
+    @admin.display(description="result files")
+    def result_files_links(self, job: FineTuningJob) -> str:
+        return (
+            format_html_join(", ", "{}", ((self._file(f),) for f in job.result_files or [])) or "—"
+        )
+
+    @admin.display(description="key", ordering="owner__name")
+    def owner_link(self, job: FineTuningJob) -> str:
+        return key_link(job.owner)
+
+    @admin.display(description="key")
+    def key(self, job: FineTuningJob) -> str:
+        return key_link(job.owner, width=None)
+
+    @admin.display(description="status history (oldest first)")
+    def status_history(self, job: FineTuningJob) -> str:
+        return status_history_table(job)
+
     @admin.action(description="Refresh from provider", permissions=("operate",))
     def refresh_selected(self, request: HttpRequest, queryset: QuerySet[FineTuningJob]) -> None:
         _run_on_jobs(self, request, queryset, "refresh", retrieve_job)
 
-    @admin.action(description="Cancel selected jobs", permissions=("operate",))
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[FineTuningJob]) -> None:
+    @admin.action(description="Cancel selected jobs…", permissions=("operate",))
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[FineTuningJob]):
+        """Asks first, on a page listing each job and whether it can be cancelled."""
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="cancel_selected",
+                title="Cancel fine-tuning jobs",
+                question="Are you sure you want to cancel the selected fine-tuning jobs?",
+                consequences=[
+                    "Each job is cancelled at its provider; a cancelled job cannot be resumed.",
+                    "Training done so far is billed by the provider; no fine-tuned model is "
+                    "produced.",
+                ],
+                rows=[
+                    Touched(
+                        link=link(job),
+                        facts=[
+                            job.status or "no status yet",
+                            f"on {job.provider}",
+                            job.model,
+                            f"key: {job.owner.name}" if job.owner else "master key",
+                        ],
+                        skipped=f"already {job.status}" if job.terminal else "",
+                    )
+                    for job in queryset.select_related("owner").order_by("pk")
+                ],
+                button="Yes, cancel them",
+            )
+        finished = queryset.filter(terminal=True).count()
+        if finished:
+            self.message_user(
+                request, f"Skipped {finished} job(s) already final.", messages.WARNING
+            )
         _run_on_jobs(
             self,
             request,
-            queryset,
+            queryset.filter(terminal=False),
             "cancel",
             lambda ctx, job_id: job_action(ctx, "cancel", job_id),
         )
+        return None
 
     def get_urls(self):
         opts = self.opts

@@ -20,11 +20,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet, URLField
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from ..models import ApiKey
+from ..models import ApiKey, AuditEntry, File, FineTuningJob
 from ..services import budgets
 from . import governance
+from .confirm import Touched, confirmation_page, confirmed
+from .display import changelist_url, link, local_time_text, time_display
 
 
 def format_usd(value: Decimal | None) -> str:
@@ -41,43 +43,91 @@ def format_usd(value: Decimal | None) -> str:
 # --------------------------------------------------------------------------
 
 
+class ActiveFilter(admin.SimpleListFilter):
+    """Active (not revoked) or revoked keys."""
+
+    title = "active"
+    parameter_name = "active"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Yes"), ("no", "No (revoked)"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(revoked=self.value() == "no")
+        return queryset
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys: add by name (the raw key is shown once), rename, revoke.
 
     The hash is never displayed. Keys are not deletable: ledger rows point at
-    them (``PROTECT``), and revocation is the way to retire one.
+    them (``PROTECT``), and revocation is the way to retire one. A key's page
+    links to its jobs, files and audit entries.
     """
 
     list_display = (
         "name",
         "prefix",
-        "created",
-        "last_used",
-        "revoked",
+        "active",
+        "created_column",
+        "last_used_column",
         "spend",
         "budget",
         "remaining",
     )
-    list_filter = ("revoked",)
+    list_display_links = ("name",)
+    list_filter = (ActiveFilter,)
     search_fields = ("name", "prefix")
     date_hierarchy = "created"
     actions = ("revoke_selected", "rotate_webhook_secrets")
     change_readonly_fields = (
         "prefix",
-        "created",
-        "last_used",
-        "revoked",
-        "revoked_at",
+        "active",
+        "created_local",
+        "last_used_local",
+        "revoked_at_local",
         "spend",
         "remaining",
         "active_jobs",
         "refusals",
         "webhook_secret_status",
+        "ledger_links",
     )
     #: Editable on the change page (the add form asks only for a name).
     limit_fields = ("budget_usd", "max_active_jobs", "webhook_url")
     formfield_overrides = {URLField: {"assume_scheme": "https"}}
+
+    class Media:
+        css = {"all": ["ftproxy/admin.css"]}
+
+    created_local = time_display("created")
+    last_used_local = time_display("last_used", "last used")
+    created_column = time_display("created", column=True)
+    last_used_column = time_display("last_used", "last used", column=True)
+    revoked_at_local = time_display("revoked_at", "revoked at")
+
+    @admin.display(description="active", boolean=True, ordering="revoked")
+    def active(self, key: ApiKey) -> bool:
+        return not key.revoked
+
+    @admin.display(description="in the ledger")
+    def ledger_links(self, key: ApiKey) -> str:
+        """Links to the key's jobs, files and audit entries, with counts."""
+        targets = (
+            (FineTuningJob, "jobs", FineTuningJob.objects.filter(owner=key), "owner__id__exact"),
+            (File, "files", File.objects.filter(owner=key), "owner__id__exact"),
+            (AuditEntry, "audit entries", AuditEntry.objects.filter(key=key), "key__id__exact"),
+        )
+        return format_html_join(
+            " · ",
+            '<a href="{}">{} {}</a>',
+            (
+                (changelist_url(model, **{param: key.pk}), rows.count(), label)
+                for model, label, rows, param in targets
+            ),
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
         # One correlated subquery in the page's single query, not one per row.
@@ -137,10 +187,41 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False
 
-    @admin.action(description="Revoke selected keys", permissions=("change",))
-    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+    @admin.action(description="Revoke selected keys…", permissions=("change",))
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]):
+        """Asks first, on a page listing each key with what it owns."""
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="revoke_selected",
+                title="Revoke API keys",
+                question="Are you sure you want to revoke the selected API keys?",
+                consequences=[
+                    "Every request made with them will be refused with a 401, at once.",
+                    "Revocation is final: a revoked key cannot be made active again.",
+                    "Their files, jobs and audit entries stay in the ledger; running jobs "
+                    "go on at their provider.",
+                ],
+                rows=[self._touched(key) for key in queryset.order_by("name")],
+                button="Yes, revoke",
+            )
         revoked = 0
         for key in queryset.filter(revoked=False):
             key.revoke()
             revoked += 1
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+        return None
+
+    def _touched(self, key: ApiKey) -> Touched:
+        jobs = FineTuningJob.objects.filter(owner=key)
+        return Touched(
+            link=link(key, f"{key.name} ({key.prefix}…)"),
+            facts=[
+                f"{jobs.count()} job(s), {jobs.filter(terminal=False).count()} still active",
+                f"{File.objects.filter(owner=key, deleted=False).count()} file(s)",
+                f"last used {local_time_text(key.last_used)}" if key.last_used else "never used",
+            ],
+            skipped="already revoked" if key.revoked else "",
+        )

@@ -15,13 +15,23 @@ import uuid
 
 from django.db import DatabaseError
 
+from .. import metrics
 from ..models import AuditEntry
 
 logger = logging.getLogger("ftproxy.requests")
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-UNAUDITED_PREFIXES = ("/admin", "/static", "/health", "/openapi.json", "/docs", "/favicon.ico")
+UNAUDITED_PREFIXES = (
+    "/admin",
+    "/static",
+    "/health",
+    "/openapi.json",
+    "/docs",
+    "/redoc",
+    "/favicon.ico",
+    "/metrics",
+)
 
 
 def is_audited(path: str) -> bool:
@@ -42,10 +52,11 @@ class RequestContextMiddleware:
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.ftproxy_request_id
         if is_audited(request.path):
-            self._record(request, response, int((time.monotonic() - started) * 1000))
+            self._record(request, response, time.monotonic() - started)
         return response
 
-    def _record(self, request, response, duration_ms: int) -> None:
+    def _record(self, request, response, seconds: float) -> None:
+        duration_ms = int(seconds * 1000)
         audit = request.ftproxy_audit
         caller = getattr(request, "ftproxy_caller", None)
         key_prefix = caller.label if caller else ""
@@ -80,3 +91,4 @@ class RequestContextMiddleware:
             duration_ms,
             extra={"ftproxy": {k: v for k, v in fields.items() if k != "key"}},
         )
+        metrics.observe_request(fields["action"], fields["provider"], response.status_code, seconds)

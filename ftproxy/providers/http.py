@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import requests
 
+from .. import metrics
 from .base import FileContent, ProviderError, ProviderFailure
 from .retry import (
     CONNECT_TIMEOUT_SECONDS,
@@ -88,6 +90,7 @@ class HttpClient:
         successful response (or one whose status is in ``accept``, such as
         a resumable upload's 308); raise a ``ProviderError`` otherwise."""
         merged = {**self.params, **(params or {})} or None
+        started = time.monotonic()
         try:
             response = self.session.request(
                 method,
@@ -103,7 +106,9 @@ class HttpClient:
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
+            metrics.observe_upstream(self.provider, "error", time.monotonic() - started)
             raise transport_error(exc, self.provider, self.timeout) from exc
+        metrics.observe_upstream(self.provider, response.status_code, time.monotonic() - started)
         if response.status_code in accept:
             return response
         if not stream or response.status_code >= 300:

@@ -39,6 +39,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from .. import metrics
 from ..conf import gateway
 from ..errors import QuotaExceeded
 from ..models import ApiKey, FineTuningJob, LedgerState
@@ -114,8 +115,9 @@ def usd(value: Decimal | None) -> str:
 def refuse(key: ApiKey, code: str, message: str) -> QuotaExceeded:
     """The refusal of a job create by a key's limits: logged here, raised
     by the caller. Every budget and quota refusal passes through this one
-    function (count refusals here)."""
+    function, which counts them (``ftproxy_budget_refusals_total``)."""
     logger.info("refused a job create for key %s: %s (%s)", key.prefix, code, message)
+    metrics.count_budget_refusal(code)
     return QuotaExceeded(message, code=code)
 
 

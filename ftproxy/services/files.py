@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -10,9 +11,16 @@ from typing import IO, Any
 from django.utils import timezone
 
 from ..conf import FILES, gateway
-from ..errors import InvalidRequest, TooLarge
+from ..errors import GatewayError, InvalidRequest, TooLarge
 from ..models import ApiKey, File, LedgerState, mint_id
-from ..providers.base import FileContent, FileUpload, Provider, ProviderNotFound, RemoteFile
+from ..providers.base import (
+    FileContent,
+    FileUpload,
+    Provider,
+    ProviderError,
+    ProviderNotFound,
+    RemoteFile,
+)
 from ..validation import validate_fine_tune_file
 from .common import (
     choose_provider,
@@ -25,6 +33,9 @@ from .common import (
     visible,
 )
 from .context import CallContext
+from .status import describe_file
+
+logger = logging.getLogger("ftproxy.services")
 
 FINE_TUNE = "fine-tune"
 READ_CHUNK = 1024 * 1024
@@ -37,6 +48,8 @@ class Scan:
     sha256: str
     size: int
     estimated_tokens: int | None = None
+    examples: int | None = None
+    max_example_tokens: int | None = None
 
 
 def check_size(size: int | None) -> None:
@@ -69,17 +82,22 @@ def scan_upload(stream: IO[bytes], purpose: str) -> Scan:
     one streamed pass. A bad file raises a 400 naming its lines."""
     stream.seek(0)
     reader = _HashingReader(stream)
-    estimated_tokens = None
+    estimated_tokens = examples = max_example_tokens = None
     if purpose == FINE_TUNE:
         validator = validate_fine_tune_file(reader)
         if validator.errors:
             raise InvalidRequest(validator.summary(), param="file", code="invalid_file_format")
         estimated_tokens = validator.estimated_tokens
+        examples, max_example_tokens = validator.examples, validator.max_example_tokens
     else:
         while reader.read(READ_CHUNK):
             pass
     return Scan(
-        sha256=reader.digest.hexdigest(), size=reader.size, estimated_tokens=estimated_tokens
+        sha256=reader.digest.hexdigest(),
+        size=reader.size,
+        estimated_tokens=estimated_tokens,
+        examples=examples,
+        max_example_tokens=max_example_tokens,
     )
 
 
@@ -172,6 +190,8 @@ def store_file(
             int(now.timestamp()) + int(expires_after["seconds"]) if expires_after else None
         ),
         estimated_tokens=scan.estimated_tokens,
+        examples=scan.examples,
+        max_example_tokens=scan.max_example_tokens,
     )
     ctx.note(object_id=row.public_id)
     try:
@@ -207,7 +227,7 @@ def list_files(
     queryset = everything.filter(deleted=False)
     if purpose:
         queryset = queryset.filter(purpose=purpose)
-    return page(
+    rows, has_more = page(
         queryset,
         after=after,
         limit=limit,
@@ -215,6 +235,20 @@ def list_files(
         kind="file",
         cursors=everything,
     )
+    for row in rows:
+        if row.bytes is None:  # a result file its job could not describe yet
+            _describe(ctx, row)
+    return rows, has_more
+
+
+def _describe(ctx: CallContext, row: File) -> None:
+    """Ask the provider for a file's size and name; on failure the ledger
+    stays as it is and the answer shows ``bytes: 0`` (see ``File.to_openai``)."""
+    try:
+        provider = provider_of(FILES, row)
+        describe_file(row, ctx.upstream(provider, provider.retrieve_file, row.remote_id))
+    except (ProviderError, GatewayError) as exc:
+        logger.warning("could not describe file %s: %s", row.public_id, exc.message)
 
 
 def _locate(ctx: CallContext, file_id: str, provider_hint: str | None) -> tuple[File, bool]:

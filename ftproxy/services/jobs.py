@@ -15,6 +15,7 @@ from ..errors import InvalidRequest
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ..pricing import epochs_of, estimated_cost
 from ..providers.base import JobCreate, Page
+from ..validation.provider_rules import check_training_file
 from . import budgets
 from .common import (
     choose_provider,
@@ -78,6 +79,15 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
                 f"{param}: {row.public_id} has purpose {row.purpose!r}, not 'fine-tune'.",
                 param=param,
             )
+    if training_row is not None:
+        broken = check_training_file(
+            provider.kind,
+            body["model"],
+            examples=training_row.examples,
+            max_example_tokens=training_row.max_example_tokens,
+        )
+        if broken:
+            raise InvalidRequest(broken.message, param="training_file", code=broken.code)
     if (
         training_row is None
         and (training_ref or "").startswith(GS_PREFIX)

@@ -4,6 +4,7 @@ cost and the result files a succeeded job brings."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -12,9 +13,11 @@ from django.utils import timezone
 from ..conf import FILES, gateway
 from ..models import File, FineTuningJob, JobEvent, LedgerState
 from ..pricing import training_cost
-from ..providers.base import RemoteEvent, RemoteJob
+from ..providers.base import ProviderError, RemoteEvent, RemoteJob
 from ..signals import job_status_changed
 from . import webhooks
+
+logger = logging.getLogger("ftproxy.services")
 
 #: RemoteJob fields copied onto the ledger row as they are.
 MIRRORED_FIELDS = (
@@ -88,6 +91,8 @@ def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message
             )
         if remote.notices and not stale:
             _record_notices(row, remote.notices, source)
+    if changed and row.status == "succeeded":
+        describe_result_files(row)  # outside the row lock: it asks the provider
     for name in [
         *MIRRORED_FIELDS,
         "status",
@@ -144,6 +149,37 @@ def _record_result_files(job: FineTuningJob) -> None:
         if not created and row.owner_id is None and job.owner_id is not None:
             # Adopted earlier by the master key: it is still this key's result.
             File.objects.filter(pk=row.pk).update(owner=job.owner)
+
+
+def describe_result_files(job: FineTuningJob) -> None:
+    """Ask the provider for the real size and name of the job's result files
+    that the ledger does not know yet. A failure leaves them for the file
+    list to ask again (``services.files.list_files``)."""
+    files = gateway().provider(FILES, job.provider)
+    if not job.result_files or files is None or files.kind != job.provider_kind:
+        return
+    pending = File.objects.filter(
+        provider=files.name, remote_id__in=job.result_files, bytes__isnull=True
+    )
+    for row in pending:
+        try:
+            describe_file(row, files.retrieve_file(row.remote_id))
+        except ProviderError as exc:
+            logger.warning("could not describe result file %s: %s", row.public_id, exc.message)
+
+
+def describe_file(row: File, remote) -> None:
+    """Copy a provider's size, name and status of a file onto its row."""
+    if remote is None:
+        return
+    fields = ["updated", "synced_at"]
+    row.synced_at = timezone.now()
+    for name in ("bytes", "filename", "status"):
+        value = getattr(remote, name)
+        if value not in (None, ""):
+            setattr(row, name, value)
+            fields.append(name)
+    row.save(update_fields=fields)
 
 
 def _result_file(job: FineTuningJob, remote_id: str) -> dict[str, Any]:

@@ -44,9 +44,10 @@ from django.db import connection, connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from .. import metrics
 from ..conf import FINE_TUNING, gateway
 from ..errors import GatewayError
-from ..models import FineTuningJob, LedgerState
+from ..models import SYNC_ROUND_RETENTION_DAYS, FineTuningJob, LedgerState, SyncRound
 from ..providers.base import ProviderError
 from .context import MASTER, CallContext
 from .jobs import run_job_hook
@@ -171,7 +172,25 @@ def sync_jobs(
         if executor is not None:
             executor.shutdown(wait=True)
         result.seconds = time.monotonic() - started
+    _record_round(result, owner, round_start)
     return result
+
+
+def _record_round(result: SyncResult, owner: str, round_start: datetime) -> None:
+    """Sync health for the dashboard and ``/metrics``: one ``SyncRound`` row
+    (older ones pruned) and the round counters."""
+    metrics.observe_sync_round(result.failed)
+    now = timezone.now()
+    SyncRound.objects.create(
+        started=round_start,
+        finished=now,
+        worker=owner,
+        checked=result.checked,
+        changed=result.changed,
+        failed=result.failed,
+        first_error=(": ".join(result.failures[0]) if result.failures else "")[:MAX_ERROR_LENGTH],
+    )
+    SyncRound.objects.filter(finished__lt=now - timedelta(days=SYNC_ROUND_RETENTION_DAYS)).delete()
 
 
 def _candidates(

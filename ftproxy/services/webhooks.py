@@ -44,6 +44,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from .. import metrics
 from ..models import ApiKey, FineTuningJob, WebhookDelivery, WebhookEvent, WebhookState
 
 logger = logging.getLogger("ftproxy.webhooks")
@@ -300,8 +301,8 @@ def record_outcome(
     """Record one delivery attempt and what it means for the event:
     "delivered", "retrying" (next attempt after the backoff, at the latest
     at the end of the window) or "failed" (the window is over, or ``final``).
-    Every delivery outcome passes through this one function (count
-    deliveries here)."""
+    Every delivery outcome passes through this one function, which counts
+    it (``ftproxy_webhook_deliveries_total``)."""
     now = timezone.now()
     attempts = event.attempts + (0 if final else 1)
     fields: dict[str, object] = {
@@ -324,6 +325,7 @@ def record_outcome(
         if attempt.url:
             attempt.save()
         WebhookEvent.objects.filter(pk=event.pk, lease_owner=owner).update(**fields)
+    metrics.count_webhook_delivery(outcome)
     log = logger.info if outcome == "delivered" else logger.warning
     log(
         "webhook %s (%s) to key %s: %s after attempt %d%s",

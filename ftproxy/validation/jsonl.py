@@ -103,7 +103,8 @@ class FineTuneValidator:
       names and arguments of ``tool_calls`` / ``function_call``; images,
       audio and files are not counted. For preference examples the input
       messages and both completions are counted. It is meant for cost
-      guesses, not for billing.
+      guesses, not for billing. ``max_example_tokens`` is the same estimate
+      for the longest example.
     """
 
     def __init__(self, max_errors: int = 20):
@@ -114,6 +115,7 @@ class FineTuneValidator:
         self.error_count = 0
         self.examples = 0
         self.estimated_tokens = 0
+        self.max_example_tokens = 0
         self.format: str | None = None
         self.format_line: int | None = None
         self.lines = 0
@@ -165,6 +167,7 @@ class FineTuneValidator:
             return
         self.examples += 1
         self.estimated_tokens += tokens
+        self.max_example_tokens = max(self.max_example_tokens, tokens)
 
     def skip_line(self, reason: str) -> None:
         """Count one line that could not be read (e.g. too long) as an error."""

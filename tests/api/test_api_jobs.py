@@ -334,7 +334,7 @@ DPO_LINE = {
 
 def test_the_sandbox_refuses_a_method_that_does_not_fit_the_file(master, sandbox):
     chat_file = master.upload(TRAINING).json()["id"]
-    dpo_file = master.upload(jsonl(DPO_LINE), filename="dpo.jsonl").json()["id"]
+    dpo_file = master.upload(jsonl(*[DPO_LINE] * 10), filename="dpo.jsonl").json()["id"]
     dpo = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}}
     assert create(master, chat_file, method=dpo).status_code == 400
     assert create(master, dpo_file).status_code == 400

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import responses
 from django.db import connection, connections, transaction
+from prometheus_client import REGISTRY
 
 from ftproxy.errors import QuotaExceeded
 from ftproxy.models import ApiKey, AuditEntry, FineTuningJob
@@ -299,3 +300,19 @@ def test_two_concurrent_creates_cannot_both_slip_under_the_budget(openai_gateway
     assert len(refused) == 1 and refused[0].code == "budget_exceeded"
     assert FineTuningJob.objects.filter(owner=key).count() == 1
     assert len(upstream.calls) == 1
+
+
+def _refusals(code: str) -> float:
+    return REGISTRY.get_sample_value("ftproxy_budget_refusals_total", {"code": code}) or 0.0
+
+
+@pytest.mark.django_db
+def test_each_refusal_counts_in_the_metrics_by_code(openai_gateway, upstream, api_as):
+    budget_before, quota_before = _refusals("budget_exceeded"), _refusals("too_many_active_jobs")
+    key, raw = make_key(budget_usd=Decimal("1"))
+    assert_refused(create(api_as, raw), "budget_exceeded")
+    ApiKey.objects.filter(pk=key.pk).update(budget_usd=None, max_active_jobs=0)
+    assert_refused(create(api_as, raw), "too_many_active_jobs")
+
+    assert _refusals("budget_exceeded") == budget_before + 1
+    assert _refusals("too_many_active_jobs") == quota_before + 1

@@ -27,6 +27,7 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 
 from ftproxy.models import ApiKey, JobEvent, WebhookDelivery, WebhookEvent, WebhookState
@@ -426,3 +427,22 @@ def test_the_deliver_command_watches_until_sigterm(openai_gateway, key, receiver
     assert time.monotonic() - started < 10
     assert out.getvalue().splitlines() == ["webhooks: attempted=1 delivered=1 retrying=0 failed=0"]
     assert signal.getsignal(signal.SIGTERM) is default
+
+
+def _deliveries(outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("ftproxy_webhook_deliveries_total", {"outcome": outcome}) or 0.0
+    )
+
+
+def test_each_delivery_attempt_counts_in_the_metrics_by_outcome(openai_gateway, key, receiver):
+    retrying, delivered = _deliveries("retrying"), _deliveries("delivered")
+    receiver.answers = [500, 204]
+    change_status(ledger_job("ftjob-1", "queued", owner=key), remote("running"), source="sync")
+
+    webhooks.deliver_due()
+    make_due()
+    webhooks.deliver_due()
+
+    assert _deliveries("retrying") == retrying + 1
+    assert _deliveries("delivered") == delivered + 1

@@ -57,6 +57,9 @@ from ..base import (
 from .clock import FINAL_STATUSES, SandboxJob, resolve_hyperparameters
 from .store import CHUNK_SIZE, SandboxStore, default_storage_dir
 
+#: OpenAI's minimum number of training examples, rehearsed here.
+MIN_TRAINING_EXAMPLES = 10
+
 STAGE_DEFAULTS = {"validate_seconds": 2.0, "queue_seconds": 3.0, "run_seconds": 20.0}
 
 
@@ -184,6 +187,7 @@ class SandboxProvider(Provider):
         if job.validation_file:
             self._job_input_file(job.validation_file, "validation_file")
         self._check_method_fits_file(job)
+        self._check_example_count(job.training_file)
         try:
             resolve_hyperparameters(job.hyperparameters, job.method)
         except ProviderInputError as exc:
@@ -280,6 +284,22 @@ class SandboxProvider(Provider):
                 code=f"invalid_{param}",
             )
         return record
+
+    def _check_example_count(self, file_id: str) -> None:
+        """Like OpenAI: at least ``MIN_TRAINING_EXAMPLES`` non-blank lines."""
+        handle = self.store.open_blob(file_id)
+        if handle is None:
+            return
+        with handle:
+            examples = sum(1 for line in handle if line.strip())
+        if examples < MIN_TRAINING_EXAMPLES:
+            raise ProviderInputError(
+                f"Training file has {examples} example(s), but must have at least "
+                f"{MIN_TRAINING_EXAMPLES} examples",
+                provider=self.name,
+                param="training_file",
+                code="invalid_n_examples",
+            )
 
     def _check_method_fits_file(self, job: JobCreate) -> None:
         """Like OpenAI: DPO needs preference examples, supervised tuning chat
