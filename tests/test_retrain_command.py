@@ -4,11 +4,14 @@ its files copied there, owned by the same key, linked to the job it came from.""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
+import responses
 from django.core.management import CommandError, call_command
 
 from ftproxy.models import File, FineTuningJob
+from tests.conftest import TRAINING
 from tests.factories import ledger_job
 from tests.services import cross_provider
 from tests.services.cross_provider import GEMINI, create, upload
@@ -128,3 +131,84 @@ def test_retrain_refuses_a_hyperparameter_only_the_source_kind_knows(upstreams):
     with pytest.raises(CommandError, match="hyperparameters.adapter_size exists only on vertex_ai"):
         retrain(job.public_id, "--provider", "azure", "--model", "gpt-4o-mini-2024-07-18")
     assert FineTuningJob.objects.count() == 1
+
+
+def _azure(name: str) -> dict:
+    return {
+        "custom_llm_provider": "azure",
+        "name": name,
+        "api_key": f"{name}-key",
+        "api_base": f"https://{name}.openai.azure.com",
+        "api_version": "v1",
+        "max_retries": 0,
+    }
+
+
+@pytest.fixture
+def tiered_azure_job(gateway_config, make_key):
+    """A job asked for on Azure with a training tier, and a second Azure
+    entry (and an OpenAI one) to retrain it on."""
+    openai = {"custom_llm_provider": "openai", "api_key": "sk-up", "max_retries": 0}
+    openai["api_base"] = cross_provider.OPENAI
+    gateway_config(
+        {
+            "finetune_settings": [_azure("azure"), _azure("azure-eu"), openai],
+            "files_settings": [_azure("azure"), openai],
+        }
+    )
+    from ftproxy.models import ApiKey
+    from tests.factories import ledger_file
+
+    make_key("alice")
+    owner = ApiKey.objects.get(name="alice")
+    ledger_file("file-az", provider="azure", owner=owner)
+    return ledger_job(
+        "ftjob-tiered",
+        "succeeded",
+        provider="azure",
+        owner=owner,
+        training_file="file-az",
+        training_type="globalStandard",
+    )
+
+
+def _job_answer(request):
+    body = json.loads(request.body)
+    answer = {
+        "id": "ftjob-new",
+        "object": "fine_tuning.job",
+        "created_at": 1_700_000_100,
+        "model": body["model"],
+        "status": "pending",
+        "training_file": body["training_file"],
+        "hyperparameters": {},
+        "result_files": [],
+    }
+    return 200, {}, json.dumps(answer)
+
+
+def test_retrain_on_another_azure_entry_keeps_the_training_tier(tiered_azure_job):
+    url = "https://azure-eu.openai.azure.com/openai/v1/fine_tuning/jobs"
+    with responses.RequestsMock() as rsps:
+        created = rsps.add_callback(responses.POST, url, callback=_job_answer)
+        lines = retrain(tiered_azure_job.public_id, "--provider", "azure-eu")
+    assert json.loads(created.calls[0].request.body)["trainingType"] == "GlobalStandard"
+    new = FineTuningJob.objects.get(public_id=lines[-1])
+    assert (new.training_type, new.retrained_from) == ("globalStandard", tiered_azure_job)
+
+
+def test_retrain_off_azure_leaves_the_tier_behind_and_says_so(tiered_azure_job):
+    url = f"{cross_provider.OPENAI}/fine_tuning/jobs"
+    with responses.RequestsMock() as rsps:
+        rsps.add(
+            responses.GET,
+            "https://azure.openai.azure.com/openai/v1/files/file-az/content",
+            body=TRAINING,
+        )
+        uploaded = {"id": "file-oa", "object": "file", "status": "processed"}
+        rsps.add(responses.POST, f"{cross_provider.OPENAI}/files", json=uploaded)
+        created = rsps.add_callback(responses.POST, url, callback=_job_answer)
+        lines = retrain(tiered_azure_job.public_id, "--provider", "openai")
+    assert "trainingType" not in json.loads(created.calls[0].request.body)
+    assert "training tier 'globalStandard'" in lines[0] and "openai" in lines[0]
+    assert lines[-1] == "ftjob-new"

@@ -2,8 +2,9 @@
 
 The new job gets the old one's training and validation files (copied to the
 new entry as any cross-provider job's files are), its hyperparameters or
-``method`` as they were requested, its suffix and metadata; it is owned by
-the same key and records the job it came from (``retrained_from``).
+``method`` as they were requested, its suffix and metadata, and its Azure
+training tier when the new entry has tiers; it is owned by the same key and
+records the job it came from (``retrained_from``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def retrain_job(
             param="training_file",
         )
     body = retrain_body(job, provider.kind, model=model, suffix=suffix)
+    if job.training_type and provider.accepts_training_type:
+        # Azure's training tier goes along to another Azure entry; elsewhere
+        # there are no tiers (the command and the admin say it stayed behind).
+        body["training_type"] = job.training_type
     _refuse_foreign_hyperparameters(body, provider.kind)
     if provider.kind != job.provider_kind:
         for param in ("training_file", "validation_file"):
@@ -80,6 +85,17 @@ def retrain_job(
 #: Hyperparameters only one kind of entry knows (the gateway accepts them
 #: beside OpenAI's for that kind).
 KIND_ONLY_HYPERPARAMETERS = {"adapter_size": "vertex_ai"}
+
+
+def tier_left_behind(source: FineTuningJob, new: FineTuningJob) -> str:
+    """A note when ``source``'s training tier did not go along to ``new``
+    (its entry has no tiers), else the empty string."""
+    if source.training_type and not new.training_type:
+        return (
+            f" (training tier {source.training_type!r} left behind: "
+            f"{new.provider!r} has no training tiers)"
+        )
+    return ""
 
 
 def _refuse_foreign_hyperparameters(body: dict[str, Any], target_kind: str) -> None:
