@@ -6,6 +6,7 @@ uploaded), Vertex AI with Cloud Storage, and Azure OpenAI (where it trains).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -308,3 +309,62 @@ def test_vertex_refuses_what_it_cannot_take_before_anything_is_copied(upstreams,
     assert response.json()["error"]["param"] == "seed"
     assert upstreams.downloads() == 0 and upstreams.gcs_puts == []
     assert not File.objects.filter(copied_from__isnull=False).exists()
+
+
+PREFERENCE_LINE = {
+    "input": {"messages": [{"role": "user", "content": "Capital of France?"}]},
+    "preferred_output": [{"role": "assistant", "content": "Paris."}],
+    "non_preferred_output": [{"role": "assistant", "content": "Lyon."}],
+}
+DPO = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, "n_epochs": 2}}}
+
+
+@pytest.fixture
+def preference_upstreams(gateway_config):
+    gateway_config(cross_provider.entries())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield Upstreams(rsps, content=jsonl(PREFERENCE_LINE, PREFERENCE_LINE))
+
+
+def test_a_dpo_file_uploaded_to_openai_trains_dpo_on_vertex_and_on_retrain(
+    preference_upstreams, alice
+):
+    from django.core.management import call_command
+
+    upstreams = preference_upstreams
+    file_id = upload(alice, jsonl(PREFERENCE_LINE, PREFERENCE_LINE))
+    response = create(alice, "vertex_ai", training_file=file_id, method=DPO)
+    assert response.status_code == 200, response.content
+    assert response.json()["method"]["type"] == "dpo"
+    copy = File.objects.get(copied_from__public_id=file_id)
+    assert "/gemini-preference/" in copy.remote_id
+    (converted, *_) = [json.loads(line) for line in upstreams.gcs_puts[1].splitlines()]
+    assert converted["completions"][0] == {
+        "score": 1,
+        "completion": {"role": "model", "parts": [{"text": "Paris."}]},
+    }
+    (body,) = upstreams.tuning_jobs
+    assert "supervisedTuningSpec" not in body
+    assert body["preferenceOptimizationSpec"] == {
+        "trainingDatasetUri": copy.remote_id,
+        "hyperParameters": {"beta": 0.2, "epochCount": 2},
+    }
+
+    # The same DPO job, asked for on OpenAI, retrained on Vertex AI: the copy serves.
+    on_openai = create(
+        alice, "openai", model="gpt-4o-mini-2024-07-18", training_file=file_id, method=DPO
+    )
+    assert on_openai.status_code == 200, on_openai.content
+    call_command(
+        "ftproxy_retrain",
+        on_openai.json()["id"],
+        "--provider",
+        "vertex_ai",
+        "--model",
+        cross_provider.GEMINI,
+        stdout=io.StringIO(),
+    )
+    assert (
+        upstreams.tuning_jobs[1]["preferenceOptimizationSpec"] == body["preferenceOptimizationSpec"]
+    )
+    assert upstreams.downloads() == 1
