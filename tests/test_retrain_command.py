@@ -212,3 +212,18 @@ def test_retrain_off_azure_leaves_the_tier_behind_and_says_so(tiered_azure_job):
     assert "trainingType" not in json.loads(created.calls[0].request.body)
     assert "training tier 'globalStandard'" in lines[0] and "openai" in lines[0]
     assert lines[-1] == "ftjob-new"
+
+
+def test_retrain_refuses_a_job_that_continued_from_an_azure_fine_tuned_model(upstreams):
+    from tests.factories import ledger_file
+
+    ledger_file("file-train", provider="azure")
+    job = ledger_job(
+        "ftjob-az-cont",
+        "succeeded",
+        provider="azure",
+        model="gpt-4o-mini-2024-07-18.ft-0123456789abcdef",
+    )
+    with pytest.raises(CommandError, match="continued from the fine-tuned model"):
+        retrain(job.public_id, "--provider", "openai")
+    assert FineTuningJob.objects.count() == 1 and upstreams.openai_jobs == []

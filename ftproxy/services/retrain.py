@@ -147,7 +147,9 @@ def default_model(job: FineTuningJob, target_kind: str) -> str:
     source = MODEL_FAMILIES.get(job.provider_kind)
     target = MODEL_FAMILIES.get(target_kind)
     example = EXAMPLE_MODELS.get(target_kind, "a base model")
-    if job.model.startswith("ft:") or "/" in job.model:
+    # OpenAI's fine-tuned models are "ft:…", Azure's "<base model>.ft-<job id>",
+    # Vertex AI's are resources ("projects/…").
+    if job.model.startswith("ft:") or ".ft-" in job.model or "/" in job.model:
         raise InvalidRequest(
             f"{job.public_id} continued from the fine-tuned model {job.model!r}, which exists "
             f"only on {job.provider!r}; name a base model for {target_kind} (e.g. {example}).",
