@@ -86,7 +86,7 @@ class Placed:
     reused: bool
 
     def message(self) -> str:
-        what = "reused the copy" if self.reused else "copied it to"
+        what = "reused its copy on" if self.reused else "copied it to"
         return (
             f"{self.param} {self.original.public_id} lives on {self.original.provider!r}; "
             f"{what} {self.copy.provider!r} as {self.copy.public_id} "

@@ -73,7 +73,7 @@ def test_a_file_uploaded_to_openai_trains_on_vertex_and_one_copy_serves_later_jo
         job__public_id=again.json()["id"], source="copy"
     ).values_list("message", flat=True)
     assert sorted(m.split(" ")[0] for m in messages) == ["training_file", "validation_file"]
-    assert all("reused the copy" in m for m in messages)
+    assert all(f"reused its copy on 'vertex_ai' as {copy.public_id}" in m for m in messages)
 
     # Naming the copy's id for a job on openai uses the original itself.
     back = create(alice, "openai", model="gpt-4o-mini", training_file=copy.public_id)
