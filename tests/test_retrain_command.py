@@ -227,3 +227,24 @@ def test_retrain_refuses_a_job_that_continued_from_an_azure_fine_tuned_model(ups
     with pytest.raises(CommandError, match="continued from the fine-tuned model"):
         retrain(job.public_id, "--provider", "openai")
     assert FineTuningJob.objects.count() == 1 and upstreams.openai_jobs == []
+
+
+def test_retrain_on_vertex_may_continue_from_a_tuned_model_of_the_same_key(upstreams, openai_job):
+    from tests.providers.vertex.helpers import PROJECT, tuning_job
+
+    base = f"projects/{PROJECT}/locations/us-central1"
+    tuned = {"model": f"{base}/models/7", "endpoint": f"{base}/endpoints/70"}
+    ledger_job(
+        "ftjob-earlier",
+        "succeeded",
+        provider="vertex_ai",
+        model=GEMINI,
+        owner=openai_job.owner,
+        fine_tuned_model=tuned["endpoint"],
+        provider_payload=tuning_job("JOB_STATE_SUCCEEDED", tunedModel=tuned),
+    )
+    lines = retrain(openai_job.public_id, "--provider", "vertex_ai", "--model", tuned["endpoint"])
+    (body,) = upstreams.tuning_jobs
+    assert body["preTunedModel"] == {"tunedModelName": tuned["model"]}
+    assert "baseModel" not in body
+    assert FineTuningJob.objects.get(public_id=lines[-1]).retrained_from == openai_job

@@ -16,6 +16,7 @@ from ..errors import InvalidRequest, NotFoundError
 from ..models import File, FineTuningJob, LedgerState
 from .common import choose_provider
 from .context import CallContext, Caller
+from .continuation import source_job_payload
 from .copies import check_job_for
 from .jobs import create_job
 
@@ -74,8 +75,10 @@ def retrain_job(
                     f"ledger, so it cannot be copied to {provider.name!r}.",
                     param=param,
                 )
-    check_job_for(provider, body)
     ctx = CallContext(caller=Caller(key=job.owner))
+    # A --model naming a tuned model of the target continues from it (as a
+    # create would): the target judges the job with that earlier job's payload.
+    check_job_for(provider, body, source_job=source_job_payload(ctx, provider, body["model"]))
     new = create_job(ctx, body, provider.name)
     FineTuningJob.objects.filter(pk=new.pk).update(retrained_from=job)
     new.retrained_from = job
