@@ -248,3 +248,14 @@ def test_retrain_on_vertex_may_continue_from_a_tuned_model_of_the_same_key(upstr
     assert body["preTunedModel"] == {"tunedModelName": tuned["model"]}
     assert "baseModel" not in body
     assert FineTuningJob.objects.get(public_id=lines[-1]).retrained_from == openai_job
+
+
+def test_a_retrain_the_target_fails_still_records_which_job_it_came_from(upstreams, openai_job):
+    upstreams.rsps.replace(
+        responses.POST, f"{cross_provider.AZURE}/fine_tuning/jobs", status=500, json={}
+    )
+    with pytest.raises(CommandError):
+        retrain(openai_job.public_id, "--provider", "azure")
+    failed = FineTuningJob.objects.exclude(pk=openai_job.pk).get()
+    assert failed.ledger_state == "failed"
+    assert failed.retrained_from == openai_job  # the operator sees what was attempted

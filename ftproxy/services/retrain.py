@@ -79,10 +79,7 @@ def retrain_job(
     # A --model naming a tuned model of the target continues from it (as a
     # create would): the target judges the job with that earlier job's payload.
     check_job_for(provider, body, source_job=source_job_payload(ctx, provider, body["model"]))
-    new = create_job(ctx, body, provider.name)
-    FineTuningJob.objects.filter(pk=new.pk).update(retrained_from=job)
-    new.retrained_from = job
-    return new
+    return create_job(ctx, body, provider.name, retrained_from=job)
 
 
 #: Hyperparameters only one kind of entry knows (the gateway accepts them
