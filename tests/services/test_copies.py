@@ -368,3 +368,93 @@ def test_a_dpo_file_uploaded_to_openai_trains_dpo_on_vertex_and_on_retrain(
         upstreams.tuning_jobs[1]["preferenceOptimizationSpec"] == body["preferenceOptimizationSpec"]
     )
     assert upstreams.downloads() == 1
+
+
+def test_an_entra_signed_azure_entry_receives_a_copy_and_a_tiered_job_with_bearer_only(
+    gateway_config, alice, monkeypatch
+):
+    from tests.providers.openai.test_azure_entra import CLIENT_SECRET, play_authority, tenant
+
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
+    tenant_id = tenant()
+    entra = {
+        "custom_llm_provider": "azure",
+        "name": "azure-entra",
+        "api_base": "https://entra-copy.openai.azure.com",
+        "api_version": "v1",
+        "tenant_id": tenant_id,
+        "client_id": "app-1",
+        "client_secret": CLIENT_SECRET,
+        "max_retries": 0,
+    }
+    openai = {**cross_provider.entries()["files_settings"][0]}
+    gateway_config({"finetune_settings": [entra], "files_settings": [openai, entra]})
+    base = "https://entra-copy.openai.azure.com/openai/v1"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        Upstreams(rsps)  # OpenAI, where the file is uploaded
+        play_authority(rsps, "login.microsoftonline.com", tenant_id, token="entra-copy-token")
+        uploaded = {"id": "file-entra", "object": "file", "status": "processed"}
+        upload_call = rsps.add(responses.POST, f"{base}/files", json=uploaded)
+        job_answer = {
+            "id": "ftjob-entra",
+            "object": "fine_tuning.job",
+            "created_at": 1_700_000_100,
+            "model": "gpt-4.1-mini",
+            "status": "pending",
+            "training_file": "file-entra",
+            "trainingType": "GlobalStandard",
+        }
+        job_call = rsps.add(responses.POST, f"{base}/fine_tuning/jobs", json=job_answer)
+        file_id = upload(alice)
+        response = create(
+            alice,
+            "azure-entra",
+            model="gpt-4.1-mini",
+            training_file=file_id,
+            trainingType="globalstandard",
+        )
+    assert response.status_code == 200, response.content
+    assert (response.json()["training_file"], response.json()["trainingType"]) == (
+        file_id,
+        "GlobalStandard",
+    )
+    for call in (*upload_call.calls, *job_call.calls):
+        assert call.request.headers["Authorization"] == "Bearer entra-copy-token"
+        assert "api-key" not in call.request.headers
+    assert json.loads(job_call.calls[0].request.body)["trainingType"] == "GlobalStandard"
+    assert File.objects.get(public_id="file-entra").copied_from.public_id == file_id
+
+
+def test_no_entra_token_for_the_copy_target_is_a_502_naming_the_step_without_the_secret(
+    gateway_config, alice, monkeypatch
+):
+    from tests.providers.openai.test_azure_entra import CLIENT_SECRET, play_authority, tenant
+
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
+    tenant_id = tenant()
+    entra = {
+        "custom_llm_provider": "azure",
+        "name": "azure-entra",
+        "api_base": "https://entra-copy.openai.azure.com",
+        "api_version": "v1",
+        "tenant_id": tenant_id,
+        "client_id": "app-1",
+        "client_secret": CLIENT_SECRET,
+        "max_retries": 0,
+    }
+    openai = {**cross_provider.entries()["files_settings"][0]}
+    gateway_config({"finetune_settings": [entra], "files_settings": [openai, entra]})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        Upstreams(rsps)
+        refusal = {"error": "invalid_client", "error_description": "AADSTS7000215: bad secret"}
+        play_authority(rsps, "login.microsoftonline.com", tenant_id, status=401, body=refusal)
+        file_id = upload(alice)
+        response = create(alice, "azure-entra", model="gpt-4.1-mini", training_file=file_id)
+        assert not [c for c in rsps.calls if "entra-copy" in c.request.url]
+    assert response.status_code == 502
+    message = response.json()["error"]["message"]
+    assert "failed while uploading it to 'azure-entra'" in message
+    assert "'azure-entra' could not obtain a Microsoft Entra ID token" in message
+    assert CLIENT_SECRET not in response.content.decode()
+    job = FineTuningJob.objects.get()
+    assert job.ledger_state == LedgerState.FAILED and CLIENT_SECRET not in job.ledger_error
