@@ -458,3 +458,26 @@ def test_no_entra_token_for_the_copy_target_is_a_502_naming_the_step_without_the
     assert CLIENT_SECRET not in response.content.decode()
     job = FineTuningJob.objects.get()
     assert job.ledger_state == LedgerState.FAILED and CLIENT_SECRET not in job.ledger_error
+
+
+def test_a_file_over_max_upload_mb_that_the_uploads_api_took_can_still_be_copied(
+    upstreams, alice, gateway_config
+):
+    file_id = upload(alice)  # as if completed through /v1/uploads, in parts
+    small = len(TRAINING) / 2 / (1024 * 1024)
+    settings = {"max_upload_mb": small, "max_upload_total_mb": 1}
+    gateway_config({**cross_provider.entries(), "ftproxy_settings": settings})
+    response = create(alice, "vertex_ai", training_file=file_id)
+    assert response.status_code == 200, response.content
+    assert upstreams.gcs_puts[0] == TRAINING
+
+
+def test_a_download_over_the_largest_accepted_file_is_refused(upstreams, alice, gateway_config):
+    file_id = upload(alice)
+    small = len(TRAINING) / 2 / (1024 * 1024)
+    settings = {"max_upload_mb": small, "max_upload_total_mb": small}
+    gateway_config({**cross_provider.entries(), "ftproxy_settings": settings})
+    response = create(alice, "vertex_ai", training_file=file_id)
+    assert response.status_code == 413
+    assert "failed while downloading it from 'openai'" in response.json()["error"]["message"]
+    assert upstreams.gcs_puts == []
