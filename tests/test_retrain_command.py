@@ -259,3 +259,10 @@ def test_a_retrain_the_target_fails_still_records_which_job_it_came_from(upstrea
     failed = FineTuningJob.objects.exclude(pk=openai_job.pk).get()
     assert failed.ledger_state == "failed"
     assert failed.retrained_from == openai_job  # the operator sees what was attempted
+
+
+def test_retrain_refuses_a_job_of_a_revoked_key(upstreams, openai_job):
+    openai_job.owner.revoke()
+    with pytest.raises(CommandError, match="revoked"):
+        retrain(openai_job.public_id, "--provider", "azure")
+    assert FineTuningJob.objects.count() == 1 and upstreams.downloads() == 0

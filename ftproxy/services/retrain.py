@@ -49,6 +49,12 @@ def retrain_job(
     job = FineTuningJob.objects.filter(public_id=job_id, ledger_state=LedgerState.OK).first()
     if job is None:
         raise NotFoundError(f"No such fine-tuning job: {job_id}")
+    if job.owner is not None and job.owner.revoked:
+        raise InvalidRequest(
+            f"{job.public_id} belongs to the revoked API key {job.owner.name!r}; a retrain "
+            "would belong to it too, and no one could use it.",
+            param="job_id",
+        )
     provider = choose_provider(FINE_TUNING, provider_name)
     if provider.name == job.provider:
         raise InvalidRequest(
