@@ -266,3 +266,33 @@ def test_retrain_refuses_a_job_of_a_revoked_key(upstreams, openai_job):
     with pytest.raises(CommandError, match="revoked"):
         retrain(openai_job.public_id, "--provider", "azure")
     assert FineTuningJob.objects.count() == 1 and upstreams.downloads() == 0
+
+
+def test_retrain_leaves_out_an_auto_hyperparameter_only_the_source_kind_knows(upstreams):
+    from tests.factories import ledger_file
+    from tests.providers.vertex.helpers import GCS
+
+    ledger_file("file-v", provider="vertex_ai", remote_id="gs://b/ftproxy/x/gemini/t.jsonl")
+    job = ledger_job(
+        "ftjob-vertex-auto",
+        "succeeded",
+        provider="vertex_ai",
+        model=GEMINI,
+        training_file="file-v",
+        requested={
+            "hyperparameters": {"n_epochs": 2, "adapter_size": "auto"},
+            "method": {
+                "type": "supervised",
+                "supervised": {"hyperparameters": {"adapter_size": "auto"}},
+            },
+        },
+    )
+    upstreams.rsps.add(
+        responses.GET,
+        f"{GCS}/storage/v1/b/b/o/ftproxy%2Fx%2Fgemini%2Ft.jsonl",
+        body=TRAINING,
+    )
+    retrain(job.public_id, "--provider", "azure", "--model", "gpt-4o-mini-2024-07-18")
+    (body,) = upstreams.azure_jobs
+    assert body["hyperparameters"] == {"n_epochs": 2}  # "auto" is what leaving it out means
+    assert body["method"] == {"type": "supervised", "supervised": {"hyperparameters": {}}}

@@ -106,19 +106,29 @@ def tier_left_behind(source: FineTuningJob, new: FineTuningJob) -> str:
 
 def _refuse_foreign_hyperparameters(body: dict[str, Any], target_kind: str) -> None:
     """A hyperparameter of another kind of entry has no meaning on the
-    target: refused, naming it, rather than dropped."""
+    target: refused, naming it, rather than dropped. Left at ``"auto"`` (or
+    null) it asks for nothing, as leaving it out does, so it is left out."""
     method = body.get("method") or {}
     kind = method.get("type") or "supervised"
-    places = [("hyperparameters", body.get("hyperparameters") or {})]
-    spec = method.get(kind) if isinstance(method.get(kind), dict) else {}
-    places.append((f"method.{kind}.hyperparameters", spec.get("hyperparameters") or {}))
-    for where, values in places:
+    places = [("hyperparameters", body, "hyperparameters")]
+    # Copies: the body's dicts are the ledger row's own.
+    spec = dict(method[kind]) if isinstance(method.get(kind), dict) else None
+    if spec is not None:
+        places.append((f"method.{kind}.hyperparameters", spec, "hyperparameters"))
+    for where, holder, name in places:
+        values = holder.get(name) or {}
         for key, only in KIND_ONLY_HYPERPARAMETERS.items():
-            if key in values and values[key] not in (None, "auto") and only != target_kind:
+            if key not in values or only == target_kind:
+                continue
+            if values[key] not in (None, "auto"):
                 raise InvalidRequest(
                     f"{where}.{key} exists only on {only}; {target_kind} cannot take it.",
                     param=f"{where}.{key}",
                 )
+            holder[name] = {k: v for k, v in values.items() if k != key}
+            values = holder[name]
+    if spec is not None:
+        body["method"] = {**method, kind: spec}
 
 
 def _in_ledger(file_id: str) -> bool:
