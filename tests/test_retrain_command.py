@@ -4,11 +4,14 @@ its files copied there, owned by the same key, linked to the job it came from.""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
+import responses
 from django.core.management import CommandError, call_command
 
 from ftproxy.models import File, FineTuningJob
+from tests.conftest import TRAINING
 from tests.factories import ledger_job
 from tests.services import cross_provider
 from tests.services.cross_provider import GEMINI, create, upload
@@ -128,3 +131,168 @@ def test_retrain_refuses_a_hyperparameter_only_the_source_kind_knows(upstreams):
     with pytest.raises(CommandError, match="hyperparameters.adapter_size exists only on vertex_ai"):
         retrain(job.public_id, "--provider", "azure", "--model", "gpt-4o-mini-2024-07-18")
     assert FineTuningJob.objects.count() == 1
+
+
+def _azure(name: str) -> dict:
+    return {
+        "custom_llm_provider": "azure",
+        "name": name,
+        "api_key": f"{name}-key",
+        "api_base": f"https://{name}.openai.azure.com",
+        "api_version": "v1",
+        "max_retries": 0,
+    }
+
+
+@pytest.fixture
+def tiered_azure_job(gateway_config, make_key):
+    """A job asked for on Azure with a training tier, and a second Azure
+    entry (and an OpenAI one) to retrain it on."""
+    openai = {"custom_llm_provider": "openai", "api_key": "sk-up", "max_retries": 0}
+    openai["api_base"] = cross_provider.OPENAI
+    gateway_config(
+        {
+            "finetune_settings": [_azure("azure"), _azure("azure-eu"), openai],
+            "files_settings": [_azure("azure"), openai],
+        }
+    )
+    from ftproxy.models import ApiKey
+    from tests.factories import ledger_file
+
+    make_key("alice")
+    owner = ApiKey.objects.get(name="alice")
+    ledger_file("file-az", provider="azure", owner=owner)
+    return ledger_job(
+        "ftjob-tiered",
+        "succeeded",
+        provider="azure",
+        owner=owner,
+        training_file="file-az",
+        training_type="globalStandard",
+    )
+
+
+def _job_answer(request):
+    body = json.loads(request.body)
+    answer = {
+        "id": "ftjob-new",
+        "object": "fine_tuning.job",
+        "created_at": 1_700_000_100,
+        "model": body["model"],
+        "status": "pending",
+        "training_file": body["training_file"],
+        "hyperparameters": {},
+        "result_files": [],
+    }
+    return 200, {}, json.dumps(answer)
+
+
+def test_retrain_on_another_azure_entry_keeps_the_training_tier(tiered_azure_job):
+    url = "https://azure-eu.openai.azure.com/openai/v1/fine_tuning/jobs"
+    with responses.RequestsMock() as rsps:
+        created = rsps.add_callback(responses.POST, url, callback=_job_answer)
+        lines = retrain(tiered_azure_job.public_id, "--provider", "azure-eu")
+    assert json.loads(created.calls[0].request.body)["trainingType"] == "GlobalStandard"
+    new = FineTuningJob.objects.get(public_id=lines[-1])
+    assert (new.training_type, new.retrained_from) == ("globalStandard", tiered_azure_job)
+
+
+def test_retrain_off_azure_leaves_the_tier_behind_and_says_so(tiered_azure_job):
+    url = f"{cross_provider.OPENAI}/fine_tuning/jobs"
+    with responses.RequestsMock() as rsps:
+        rsps.add(
+            responses.GET,
+            "https://azure.openai.azure.com/openai/v1/files/file-az/content",
+            body=TRAINING,
+        )
+        uploaded = {"id": "file-oa", "object": "file", "status": "processed"}
+        rsps.add(responses.POST, f"{cross_provider.OPENAI}/files", json=uploaded)
+        created = rsps.add_callback(responses.POST, url, callback=_job_answer)
+        lines = retrain(tiered_azure_job.public_id, "--provider", "openai")
+    assert "trainingType" not in json.loads(created.calls[0].request.body)
+    assert "training tier 'globalStandard'" in lines[0] and "openai" in lines[0]
+    assert lines[-1] == "ftjob-new"
+
+
+def test_retrain_refuses_a_job_that_continued_from_an_azure_fine_tuned_model(upstreams):
+    from tests.factories import ledger_file
+
+    ledger_file("file-train", provider="azure")
+    job = ledger_job(
+        "ftjob-az-cont",
+        "succeeded",
+        provider="azure",
+        model="gpt-4o-mini-2024-07-18.ft-0123456789abcdef",
+    )
+    with pytest.raises(CommandError, match="continued from the fine-tuned model"):
+        retrain(job.public_id, "--provider", "openai")
+    assert FineTuningJob.objects.count() == 1 and upstreams.openai_jobs == []
+
+
+def test_retrain_on_vertex_may_continue_from_a_tuned_model_of_the_same_key(upstreams, openai_job):
+    from tests.providers.vertex.helpers import PROJECT, tuning_job
+
+    base = f"projects/{PROJECT}/locations/us-central1"
+    tuned = {"model": f"{base}/models/7", "endpoint": f"{base}/endpoints/70"}
+    ledger_job(
+        "ftjob-earlier",
+        "succeeded",
+        provider="vertex_ai",
+        model=GEMINI,
+        owner=openai_job.owner,
+        fine_tuned_model=tuned["endpoint"],
+        provider_payload=tuning_job("JOB_STATE_SUCCEEDED", tunedModel=tuned),
+    )
+    lines = retrain(openai_job.public_id, "--provider", "vertex_ai", "--model", tuned["endpoint"])
+    (body,) = upstreams.tuning_jobs
+    assert body["preTunedModel"] == {"tunedModelName": tuned["model"]}
+    assert "baseModel" not in body
+    assert FineTuningJob.objects.get(public_id=lines[-1]).retrained_from == openai_job
+
+
+def test_a_retrain_the_target_fails_still_records_which_job_it_came_from(upstreams, openai_job):
+    upstreams.rsps.replace(
+        responses.POST, f"{cross_provider.AZURE}/fine_tuning/jobs", status=500, json={}
+    )
+    with pytest.raises(CommandError):
+        retrain(openai_job.public_id, "--provider", "azure")
+    failed = FineTuningJob.objects.exclude(pk=openai_job.pk).get()
+    assert failed.ledger_state == "failed"
+    assert failed.retrained_from == openai_job  # the operator sees what was attempted
+
+
+def test_retrain_refuses_a_job_of_a_revoked_key(upstreams, openai_job):
+    openai_job.owner.revoke()
+    with pytest.raises(CommandError, match="revoked"):
+        retrain(openai_job.public_id, "--provider", "azure")
+    assert FineTuningJob.objects.count() == 1 and upstreams.downloads() == 0
+
+
+def test_retrain_leaves_out_an_auto_hyperparameter_only_the_source_kind_knows(upstreams):
+    from tests.factories import ledger_file
+    from tests.providers.vertex.helpers import GCS
+
+    ledger_file("file-v", provider="vertex_ai", remote_id="gs://b/ftproxy/x/gemini/t.jsonl")
+    job = ledger_job(
+        "ftjob-vertex-auto",
+        "succeeded",
+        provider="vertex_ai",
+        model=GEMINI,
+        training_file="file-v",
+        requested={
+            "hyperparameters": {"n_epochs": 2, "adapter_size": "auto"},
+            "method": {
+                "type": "supervised",
+                "supervised": {"hyperparameters": {"adapter_size": "auto"}},
+            },
+        },
+    )
+    upstreams.rsps.add(
+        responses.GET,
+        f"{GCS}/storage/v1/b/b/o/ftproxy%2Fx%2Fgemini%2Ft.jsonl",
+        body=TRAINING,
+    )
+    retrain(job.public_id, "--provider", "azure", "--model", "gpt-4o-mini-2024-07-18")
+    (body,) = upstreams.azure_jobs
+    assert body["hyperparameters"] == {"n_epochs": 2}  # "auto" is what leaving it out means
+    assert body["method"] == {"type": "supervised", "supervised": {"hyperparameters": {}}}

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from ..errors import GatewayError
 from ..models import FineTuningJob
 from ..providers.base import ProviderError
-from ..services.retrain import retrain_job, target_entries
+from ..services.retrain import retrain_job, target_entries, tier_left_behind
 
 ACTION = "retrain_selected"
 
@@ -79,7 +79,11 @@ class RetrainActions:
                 self.message_user(
                     request,
                     format_html(
-                        "Retrained {} on {} as {}.", job.public_id, new.provider, _job_link(new)
+                        "Retrained {} on {} as {}{}.",
+                        job.public_id,
+                        new.provider,
+                        _job_link(new),
+                        tier_left_behind(job, new),
                     ),
                     messages.SUCCESS,
                 )

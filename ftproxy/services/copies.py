@@ -86,7 +86,7 @@ class Placed:
     reused: bool
 
     def message(self) -> str:
-        what = "reused the copy" if self.reused else "copied it to"
+        what = "reused its copy on" if self.reused else "copied it to"
         return (
             f"{self.param} {self.original.public_id} lives on {self.original.provider!r}; "
             f"{what} {self.copy.provider!r} as {self.copy.public_id} "
@@ -325,8 +325,11 @@ def _until_processed(ctx: CallContext, target: Provider, remote: RemoteFile) -> 
 
 
 def _download(ctx: CallContext, source: Provider, original: File, spool: IO[bytes]) -> int:
-    """Stream the original's bytes into ``spool``; return their count."""
-    limit = gateway().max_upload_bytes
+    """Stream the original's bytes into ``spool``; return their count. The
+    bound is the largest file the gateway takes by either route (``POST
+    /files`` or, in parts, ``/uploads``), since the original came by one."""
+    settings = gateway()
+    limit = max(settings.max_upload_bytes, settings.max_upload_total_bytes)
     content = ctx.upstream(source, source.file_content, original.remote_id)
     size = 0
     digest = hashlib.sha256()
@@ -335,8 +338,9 @@ def _download(ctx: CallContext, source: Provider, original: File, spool: IO[byte
             size += len(chunk)
             if size > limit:
                 raise TooLarge(
-                    f"the file is over this gateway's upload limit of "
-                    f"{limit // (1024 * 1024)} MB (ftproxy_settings.max_upload_mb).",
+                    f"the file is over the largest this gateway takes, "
+                    f"{limit / (1024 * 1024):g} MB (ftproxy_settings.max_upload_mb and "
+                    "max_upload_total_mb).",
                     param=None,
                 )
             digest.update(chunk)

@@ -53,8 +53,15 @@ def _training_reference(
     raise InvalidRequest(f"{param}: no such file: {file_id}", param=param, code="invalid_file")
 
 
-def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None) -> FineTuningJob:
-    """Record the job, create it upstream, record the outcome."""
+def create_job(
+    ctx: CallContext,
+    body: dict[str, Any],
+    provider_hint: str | None,
+    *,
+    retrained_from: FineTuningJob | None = None,
+) -> FineTuningJob:
+    """Record the job, create it upstream, record the outcome. ``retrained_from``
+    is the job this one re-creates (recorded on the row even if the create fails)."""
     ctx.note(action="fine_tuning.jobs.create")
     training_ref, training_row = _training_reference(ctx, body["training_file"], "training_file")
     validation_ref, validation_row = _training_reference(
@@ -140,6 +147,7 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
             },
             created_at=now,
             estimated_cost_usd=estimate,
+            retrained_from=retrained_from,
         )
     ctx.note(object_id=job.public_id)
     try:

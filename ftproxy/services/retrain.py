@@ -2,8 +2,9 @@
 
 The new job gets the old one's training and validation files (copied to the
 new entry as any cross-provider job's files are), its hyperparameters or
-``method`` as they were requested, its suffix and metadata; it is owned by
-the same key and records the job it came from (``retrained_from``).
+``method`` as they were requested, its suffix and metadata, and its Azure
+training tier when the new entry has tiers; it is owned by the same key and
+records the job it came from (``retrained_from``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..errors import InvalidRequest, NotFoundError
 from ..models import File, FineTuningJob, LedgerState
 from .common import choose_provider
 from .context import CallContext, Caller
+from .continuation import source_job_payload
 from .copies import check_job_for
 from .jobs import create_job
 
@@ -47,6 +49,12 @@ def retrain_job(
     job = FineTuningJob.objects.filter(public_id=job_id, ledger_state=LedgerState.OK).first()
     if job is None:
         raise NotFoundError(f"No such fine-tuning job: {job_id}")
+    if job.owner is not None and job.owner.revoked:
+        raise InvalidRequest(
+            f"{job.public_id} belongs to the revoked API key {job.owner.name!r}; a retrain "
+            "would belong to it too, and no one could use it.",
+            param="job_id",
+        )
     provider = choose_provider(FINE_TUNING, provider_name)
     if provider.name == job.provider:
         raise InvalidRequest(
@@ -59,6 +67,10 @@ def retrain_job(
             param="training_file",
         )
     body = retrain_body(job, provider.kind, model=model, suffix=suffix)
+    if job.training_type and provider.accepts_training_type:
+        # Azure's training tier goes along to another Azure entry; elsewhere
+        # there are no tiers (the command and the admin say it stayed behind).
+        body["training_type"] = job.training_type
     _refuse_foreign_hyperparameters(body, provider.kind)
     if provider.kind != job.provider_kind:
         for param in ("training_file", "validation_file"):
@@ -69,12 +81,11 @@ def retrain_job(
                     f"ledger, so it cannot be copied to {provider.name!r}.",
                     param=param,
                 )
-    check_job_for(provider, body)
     ctx = CallContext(caller=Caller(key=job.owner))
-    new = create_job(ctx, body, provider.name)
-    FineTuningJob.objects.filter(pk=new.pk).update(retrained_from=job)
-    new.retrained_from = job
-    return new
+    # A --model naming a tuned model of the target continues from it (as a
+    # create would): the target judges the job with that earlier job's payload.
+    check_job_for(provider, body, source_job=source_job_payload(ctx, provider, body["model"]))
+    return create_job(ctx, body, provider.name, retrained_from=job)
 
 
 #: Hyperparameters only one kind of entry knows (the gateway accepts them
@@ -82,21 +93,42 @@ def retrain_job(
 KIND_ONLY_HYPERPARAMETERS = {"adapter_size": "vertex_ai"}
 
 
+def tier_left_behind(source: FineTuningJob, new: FineTuningJob) -> str:
+    """A note when ``source``'s training tier did not go along to ``new``
+    (its entry has no tiers), else the empty string."""
+    if source.training_type and not new.training_type:
+        return (
+            f" (training tier {source.training_type!r} left behind: "
+            f"{new.provider!r} has no training tiers)"
+        )
+    return ""
+
+
 def _refuse_foreign_hyperparameters(body: dict[str, Any], target_kind: str) -> None:
     """A hyperparameter of another kind of entry has no meaning on the
-    target: refused, naming it, rather than dropped."""
+    target: refused, naming it, rather than dropped. Left at ``"auto"`` (or
+    null) it asks for nothing, as leaving it out does, so it is left out."""
     method = body.get("method") or {}
     kind = method.get("type") or "supervised"
-    places = [("hyperparameters", body.get("hyperparameters") or {})]
-    spec = method.get(kind) if isinstance(method.get(kind), dict) else {}
-    places.append((f"method.{kind}.hyperparameters", spec.get("hyperparameters") or {}))
-    for where, values in places:
+    places = [("hyperparameters", body, "hyperparameters")]
+    # Copies: the body's dicts are the ledger row's own.
+    spec = dict(method[kind]) if isinstance(method.get(kind), dict) else None
+    if spec is not None:
+        places.append((f"method.{kind}.hyperparameters", spec, "hyperparameters"))
+    for where, holder, name in places:
+        values = holder.get(name) or {}
         for key, only in KIND_ONLY_HYPERPARAMETERS.items():
-            if key in values and values[key] not in (None, "auto") and only != target_kind:
+            if key not in values or only == target_kind:
+                continue
+            if values[key] not in (None, "auto"):
                 raise InvalidRequest(
                     f"{where}.{key} exists only on {only}; {target_kind} cannot take it.",
                     param=f"{where}.{key}",
                 )
+            holder[name] = {k: v for k, v in values.items() if k != key}
+            values = holder[name]
+    if spec is not None:
+        body["method"] = {**method, kind: spec}
 
 
 def _in_ledger(file_id: str) -> bool:
@@ -131,7 +163,9 @@ def default_model(job: FineTuningJob, target_kind: str) -> str:
     source = MODEL_FAMILIES.get(job.provider_kind)
     target = MODEL_FAMILIES.get(target_kind)
     example = EXAMPLE_MODELS.get(target_kind, "a base model")
-    if job.model.startswith("ft:") or "/" in job.model:
+    # OpenAI's fine-tuned models are "ft:…", Azure's "<base model>.ft-<job id>",
+    # Vertex AI's are resources ("projects/…").
+    if job.model.startswith("ft:") or ".ft-" in job.model or "/" in job.model:
         raise InvalidRequest(
             f"{job.public_id} continued from the fine-tuned model {job.model!r}, which exists "
             f"only on {job.provider!r}; name a base model for {target_kind} (e.g. {example}).",

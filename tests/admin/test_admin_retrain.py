@@ -3,6 +3,8 @@ result, and the links between a job and its retrain."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
@@ -94,3 +96,34 @@ def test_a_copys_page_links_to_its_original(admin_client, upstreams, job):
     page = admin_client.get(reverse("admin:ftproxy_file_change", args=[copy.pk])).content.decode()
     original = reverse("admin:ftproxy_file_change", args=[copy.copied_from.pk])
     assert f'href="{original}"' in page
+
+
+def test_the_message_says_when_the_training_tier_stays_behind(admin_client, upstreams, alice):
+    from ftproxy.models import ApiKey
+    from tests.factories import ledger_job
+
+    file_id = upload(alice)
+    tiered = ledger_job(
+        "ftjob-tiered",
+        "succeeded",
+        provider="azure",
+        owner=ApiKey.objects.get(name="alice"),
+        training_file=file_id,
+        training_type="developerTier",
+    )
+    done = admin_client.post(
+        CHANGELIST,
+        {
+            "action": "retrain_selected",
+            ACTION_CHECKBOX_NAME: [tiered.pk],
+            "apply": "Retrain",
+            "provider": "vertex_ai",
+            "model": GEMINI,
+        },
+        follow=True,
+    )
+    (message,) = [str(m) for m in get_messages(done.wsgi_request)]
+    assert message.startswith(f"Retrained {tiered.public_id} on vertex_ai as ")
+    left = "training tier 'developerTier' left behind: 'vertex_ai' has no training tiers"
+    assert left in html.unescape(message)  # the message is HTML
+    assert "trainingType" not in upstreams.tuning_jobs[0]

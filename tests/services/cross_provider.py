@@ -120,10 +120,11 @@ class Upstreams:
     def _tuning_job(self, request):
         body = json.loads(request.body)
         self.tuning_jobs.append(body)
+        spec = "preferenceOptimizationSpec" if "preferenceOptimizationSpec" in body else None
         job = tuning_job(
             "JOB_STATE_PENDING",
             name=f"{JOB_NAME[: JOB_NAME.rindex('/')]}/{len(self.tuning_jobs)}",
-            supervisedTuningSpec=body["supervisedTuningSpec"],
+            **{spec or "supervisedTuningSpec": body[spec or "supervisedTuningSpec"]},
         )
         return 200, {}, json.dumps(job)
 

@@ -6,6 +6,7 @@ uploaded), Vertex AI with Cloud Storage, and Azure OpenAI (where it trains).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -72,7 +73,7 @@ def test_a_file_uploaded_to_openai_trains_on_vertex_and_one_copy_serves_later_jo
         job__public_id=again.json()["id"], source="copy"
     ).values_list("message", flat=True)
     assert sorted(m.split(" ")[0] for m in messages) == ["training_file", "validation_file"]
-    assert all("reused the copy" in m for m in messages)
+    assert all(f"reused its copy on 'vertex_ai' as {copy.public_id}" in m for m in messages)
 
     # Naming the copy's id for a job on openai uses the original itself.
     back = create(alice, "openai", model="gpt-4o-mini", training_file=copy.public_id)
@@ -308,3 +309,175 @@ def test_vertex_refuses_what_it_cannot_take_before_anything_is_copied(upstreams,
     assert response.json()["error"]["param"] == "seed"
     assert upstreams.downloads() == 0 and upstreams.gcs_puts == []
     assert not File.objects.filter(copied_from__isnull=False).exists()
+
+
+PREFERENCE_LINE = {
+    "input": {"messages": [{"role": "user", "content": "Capital of France?"}]},
+    "preferred_output": [{"role": "assistant", "content": "Paris."}],
+    "non_preferred_output": [{"role": "assistant", "content": "Lyon."}],
+}
+DPO = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, "n_epochs": 2}}}
+
+
+@pytest.fixture
+def preference_upstreams(gateway_config):
+    gateway_config(cross_provider.entries())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield Upstreams(rsps, content=jsonl(PREFERENCE_LINE, PREFERENCE_LINE))
+
+
+def test_a_dpo_file_uploaded_to_openai_trains_dpo_on_vertex_and_on_retrain(
+    preference_upstreams, alice
+):
+    from django.core.management import call_command
+
+    upstreams = preference_upstreams
+    file_id = upload(alice, jsonl(PREFERENCE_LINE, PREFERENCE_LINE))
+    response = create(alice, "vertex_ai", training_file=file_id, method=DPO)
+    assert response.status_code == 200, response.content
+    assert response.json()["method"]["type"] == "dpo"
+    copy = File.objects.get(copied_from__public_id=file_id)
+    assert "/gemini-preference/" in copy.remote_id
+    (converted, *_) = [json.loads(line) for line in upstreams.gcs_puts[1].splitlines()]
+    assert converted["completions"][0] == {
+        "score": 1,
+        "completion": {"role": "model", "parts": [{"text": "Paris."}]},
+    }
+    (body,) = upstreams.tuning_jobs
+    assert "supervisedTuningSpec" not in body
+    assert body["preferenceOptimizationSpec"] == {
+        "trainingDatasetUri": copy.remote_id,
+        "hyperParameters": {"beta": 0.2, "epochCount": 2},
+    }
+
+    # The same DPO job, asked for on OpenAI, retrained on Vertex AI: the copy serves.
+    on_openai = create(
+        alice, "openai", model="gpt-4o-mini-2024-07-18", training_file=file_id, method=DPO
+    )
+    assert on_openai.status_code == 200, on_openai.content
+    call_command(
+        "ftproxy_retrain",
+        on_openai.json()["id"],
+        "--provider",
+        "vertex_ai",
+        "--model",
+        cross_provider.GEMINI,
+        stdout=io.StringIO(),
+    )
+    assert (
+        upstreams.tuning_jobs[1]["preferenceOptimizationSpec"] == body["preferenceOptimizationSpec"]
+    )
+    assert upstreams.downloads() == 1
+
+
+def test_an_entra_signed_azure_entry_receives_a_copy_and_a_tiered_job_with_bearer_only(
+    gateway_config, alice, monkeypatch
+):
+    from tests.providers.openai.test_azure_entra import CLIENT_SECRET, play_authority, tenant
+
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
+    tenant_id = tenant()
+    entra = {
+        "custom_llm_provider": "azure",
+        "name": "azure-entra",
+        "api_base": "https://entra-copy.openai.azure.com",
+        "api_version": "v1",
+        "tenant_id": tenant_id,
+        "client_id": "app-1",
+        "client_secret": CLIENT_SECRET,
+        "max_retries": 0,
+    }
+    openai = {**cross_provider.entries()["files_settings"][0]}
+    gateway_config({"finetune_settings": [entra], "files_settings": [openai, entra]})
+    base = "https://entra-copy.openai.azure.com/openai/v1"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        Upstreams(rsps)  # OpenAI, where the file is uploaded
+        play_authority(rsps, "login.microsoftonline.com", tenant_id, token="entra-copy-token")
+        uploaded = {"id": "file-entra", "object": "file", "status": "processed"}
+        upload_call = rsps.add(responses.POST, f"{base}/files", json=uploaded)
+        job_answer = {
+            "id": "ftjob-entra",
+            "object": "fine_tuning.job",
+            "created_at": 1_700_000_100,
+            "model": "gpt-4.1-mini",
+            "status": "pending",
+            "training_file": "file-entra",
+            "trainingType": "GlobalStandard",
+        }
+        job_call = rsps.add(responses.POST, f"{base}/fine_tuning/jobs", json=job_answer)
+        file_id = upload(alice)
+        response = create(
+            alice,
+            "azure-entra",
+            model="gpt-4.1-mini",
+            training_file=file_id,
+            trainingType="globalstandard",
+        )
+    assert response.status_code == 200, response.content
+    assert (response.json()["training_file"], response.json()["trainingType"]) == (
+        file_id,
+        "GlobalStandard",
+    )
+    for call in (*upload_call.calls, *job_call.calls):
+        assert call.request.headers["Authorization"] == "Bearer entra-copy-token"
+        assert "api-key" not in call.request.headers
+    assert json.loads(job_call.calls[0].request.body)["trainingType"] == "GlobalStandard"
+    assert File.objects.get(public_id="file-entra").copied_from.public_id == file_id
+
+
+def test_no_entra_token_for_the_copy_target_is_a_502_naming_the_step_without_the_secret(
+    gateway_config, alice, monkeypatch
+):
+    from tests.providers.openai.test_azure_entra import CLIENT_SECRET, play_authority, tenant
+
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
+    tenant_id = tenant()
+    entra = {
+        "custom_llm_provider": "azure",
+        "name": "azure-entra",
+        "api_base": "https://entra-copy.openai.azure.com",
+        "api_version": "v1",
+        "tenant_id": tenant_id,
+        "client_id": "app-1",
+        "client_secret": CLIENT_SECRET,
+        "max_retries": 0,
+    }
+    openai = {**cross_provider.entries()["files_settings"][0]}
+    gateway_config({"finetune_settings": [entra], "files_settings": [openai, entra]})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        Upstreams(rsps)
+        refusal = {"error": "invalid_client", "error_description": "AADSTS7000215: bad secret"}
+        play_authority(rsps, "login.microsoftonline.com", tenant_id, status=401, body=refusal)
+        file_id = upload(alice)
+        response = create(alice, "azure-entra", model="gpt-4.1-mini", training_file=file_id)
+        assert not [c for c in rsps.calls if "entra-copy" in c.request.url]
+    assert response.status_code == 502
+    message = response.json()["error"]["message"]
+    assert "failed while uploading it to 'azure-entra'" in message
+    assert "'azure-entra' could not obtain a Microsoft Entra ID token" in message
+    assert CLIENT_SECRET not in response.content.decode()
+    job = FineTuningJob.objects.get()
+    assert job.ledger_state == LedgerState.FAILED and CLIENT_SECRET not in job.ledger_error
+
+
+def test_a_file_over_max_upload_mb_that_the_uploads_api_took_can_still_be_copied(
+    upstreams, alice, gateway_config
+):
+    file_id = upload(alice)  # as if completed through /v1/uploads, in parts
+    small = len(TRAINING) / 2 / (1024 * 1024)
+    settings = {"max_upload_mb": small, "max_upload_total_mb": 1}
+    gateway_config({**cross_provider.entries(), "ftproxy_settings": settings})
+    response = create(alice, "vertex_ai", training_file=file_id)
+    assert response.status_code == 200, response.content
+    assert upstreams.gcs_puts[0] == TRAINING
+
+
+def test_a_download_over_the_largest_accepted_file_is_refused(upstreams, alice, gateway_config):
+    file_id = upload(alice)
+    small = len(TRAINING) / 2 / (1024 * 1024)
+    settings = {"max_upload_mb": small, "max_upload_total_mb": small}
+    gateway_config({**cross_provider.entries(), "ftproxy_settings": settings})
+    response = create(alice, "vertex_ai", training_file=file_id)
+    assert response.status_code == 413
+    assert "failed while downloading it from 'openai'" in response.json()["error"]["message"]
+    assert upstreams.gcs_puts == []

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ftproxy.errors import GatewayError
 from ftproxy.providers.base import ProviderError
-from ftproxy.services.retrain import retrain_job
+from ftproxy.services.retrain import retrain_job, tier_left_behind
 
 
 class Command(BaseCommand):
@@ -45,6 +45,6 @@ class Command(BaseCommand):
         source = job.retrained_from
         self.stdout.write(
             f"Retrained {source.public_id} ({source.provider}, {source.model}) on "
-            f"{job.provider} as {job.model}: {job.status}."
+            f"{job.provider} as {job.model}: {job.status}{tier_left_behind(source, job)}."
         )
         self.stdout.write(job.public_id)
