@@ -323,7 +323,7 @@ DPO = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, "n_epochs": 2}}}
 def preference_upstreams(gateway_config):
     gateway_config(cross_provider.entries())
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield Upstreams(rsps, content=jsonl(PREFERENCE_LINE, PREFERENCE_LINE))
+        yield Upstreams(rsps, content=jsonl(*[PREFERENCE_LINE] * 10))
 
 
 def test_a_dpo_file_uploaded_to_openai_trains_dpo_on_vertex_and_on_retrain(
@@ -332,7 +332,7 @@ def test_a_dpo_file_uploaded_to_openai_trains_dpo_on_vertex_and_on_retrain(
     from django.core.management import call_command
 
     upstreams = preference_upstreams
-    file_id = upload(alice, jsonl(PREFERENCE_LINE, PREFERENCE_LINE))
+    file_id = upload(alice, jsonl(*[PREFERENCE_LINE] * 10))  # OpenAI needs 10 examples
     response = create(alice, "vertex_ai", training_file=file_id, method=DPO)
     assert response.status_code == 200, response.content
     assert response.json()["method"]["type"] == "dpo"
