@@ -25,6 +25,29 @@ def uploads_root() -> Path:
     return (Path(var_dir) if var_dir else Path("var")) / "uploads"
 
 
+def incoming_dir() -> Path:
+    """Where parts are parsed to before they are moved into their upload's
+    directory (the same file system, so the move is a rename)."""
+    return uploads_root() / ".incoming"
+
+
+def stale_incoming(before: float) -> list[Path]:
+    """Parts being parsed that were last written before ``before`` (a Unix
+    time): left behind by a worker that died mid-request."""
+    try:
+        entries = list(incoming_dir().iterdir())
+    except FileNotFoundError:
+        return []
+    stale = []
+    for path in entries:
+        try:
+            if path.stat().st_mtime < before:
+                stale.append(path)
+        except FileNotFoundError:
+            pass  # finished meanwhile
+    return stale
+
+
 def upload_dir(upload_id: str) -> Path:
     return uploads_root() / upload_id
 

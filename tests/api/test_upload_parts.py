@@ -1,0 +1,40 @@
+"""``POST /v1/uploads/{id}/parts``: how a part is parsed and stored, and
+what a part request may carry."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ftproxy.services import upload_store
+from ftproxy.services.upload_cleanup import clean_up_uploads
+from tests.api.test_uploads import add_part, create
+from tests.conftest import TRAINING
+
+
+def test_a_part_is_parsed_next_to_the_parts_never_in_the_system_temp_dir(
+    sandbox, master, settings, tmp_path
+):
+    # Any use of Django's temporary upload directory (often a RAM-backed
+    # /tmp, or another file system, where storing the part is a copy) fails.
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "missing")
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+    upload_id = create(master).json()["id"]
+    response = add_part(master, upload_id, TRAINING)
+    assert response.status_code == 200, response.content
+    part_path = upload_store.part_path(upload_id, response.json()["id"])
+    assert part_path.read_bytes() == TRAINING
+    assert list(upload_store.incoming_dir().iterdir()) == []  # moved, nothing left behind
+
+
+def test_a_sync_round_deletes_parts_a_dead_worker_left_half_parsed(sandbox, db):
+    incoming = upload_store.incoming_dir()
+    incoming.mkdir(parents=True, exist_ok=True)
+    old, fresh = incoming / "tmpold.part", incoming / "tmpnew.part"
+    old.write_bytes(b"x" * 10)
+    fresh.write_bytes(b"y" * 10)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    result = clean_up_uploads()
+    assert not old.exists() and fresh.exists()  # a part being received now stays
+    assert result.freed == 1
