@@ -69,6 +69,7 @@ class UploadPartSerializer(StrictSerializer):
     """``POST /uploads/{id}/parts`` (multipart ``data``)."""
 
     data = serializers.FileField(allow_empty_file=True)
+    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
 
 
 class OpenAIUpload(serializers.Serializer):
@@ -197,7 +198,10 @@ class UploadPartView(APIView):
             raise InvalidRequest(
                 "Send the part as multipart/form-data with a 'data' file field.", param="data"
             )
-        part = validated(UploadPartSerializer, {"data": request.data["data"]})["data"]
+        if len(request.FILES.getlist("data")) > 1:
+            raise InvalidRequest("Send one 'data' file per part.", param="data")
+        fields = {name: request.data[name] for name in request.data}
+        part = validated(UploadPartSerializer, fields)["data"]
         path = getattr(part, "temporary_file_path", None)
         row = upload_service.add_part(
             ctx,

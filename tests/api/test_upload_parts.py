@@ -3,12 +3,14 @@ what a part request may carry."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
 
+from ftproxy.models import Upload
 from ftproxy.services import upload_store
 from ftproxy.services.upload_cleanup import clean_up_uploads
-from tests.api.test_uploads import add_part, create
+from tests.api.test_uploads import add_part, create, error
 from tests.conftest import TRAINING
 
 
@@ -25,6 +27,34 @@ def test_a_part_is_parsed_next_to_the_parts_never_in_the_system_temp_dir(
     part_path = upload_store.part_path(upload_id, response.json()["id"])
     assert part_path.read_bytes() == TRAINING
     assert list(upload_store.incoming_dir().iterdir()) == []  # moved, nothing left behind
+
+
+def _post(api, upload_id, fields):
+    return api.client.post(f"/v1/uploads/{upload_id}/parts", fields, **api._headers(None))
+
+
+def _blob(data: bytes) -> io.BytesIO:
+    handle = io.BytesIO(data)
+    handle.name = "blob"
+    return handle
+
+
+def test_two_data_files_in_one_part_are_400_not_one_dropped(sandbox, master):
+    upload_id = create(master, len(TRAINING)).json()["id"]
+    half = len(TRAINING) // 2
+    response = _post(master, upload_id, {"data": [_blob(TRAINING[:half]), _blob(TRAINING[half:])]})
+    assert response.status_code == 400 and error(response)["param"] == "data"
+    assert Upload.objects.get(public_id=upload_id).bytes_received == 0
+
+
+def test_an_unknown_field_with_a_part_is_400_naming_it(sandbox, master):
+    upload_id = create(master).json()["id"]
+    response = _post(master, upload_id, {"data": _blob(TRAINING), "offset": "0"})
+    assert response.status_code == 400 and error(response)["param"] == "offset"
+    assert Upload.objects.get(public_id=upload_id).bytes_received == 0
+    # The provider hint is no unknown field (the ledger routes the part anyway).
+    response = _post(master, upload_id, {"data": _blob(TRAINING), "custom_llm_provider": "x"})
+    assert response.status_code == 200, response.content
 
 
 def test_a_sync_round_deletes_parts_a_dead_worker_left_half_parsed(sandbox, db):
