@@ -191,6 +191,8 @@ class UploadPartView(APIView):
                 f"{limit // (1024 * 1024)} MB.",
                 param="data",
             )
+        if declared and declared.isdigit():
+            upload_service.check_room(int(declared))
         request._request.upload_handlers = [PartUploadHandler(request._request)]
         if not isinstance(request.data, Mapping) or not isinstance(
             request.data.get("data"), UploadedFile

@@ -3,12 +3,18 @@ what a part request may carry."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import shutil
 import time
 
+import pytest
+
+from ftproxy.errors import GatewayError
 from ftproxy.models import Upload
 from ftproxy.services import upload_store
+from ftproxy.services import uploads as upload_service
 from ftproxy.services.upload_cleanup import clean_up_uploads
 from tests.api.test_uploads import add_part, create, error
 from tests.conftest import TRAINING
@@ -68,3 +74,53 @@ def test_a_sync_round_deletes_parts_a_dead_worker_left_half_parsed(sandbox, db):
     result = clean_up_uploads()
     assert not old.exists() and fresh.exists()  # a part being received now stays
     assert result.freed == 1
+    fresh.unlink()
+
+
+def test_a_part_is_507_before_it_is_read_when_the_disk_is_nearly_full(sandbox, master, monkeypatch):
+    upload_id = create(master).json()["id"]
+    real = shutil.disk_usage
+
+    def nearly_full(path):
+        usage = real(path)
+        return usage._replace(free=upload_service.MIN_FREE_BYTES + len(TRAINING) // 2)
+
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    response = add_part(master, upload_id, TRAINING)
+    assert response.status_code == 507
+    assert error(response)["code"] == "insufficient_storage"
+    assert Upload.objects.get(public_id=upload_id).bytes_received == 0
+    assert not upload_store.upload_dir(upload_id).exists()
+    assert list(upload_store.incoming_dir().iterdir()) == []  # not even parsed
+    monkeypatch.setattr(shutil, "disk_usage", real)
+    assert add_part(master, upload_id, TRAINING).status_code == 200
+
+
+def test_a_disk_that_fills_up_while_a_part_is_stored_is_507_not_500(sandbox, db, monkeypatch):
+    from ftproxy.services.context import MASTER, CallContext
+
+    ctx = CallContext(MASTER)
+    upload = upload_service.create_upload(
+        ctx,
+        filename="x.bin",
+        purpose="batch",
+        size=10,
+        mime_type="application/octet-stream",
+        expires_after=None,
+        provider_hint=None,
+    )
+
+    class Full(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def seek(self, offset, whence=0):
+            return 0
+
+        def readinto(self, buffer):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(GatewayError) as caught:
+        upload_service.add_part(ctx, upload.public_id, stream=Full(), size=10)
+    assert caught.value.status_code == 507
+    assert Upload.objects.get(pk=upload.pk).bytes_received == 0
