@@ -37,6 +37,7 @@ from ..providers.base import (
     RemoteFile,
     UploadCreate,
 )
+from . import upload_store
 from .common import provider_of, record_failure
 from .context import CallContext
 
@@ -251,7 +252,11 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
     remote: RemoteFile | None = None
     try:
         source = provider_of(FILES, original)
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        # On the gateway's own disk, not in the system temp directory (often
+        # RAM-backed): a file made by the Uploads API may be 8 GB.
+        spool_dir = upload_store.incoming_dir()
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir) as spool:
             size = _download(ctx, source, original, spool)
             step = VALIDATE
             scan = scan_upload(spool, original.purpose)

@@ -6,13 +6,14 @@ own (OpenAI) receives the copy through it, in parts."""
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
 import responses
 
 from ftproxy.models import File
 from tests.api.test_uploads import add_part, complete, create
-from tests.conftest import TRAINING
+from tests.conftest import TRAINING, chat_line, jsonl
 
 OPENAI = "https://api.openai.test/v1"
 #: Smaller than TRAINING: POST /files would refuse it, the Uploads API takes it.
@@ -124,3 +125,28 @@ def test_a_copy_over_max_upload_mb_reaches_openai_through_its_uploads_api(
     assert json.loads(done.calls[0].request.body)["part_ids"] == ["part_1"]
     copy = File.objects.get(copied_from__public_id=file_id)
     assert (copy.provider, copy.remote_id) == ("openai", "file-up-1")
+
+
+def test_a_large_copy_is_spooled_on_the_gateways_disk_not_in_the_system_temp_dir(
+    gateway_config, sandbox_entry, master, monkeypatch, tmp_path
+):
+    second = {**sandbox_entry, "name": "sandbox-b"}
+    gateway_config(
+        {
+            "finetune_settings": [sandbox_entry, second],
+            "files_settings": [dict(sandbox_entry), dict(second)],
+        }
+    )
+    data = jsonl(*(chat_line(f"q{i} " + "x" * 1000, f"a{i}") for i in range(1500)))
+    assert len(data) > 1024 * 1024  # past what the spool keeps in memory
+    upload_id = create(master, len(data), headers={"custom-llm-provider": "sandbox"}).json()["id"]
+    part = add_part(master, upload_id, data).json()["id"]
+    file_id = complete(master, upload_id, [part]).json()["file"]["id"]
+    # Any use of the system temp directory (often RAM-backed) fails.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    response = master.post_json(
+        "/v1/fine_tuning/jobs",
+        {"model": "gpt-4o-mini", "training_file": file_id, "custom_llm_provider": "sandbox-b"},
+    )
+    assert response.status_code == 200, response.content
+    assert File.objects.get(copied_from__public_id=file_id).bytes == len(data)
