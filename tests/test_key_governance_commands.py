@@ -44,6 +44,7 @@ def test_create_key_without_limits_has_none():
         ("--budget-usd", "lots"),
         ("--budget-usd", "1.001"),
         ("--budget-usd", "nan"),
+        ("--budget-usd", "1e400"),
         ("--max-active-jobs", "-1"),
         ("--max-active-jobs", "1.5"),
     ],
