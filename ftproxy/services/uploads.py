@@ -51,7 +51,8 @@ UPLOAD_TTL_SECONDS = 3600
 #: As on OpenAI: each part is at most 64 MB.
 MAX_PART_BYTES = 64 * 1024 * 1024
 #: A part is refused while storing it would leave less than this free on
-#: the disk that holds the parts (the ledger's database may share it).
+#: the disk that holds the parts (the ledger's database may share it), or
+#: less than 5% of a disk too small for that.
 MIN_FREE_BYTES = 1024 * 1024 * 1024
 Status = Upload.Status
 OPEN = (Status.PENDING, Status.COMPLETING)
@@ -162,9 +163,14 @@ def check_room(size: int) -> None:
     ``MIN_FREE_BYTES`` to spare. Asked before the part is read."""
     root = upload_store.uploads_root()
     root.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(root).free
-    if free - size < MIN_FREE_BYTES:
-        raise _short_of_space(free)
+    usage = shutil.disk_usage(root)
+    if usage.free - size < reserve_bytes(usage.total):
+        raise _short_of_space(usage.free)
+
+
+def reserve_bytes(total: int) -> int:
+    """What must stay free on a disk of ``total`` bytes."""
+    return min(MIN_FREE_BYTES, total // 20)
 
 
 def add_part(

@@ -83,7 +83,8 @@ def test_a_part_is_507_before_it_is_read_when_the_disk_is_nearly_full(sandbox, m
 
     def nearly_full(path):
         usage = real(path)
-        return usage._replace(free=upload_service.MIN_FREE_BYTES + len(TRAINING) // 2)
+        reserve = upload_service.reserve_bytes(usage.total)
+        return usage._replace(free=reserve + len(TRAINING) // 2)
 
     monkeypatch.setattr(shutil, "disk_usage", nearly_full)
     response = add_part(master, upload_id, TRAINING)
