@@ -139,21 +139,24 @@ class PartsReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             size = self._size - self._pos
-        out = bytearray()
-        while len(out) < size and self._pos < self._size:
+        chunks: list[bytes] = []
+        got = 0
+        while got < size and self._pos < self._size:
             if self._handle is None and not self._open_at(self._pos):
                 break
             end = (
                 self._starts[self._index + 1] if self._index + 1 < len(self._starts) else self._size
             )
-            chunk = self._handle.read(min(size - len(out), end - self._pos))
+            chunk = self._handle.read(min(size - got, end - self._pos))
             if not chunk:  # the part file is shorter than recorded
                 raise OSError(f"part file {self._paths[self._index].name} is truncated")
-            out += chunk
+            chunks.append(chunk)
+            got += len(chunk)
             self._pos += len(chunk)
             if self._pos >= end:
                 self._close_handle()
-        return bytes(out)
+        # Mostly one chunk (reads rarely straddle parts): no copy at all.
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))
