@@ -44,6 +44,7 @@ def test_create_key_without_limits_has_none():
         ("--budget-usd", "lots"),
         ("--budget-usd", "1.001"),
         ("--budget-usd", "nan"),
+        ("--budget-usd", "1e400"),
         ("--max-active-jobs", "-1"),
         ("--max-active-jobs", "1.5"),
     ],
@@ -57,9 +58,10 @@ def test_create_key_refuses_bad_limits(args):
 def test_update_key_changes_and_removes_limits():
     key, _ = ApiKey.create_key("alice", budget_usd=Decimal("5"))
 
-    run("ftproxy_update_key", "alice", "--budget-usd", "100", "--max-active-jobs", "3")
+    lines = run("ftproxy_update_key", "alice", "--budget-usd", "100", "--max-active-jobs", "3")
     key.refresh_from_db()
     assert (key.budget_usd, key.max_active_jobs) == (Decimal("100"), 3)
+    assert "budget $100.00, max active jobs 3" in lines[0]  # in cents, as the README shows
 
     lines = run(
         "ftproxy_update_key", key.prefix, "--budget-usd", "none", "--max-active-jobs", "none"

@@ -1,8 +1,9 @@
 """Training budgets and job quotas per key.
 
 A key's **spend** is what its jobs cost or are expected to cost: the
-``cost_usd`` of its final jobs (a succeeded job's trained tokens × price;
-a cancelled or failed one counts what the provider billed where the ledger
+``cost_usd`` of its final jobs (a succeeded job's trained tokens × price,
+its estimate while the provider has not told its trained tokens; a
+cancelled or failed one counts what the provider billed where the ledger
 knows it, else nothing) plus the ``estimated_cost_usd`` of its jobs not yet
 final, including creates still in flight. Jobs whose upstream creation
 failed count nothing.
@@ -60,8 +61,14 @@ COUNTED = Q(ledger_state__in=[LedgerState.OK, LedgerState.PENDING])
 
 def _job_cost():
     """What one job counts for: its cost once final; before, its estimate
-    (or its cost, should the ledger know one already)."""
+    (or its cost, should the ledger know one already). A succeeded job
+    whose cost the provider did not tell (no trained tokens) was billed
+    all the same: it keeps counting its estimate, or a key could train
+    without end on such an upstream."""
     return Case(
+        When(
+            terminal=True, status="succeeded", then=Coalesce("cost_usd", "estimated_cost_usd", ZERO)
+        ),
         When(terminal=True, then=Coalesce("cost_usd", ZERO)),
         default=Coalesce("cost_usd", "estimated_cost_usd", ZERO),
         output_field=MONEY,

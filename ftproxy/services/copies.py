@@ -35,7 +35,9 @@ from ..providers.base import (
     ProviderError,
     ProviderInputError,
     RemoteFile,
+    UploadCreate,
 )
+from . import upload_store
 from .common import provider_of, record_failure
 from .context import CallContext
 
@@ -44,6 +46,9 @@ COPY_SOURCE = "copy"
 #: A copy still pending after this long belongs to a request that died (an
 #: upload with its retries is well within it): it is given up and redone.
 IN_FLIGHT = timedelta(minutes=30)
+#: What OpenAI's POST /files takes; a larger copy to an entry with an
+#: Uploads API of its own goes through that instead.
+FILES_API_LIMIT = 512 * 1024 * 1024
 #: The spool keeps this much in memory, the rest on disk.
 SPOOL_IN_MEMORY = 1024 * 1024
 #: How long a copy waits for the target to finish importing it, and how
@@ -247,7 +252,11 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
     remote: RemoteFile | None = None
     try:
         source = provider_of(FILES, original)
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        # On the gateway's own disk, not in the system temp directory (often
+        # RAM-backed): a file made by the Uploads API may be 8 GB.
+        spool_dir = upload_store.incoming_dir()
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir) as spool:
             size = _download(ctx, source, original, spool)
             step = VALIDATE
             scan = scan_upload(spool, original.purpose)
@@ -270,7 +279,12 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
                 else "application/octet-stream",
             )
             try:
-                remote = ctx.upstream(target, target.upload_file, upload)
+                if target.forwards_uploads and size > min(
+                    FILES_API_LIMIT, gateway().max_upload_bytes
+                ):
+                    remote = _upload_in_parts(ctx, target, upload)
+                else:
+                    remote = ctx.upstream(target, target.upload_file, upload)
             except ProviderInputError as exc:
                 if exc.upstream_status is None:
                     step = VALIDATE  # the provider's own conversion refused a line
@@ -298,6 +312,61 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
     row.ledger_state = LedgerState.OK
     row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
     return row
+
+
+class _PartOf:
+    """``length`` bytes of ``stream`` from ``offset``; ``seek(0)`` goes back
+    to ``offset`` (what the multipart body does before it reads, and again
+    on a retry)."""
+
+    def __init__(self, stream: IO[bytes], offset: int, length: int):
+        self._stream, self._offset, self._length = stream, offset, length
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        return self._stream.seek(self._offset + position) - self._offset
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+
+def _upload_in_parts(ctx: CallContext, target: Provider, upload: FileUpload) -> RemoteFile:
+    """The copy sent through the target's own Uploads API, in 64 MB parts:
+    for a file larger than its ``POST /files`` takes (a file made by the
+    gateway's Uploads API may be). A failure cancels the upstream upload."""
+    from .uploads import MAX_PART_BYTES
+
+    opened = ctx.upstream(
+        target,
+        target.create_upload,
+        UploadCreate(
+            filename=upload.filename,
+            purpose=upload.purpose,
+            bytes=upload.size,
+            mime_type=upload.content_type,
+        ),
+    )
+    try:
+        part_ids = []
+        for offset in range(0, upload.size, MAX_PART_BYTES):
+            length = min(MAX_PART_BYTES, upload.size - offset)
+            part = _PartOf(upload.stream, offset, length)
+            part_ids.append(
+                ctx.upstream(target, target.add_upload_part, opened.remote_id, part, length)
+            )
+        done = ctx.upstream(target, target.complete_upload, opened.remote_id, part_ids, None)
+    except Exception:
+        try:
+            ctx.upstream(target, target.cancel_upload, opened.remote_id)
+        except ProviderError:
+            pass  # the first failure is the one worth reporting
+        raise
+    if done.file is None:
+        raise ProviderError(
+            f"{target.name!r} completed upload {opened.remote_id} without a file.",
+            provider=target.name,
+            body=done.raw,
+        )
+    return done.file
 
 
 def _delete_quietly(ctx: CallContext, target: Provider, remote_id: str) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..conf import FILES, gateway
 from ..models import Upload
 from ..providers.base import ProviderError, ProviderNotFound
+from . import upload_store
 from .uploads import OPEN, UPLOAD_TTL_SECONDS, Status, free_storage
 
 
@@ -67,5 +68,10 @@ def clean_up_uploads() -> CleanupResult:
         result.cancelled_upstream += 1
     for row in Upload.objects.filter(storage_freed=False).exclude(status__in=OPEN):
         free_storage(row)
+        result.freed += 1
+    # A part still being parsed lives an hour at most; older ones were left
+    # by a worker that died mid-request.
+    for stale in upload_store.stale_incoming(now - UPLOAD_TTL_SECONDS):
+        stale.unlink(missing_ok=True)
         result.freed += 1
     return result

@@ -25,6 +25,29 @@ def uploads_root() -> Path:
     return (Path(var_dir) if var_dir else Path("var")) / "uploads"
 
 
+def incoming_dir() -> Path:
+    """Where parts are parsed to before they are moved into their upload's
+    directory (the same file system, so the move is a rename)."""
+    return uploads_root() / ".incoming"
+
+
+def stale_incoming(before: float) -> list[Path]:
+    """Parts being parsed that were last written before ``before`` (a Unix
+    time): left behind by a worker that died mid-request."""
+    try:
+        entries = list(incoming_dir().iterdir())
+    except FileNotFoundError:
+        return []
+    stale = []
+    for path in entries:
+        try:
+            if path.stat().st_mtime < before:
+                stale.append(path)
+        except FileNotFoundError:
+            pass  # finished meanwhile
+    return stale
+
+
 def upload_dir(upload_id: str) -> Path:
     return uploads_root() / upload_id
 
@@ -116,21 +139,24 @@ class PartsReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             size = self._size - self._pos
-        out = bytearray()
-        while len(out) < size and self._pos < self._size:
+        chunks: list[bytes] = []
+        got = 0
+        while got < size and self._pos < self._size:
             if self._handle is None and not self._open_at(self._pos):
                 break
             end = (
                 self._starts[self._index + 1] if self._index + 1 < len(self._starts) else self._size
             )
-            chunk = self._handle.read(min(size - len(out), end - self._pos))
+            chunk = self._handle.read(min(size - got, end - self._pos))
             if not chunk:  # the part file is shorter than recorded
                 raise OSError(f"part file {self._paths[self._index].name} is truncated")
-            out += chunk
+            chunks.append(chunk)
+            got += len(chunk)
             self._pos += len(chunk)
             if self._pos >= end:
                 self._close_handle()
-        return bytes(out)
+        # Mostly one chunk (reads rarely straddle parts): no copy at all.
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))

@@ -22,14 +22,16 @@ checked then.
 
 from __future__ import annotations
 
+import errno
 import io
+import shutil
 import time
 from typing import IO, Any
 
 from django.db.models import F
 
 from ..conf import FILES, gateway
-from ..errors import InvalidRequest, TooLarge
+from ..errors import GatewayError, InvalidRequest, TooLarge
 from ..models import File, Upload, UploadPart, mint_id
 from ..providers.base import (
     FileUpload,
@@ -48,6 +50,10 @@ from .files import scan_upload, store_file
 UPLOAD_TTL_SECONDS = 3600
 #: As on OpenAI: each part is at most 64 MB.
 MAX_PART_BYTES = 64 * 1024 * 1024
+#: A part is refused while storing it would leave less than this free on
+#: the disk that holds the parts (the ledger's database may share it), or
+#: less than 5% of a disk too small for that.
+MIN_FREE_BYTES = 1024 * 1024 * 1024
 Status = Upload.Status
 OPEN = (Status.PENDING, Status.COMPLETING)
 
@@ -141,6 +147,32 @@ def create_upload(
 # --------------------------------------------------------------------------
 
 
+def _short_of_space(free: int | None) -> GatewayError:
+    known = f" ({free // (1024 * 1024)} MB free)" if free is not None else ""
+    return GatewayError(
+        f"The gateway is short of disk space for upload parts{known}; try again later.",
+        param="data",
+        code="insufficient_storage",
+        status_code=507,
+        error_type="server_error",
+    )
+
+
+def check_room(size: int) -> None:
+    """507 unless a part of ``size`` bytes fits on the parts' disk with
+    ``MIN_FREE_BYTES`` to spare. Asked before the part is read."""
+    root = upload_store.uploads_root()
+    root.mkdir(parents=True, exist_ok=True)
+    usage = shutil.disk_usage(root)
+    if usage.free - size < reserve_bytes(usage.total):
+        raise _short_of_space(usage.free)
+
+
+def reserve_bytes(total: int) -> int:
+    """What must stay free on a disk of ``total`` bytes."""
+    return min(MIN_FREE_BYTES, total // 20)
+
+
 def add_part(
     ctx: CallContext,
     upload_id: str,
@@ -178,7 +210,12 @@ def add_part(
         upload=row, public_id=mint_id("part"), bytes=size, created_at=_now()
     )
     try:
-        stored = upload_store.save_part(row.public_id, part.public_id, stream, source_path)
+        try:
+            stored = upload_store.save_part(row.public_id, part.public_id, stream, source_path)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise _short_of_space(None) from exc
         if stored != size:
             raise InvalidRequest(f"The part ended after {stored} of {size} bytes.", param="data")
         if row.remote_id:

@@ -201,13 +201,18 @@ def deliver_due(
     result = DeliveryResult()
     row_locking = bool(connection.features.has_select_for_update_skip_locked)
     started = timezone.now()
+    #: Keys whose receiver could not be reached in this round: their other
+    #: events wait for the next round, so one dead endpoint (each attempt up
+    #: to DELIVERY_TIMEOUT) cannot hold up the round for everyone else.
+    unreachable: set[int] = set()
     while not (should_stop and should_stop()):
-        batch = _claim(_due(started), owner=owner, size=batch_size, row_locking=row_locking)
+        due = _due(started).exclude(key_id__in=unreachable)
+        batch = _claim(due, owner=owner, size=batch_size, row_locking=row_locking)
         if not batch:
             break
         for pk in batch:
             try:
-                outcome = _deliver_one(pk, owner)
+                outcome = _deliver_one(pk, owner, unreachable)
             except Exception:  # a bug or a database error: keep delivering the others
                 logger.exception("delivery of webhook event %s failed unexpectedly", pk)
                 WebhookEvent.objects.filter(pk=pk, lease_owner=owner).update(
@@ -253,11 +258,18 @@ def _claim(due: QuerySet[WebhookEvent], *, owner: str, size: int, row_locking: b
     return claimed
 
 
-def _deliver_one(pk: int, owner: str) -> str | None:
+def _deliver_one(pk: int, owner: str, unreachable: set[int] | None = None) -> str | None:
     """One attempt for a claimed event; returns its outcome ("delivered",
-    "retrying", "failed") or None if the event is no longer ours."""
+    "retrying", "failed") or None if the event is no longer ours, or waits
+    for the next round because its key's receiver is in ``unreachable``
+    (a key is added when its receiver cannot be connected to or times out)."""
     event = WebhookEvent.objects.select_related("key").filter(pk=pk, lease_owner=owner).first()
     if event is None:
+        return None
+    if unreachable is not None and event.key_id in unreachable:
+        WebhookEvent.objects.filter(pk=pk, lease_owner=owner).update(
+            lease_owner="", lease_expires_at=None
+        )
         return None
     key = event.key
     if not key.webhook_url or not key.webhook_secret:
@@ -285,6 +297,8 @@ def _deliver_one(pk: int, owner: str) -> str | None:
                 attempt.error = f"HTTP {response.status_code}: " + text.decode("utf-8", "replace")
     except requests.RequestException as exc:
         attempt.error = f"{type(exc).__name__}: {exc}"
+        if unreachable is not None and isinstance(exc, requests.ConnectionError | requests.Timeout):
+            unreachable.add(event.key_id)
     seconds = time.monotonic() - started
     attempt.duration_ms = int(seconds * 1000)
     attempt.succeeded = attempt.status_code is not None and 200 <= attempt.status_code < 300

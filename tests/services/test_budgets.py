@@ -316,3 +316,16 @@ def test_each_refusal_counts_in_the_metrics_by_code(openai_gateway, upstream, ap
 
     assert _refusals("budget_exceeded") == budget_before + 1
     assert _refusals("too_many_active_jobs") == quota_before + 1
+
+
+@pytest.mark.django_db
+def test_a_succeeded_job_of_unknown_cost_keeps_counting_its_estimate(
+    openai_gateway, upstream, api_as
+):
+    # The provider did not report trained tokens: the job was billed all the
+    # same, so finishing must not give its estimate back to the budget.
+    key, raw = make_key(budget_usd=Decimal("10"))
+    ledger_job("ftjob-done", "succeeded", owner=key, cost_usd=None, estimated_cost_usd=ESTIMATE)
+    assert budgets.spend_of(key) == ESTIMATE
+    assert_refused(create(api_as, raw), "budget_exceeded")
+    assert len(upstream.calls) == 0

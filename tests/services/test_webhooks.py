@@ -446,3 +446,42 @@ def test_each_delivery_attempt_counts_in_the_metrics_by_outcome(openai_gateway, 
 
     assert _deliveries("retrying") == retrying + 1
     assert _deliveries("delivered") == delivered + 1
+
+
+def test_an_unreachable_receiver_is_tried_once_per_round_and_other_keys_still_get_theirs(
+    openai_gateway, key, mocked
+):
+    # A receiver that cannot be reached costs up to DELIVERY_TIMEOUT per
+    # attempt: its key's other events wait for the next round.
+    other, _ = ApiKey.create_key("bob")
+    webhooks.set_webhook_url(other, "https://other.test/hook")
+    calls = Counter()
+
+    def down(request):
+        calls["down"] += 1
+        raise requests.ConnectionError("connection refused")
+
+    def up(request):
+        calls["up"] += 1
+        return 204, {}, ""
+
+    mocked.add_callback(responses.POST, HOOK, callback=down)
+    mocked.add_callback(responses.POST, "https://other.test/hook", callback=up)
+    for n in range(3):
+        change_status(
+            ledger_job(f"ftjob-a{n}", "queued", owner=key),
+            remote("running", f"ftjob-a{n}"),
+            source="sync",
+        )
+    change_status(
+        ledger_job("ftjob-b", "queued", owner=other), remote("running", "ftjob-b"), source="sync"
+    )
+    make_due()
+
+    result = webhooks.deliver_due()
+
+    assert calls == {"down": 1, "up": 1}
+    assert (result.attempted, result.delivered, result.retrying) == (2, 1, 1)
+    waiting = WebhookEvent.objects.filter(key=key, attempts=0)
+    assert waiting.count() == 2
+    assert all(e.state == WebhookState.PENDING and not e.lease_owner for e in waiting)

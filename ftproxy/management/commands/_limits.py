@@ -31,10 +31,10 @@ def budget(value: str, *, allow_none: bool = False) -> Decimal | Unset:
         raise argparse.ArgumentTypeError(f"not an amount in USD: {value!r}") from None
     if not number.is_finite() or number < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative amount in USD: {value!r}")
+    if number >= Decimal("1e12"):  # before quantize, which cannot take huge exponents
+        raise argparse.ArgumentTypeError(f"too large: {value!r}")
     if number != number.quantize(Decimal("0.01")):
         raise argparse.ArgumentTypeError(f"at most two decimals (cents): {value!r}")
-    if number >= Decimal("1e12"):
-        raise argparse.ArgumentTypeError(f"too large: {value!r}")
     return number
 
 

@@ -52,7 +52,7 @@ class Command(BaseCommand):
         )
         limits = []
         if key.budget_usd is not None:
-            limits.append(f"budget ${key.budget_usd}")
+            limits.append(f"budget ${key.budget_usd:.2f}")
         if key.max_active_jobs is not None:
             limits.append(f"at most {key.max_active_jobs} active job(s)")
         self.stdout.write(

@@ -101,7 +101,7 @@ class Command(BaseCommand):
                 if not key.webhook_url:
                     raise CommandError("--rotate-secret: the key has no webhook URL.")
                 secret = webhooks.rotate_secret(key)
-        budget = "none" if key.budget_usd is None else f"${key.budget_usd}"
+        budget = "none" if key.budget_usd is None else f"${key.budget_usd:.2f}"
         jobs = "none" if key.max_active_jobs is None else key.max_active_jobs
         self.stdout.write(
             f"Updated API key {key.name!r} (prefix {key.prefix}): budget {budget}, "

@@ -90,9 +90,6 @@ class AzureProvider(OpenAIProvider):
     """
 
     kind = "azure"
-    #: The v1 API (GA spec) has no /uploads, and dated versions have it only
-    #: in previews: the gateway assembles the parts and uploads the whole.
-    forwards_uploads = False
     options = frozenset({"api_base", "api_version", "training_type"}) | SIGN_IN_KEYS
     required_options = frozenset({"api_base"})
     accepts_training_type = True
@@ -137,6 +134,14 @@ class AzureProvider(OpenAIProvider):
     @property
     def is_v1(self) -> bool:
         return self.api_version == V1
+
+    @property
+    def forwards_uploads(self) -> bool:  # type: ignore[override]
+        """The v1 API has OpenAI's Uploads API (``/openai/v1/uploads``, parts,
+        complete, cancel: Microsoft's v1 REST reference); dated versions have
+        it only in previews, so for them the gateway assembles the parts and
+        uploads the whole."""
+        return self.is_v1
 
     # ---- transport ------------------------------------------------------
     def api_base(self) -> str:
