@@ -14,8 +14,9 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ..errors import GatewayError, envelope, never_reached
+from ..errors import GatewayError, envelope, may_have_happened
 from ..providers.base import ProviderError
+from ..services.context import UPSTREAM_CALLED
 
 logger = logging.getLogger("ftproxy.api")
 
@@ -103,11 +104,14 @@ def should_retry(request, status_code: int, exc: BaseException | None) -> bool:
     """Whether the OpenAI SDK may retry this answer by itself. It retries
     every 5xx; a POST that may have reached the provider must not be
     repeated blindly (it could create a second job), so such answers say
-    ``x-should-retry: false``. A provider that was never reached is safe to
-    retry."""
+    ``x-should-retry: false``. A POST that failed before any provider call
+    (the database down, a full disk), or whose provider was never reached,
+    is safe to retry."""
     if status_code < 500 or request.method != "POST":
         return True
-    return exc is not None and never_reached(exc)
+    if not getattr(request, "ftproxy_audit", {}).get(UPSTREAM_CALLED):
+        return True
+    return exc is not None and not may_have_happened(exc)
 
 
 def _note(request, message: str, provider: str = "", upstream_status: int | None = None) -> None:

@@ -149,6 +149,9 @@ class JobCreate:
     seed: int | None = None
     integrations: list[dict[str, Any]] | None = None
     metadata: dict[str, str] | None = None
+    #: The ledger row's public id, sent upstream where the provider keeps
+    #: one (see ``gateway_id``), so ``find_job`` can find the job later.
+    gateway_id: str | None = None
 
 
 # --------------------------------------------------------------------------
@@ -330,6 +333,12 @@ class Provider:
         """Create a job; every field of ``job`` must reach the upstream or be
         rejected with ProviderInputError / ProviderNotSupported."""
         raise self._unsupported("Creating fine-tuning jobs")
+
+    def find_job(self, gateway_id: str) -> RemoteJob | None:
+        """The job created with ``JobCreate.gateway_id``, or None when the
+        provider proves there is none. Raise ``ProviderNotSupported`` when
+        it cannot tell (the provider keeps no such tag)."""
+        raise self._unsupported("Looking up jobs by the gateway's id")
 
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         raise self._unsupported("Retrieving fine-tuning jobs")

@@ -19,11 +19,11 @@ from .common import (
     not_found,
     page,
     provider_of,
-    record_failure,
     save_adopted,
     visible,
 )
 from .context import CallContext
+from .reconcile import settle_failed_create
 
 FINE_TUNE = "fine-tune"
 READ_CHUNK = 1024 * 1024
@@ -138,6 +138,7 @@ def create_file(
         estimated_tokens=scan.estimated_tokens,
     )
     ctx.note(object_id=row.public_id)
+    ctx.recorded(row, provider)
     stream.seek(0)
     upload = FileUpload(
         filename=filename,
@@ -149,15 +150,15 @@ def create_file(
     )
     try:
         remote = ctx.upstream(provider, provider.upload_file, upload)
+        row.remote_id = remote.remote_id
+        if not provider.mints_ids:
+            row.public_id = remote.remote_id
+        changed = _apply(row, remote)
+        row.ledger_state = LedgerState.OK
+        row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
     except Exception as exc:
-        record_failure(row, exc)
+        settle_failed_create(row, exc, reached_provider=ctx.reached_provider)
         raise
-    row.remote_id = remote.remote_id
-    if not provider.mints_ids:
-        row.public_id = remote.remote_id
-    changed = _apply(row, remote)
-    row.ledger_state = LedgerState.OK
-    row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
     ctx.note(object_id=row.public_id)
     return row
 

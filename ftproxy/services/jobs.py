@@ -21,11 +21,11 @@ from .common import (
     locate,
     page,
     provider_of,
-    record_failure,
     save_adopted,
     visible,
 )
 from .context import CallContext
+from .reconcile import link_job, settle_failed_create
 from .status import change_status
 
 GS_PREFIX = "gs://"
@@ -103,6 +103,7 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         ),
     )
     ctx.note(object_id=job.public_id)
+    ctx.recorded(job, provider)
     request = JobCreate(
         model=body["model"],
         training_file=training_ref,
@@ -113,20 +114,22 @@ def create_job(ctx: CallContext, body: dict[str, Any], provider_hint: str | None
         seed=body.get("seed"),
         integrations=body.get("integrations"),
         metadata=body.get("metadata"),
+        gateway_id=job.public_id,
     )
     try:
         remote = ctx.upstream(provider, provider.create_job, request)
+        link_job(
+            job,
+            remote,
+            public_id=job.public_id if provider.mints_ids else remote.remote_id,
+            source="create",
+        )
     except Exception as exc:
-        record_failure(job, exc)  # status stays empty: no job was observed upstream
+        # Failed, or left pending for the reconciler when the job may exist
+        # upstream; the status stays empty either way (the row is not served).
+        settle_failed_create(job, exc, reached_provider=ctx.reached_provider)
         raise
-    job.remote_id = remote.remote_id
-    if not provider.mints_ids:
-        job.public_id = remote.remote_id
-    job.created_at = remote.created_at or now
-    job.ledger_state = LedgerState.OK
-    job.save(update_fields=["remote_id", "public_id", "created_at", "ledger_state", "updated"])
     ctx.note(object_id=job.public_id)
-    change_status(job, remote, source="create")
     return job
 
 

@@ -106,6 +106,10 @@ class AzureProvider(OpenAIProvider):
             raise self._needs_v1("expires_after", "expires_after")
         return super().upload_fields(upload)
 
+    @property
+    def tags_jobs(self) -> bool:  # dated versions keep no job metadata
+        return self.is_v1
+
     def job_body(self, job: JobCreate) -> dict[str, Any]:
         """For dated versions: OpenAI's body reduced to FineTuningJobCreation
         (model, training_file, validation_file, hyperparameters, suffix, seed)."""

@@ -209,6 +209,13 @@ class SandboxProvider(Provider):
         self.store.write("jobs", record)
         return self._remote_job(record)
 
+    def find_job(self, gateway_id: str) -> RemoteJob | None:
+        """The job whose create carried ``gateway_id``, or None."""
+        for record in self.store.records("jobs"):
+            if (record.get("request") or {}).get("gateway_id") == gateway_id:
+                return self._remote_job(record)
+        return None
+
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         """The job as of now, computed from its stored timeline."""
         return self._remote_job(self._job_record(remote_id))

@@ -10,6 +10,7 @@ import unicodedata
 from typing import Any
 
 from ..base import JobCreate, ProviderInputError
+from ..gateway_id import with_gateway_id
 
 MAX_LABELS = 64
 MAX_LABEL_CHARS = 63
@@ -39,8 +40,9 @@ def tuning_job_body(job: JobCreate) -> dict[str, Any]:
     body: dict[str, Any] = {"baseModel": job.model, "supervisedTuningSpec": spec}
     if job.suffix:
         body["tunedModelDisplayName"] = job.suffix
-    if job.metadata:
-        body["labels"] = labels_from_metadata(job.metadata)
+    labels = with_gateway_id(job.metadata, job.gateway_id)
+    if labels:
+        body["labels"] = labels_from_metadata(labels)
     return body
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..base import Page, ProviderFailure, RemoteCheckpoint, RemoteJob
+from ..gateway_id import gateway_id_of, without_gateway_id
 
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 
@@ -75,7 +76,9 @@ def remote_job(data: dict[str, Any], project: str) -> RemoteJob:
         "batch_size": "auto",
     }
     tuned = data.get("tunedModel") or {}
-    labels = data.get("labels") or None
+    labels = without_gateway_id(data.get("labels") or None)
+    if gateway_id_of(data.get("labels")):  # the gateway's tag never travels further
+        data = {**data, "labels": labels}
     return RemoteJob(
         remote_id=data["name"],
         model=data.get("baseModel") or "",

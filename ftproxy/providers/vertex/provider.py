@@ -33,6 +33,7 @@ from ..base import (
     RemoteFile,
     RemoteJob,
 )
+from ..gateway_id import GATEWAY_ID_KEY, gateway_id_of
 from ..http import HttpClient
 from ..uploads import BoundedReader, StreamedBody
 from .auth import auth_error, authorized_session, credentials_info
@@ -307,6 +308,24 @@ class VertexProvider(Provider):
         body = tuning_job_body(job)
         path = f"v1/projects/{self.project}/locations/{self.location}/tuningJobs"
         return remote_job(self._json("POST", path, json_body=body), self.project)
+
+    def find_job(self, gateway_id: str) -> RemoteJob | None:
+        """List ``tuningJobs`` filtered on the gateway's label. An empty
+        list proves there is none; jobs that are not ours (a filter that was
+        not applied) prove nothing."""
+        path = f"v1/projects/{self.project}/locations/{self.location}/tuningJobs"
+        data = self._json(
+            "GET",
+            path,
+            params={"filter": f'labels.{GATEWAY_ID_KEY}="{gateway_id}"', "pageSize": 10},
+        )
+        items = data.get("tuningJobs") if isinstance(data, dict) else None
+        for item in items or []:
+            if isinstance(item, dict) and gateway_id_of(item.get("labels")) == gateway_id:
+                return remote_job(item, self.project)
+        if items:
+            raise self._unsupported("Filtering tuning jobs by label")
+        return None
 
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         """GET the ``TuningJob``."""
