@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -154,6 +154,16 @@ def json_bad_request(request, exception=None):
 
         return bad_request(request, exception)
     message = str(exception) if exception else "Bad request."
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            envelope(
+                f"The request body is too large: {message}",
+                "invalid_request_error",
+                None,
+                "request_too_large",
+            ),
+            status=413,
+        )
     return JsonResponse(
         envelope(message or "Bad request.", "invalid_request_error", None, "bad_request"),
         status=400,

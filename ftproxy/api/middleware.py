@@ -24,6 +24,14 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 UNAUDITED_PREFIXES = ("/admin", "/static", "/health", "/openapi.json", "/docs", "/favicon.ico")
 
 
+def storable(text: str) -> str:
+    """``text`` as any database stores it: no NUL, no lone surrogates (a
+    request refused for holding them is still audited)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def is_audited(path: str) -> bool:
     return not path.startswith(UNAUDITED_PREFIXES)
 
@@ -54,15 +62,15 @@ class RequestContextMiddleware:
             "key": caller.key if caller else None,
             "key_prefix": key_prefix,
             "method": request.method[:10],
-            "path": request.path[:500],
+            "path": storable(request.path[:500]),
             "action": audit.get("action", "")[:60],
-            "object_id": (audit.get("object_id") or "")[:200],
-            "provider": (audit.get("provider") or "")[:100],
+            "object_id": storable((audit.get("object_id") or "")[:200]),
+            "provider": storable((audit.get("provider") or "")[:100]),
             "status_code": response.status_code,
             "upstream_status": audit.get("upstream_status"),
             "duration_ms": duration_ms,
             "upstream_ms": audit.get("upstream_ms"),
-            "error": (audit.get("error") or "")[:2000],
+            "error": storable((audit.get("error") or "")[:2000]),
         }
         try:
             AuditEntry.objects.create(**fields)
