@@ -12,11 +12,13 @@ from pathlib import Path
 import dj_database_url
 
 from ftproxy.config import load_config
+from gateway_site.secret_key import load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("FTPROXY_VAR_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-local-development-key-change-me")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or load_or_create(VAR_DIR)
 DEBUG = os.environ.get("DJANGO_DEBUG", "") in ("1", "true", "True")
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
@@ -37,6 +39,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ftproxy.api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ftproxy.api.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,6 +83,19 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# Behind TLS (FTPROXY_HTTPS=1, see README "Production"): HTTPS only, secure
+# cookies, HSTS; `manage.py check --deploy` is clean. Health stays on plain
+# HTTP for load balancers.
+if os.environ.get("FTPROXY_HTTPS", "") in ("1", "true", "True"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("FTPROXY_HSTS_SECONDS", 31_536_000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
