@@ -6,6 +6,10 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 4000
 WORKERS ?= 2
+# The server: uvicorn reads requests (headers and bodies) on its event loop,
+# so a slow client never holds a worker thread (README "Production").
+SERVE ?= $(BIN)/uvicorn gateway_site.asgi:application --host $(HOST) --port $(PORT) \
+	--workers $(WORKERS) --http gateway_site.serving:GatewayHttpProtocol --timeout-keep-alive 5
 export FTPROXY_CONFIG ?= config/example.yaml
 export FTPROXY_MASTER_KEY ?= sk-ftproxy-local-master
 
@@ -28,8 +32,7 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "ftproxy on http://$(HOST):$(PORT)  (master key: $$FTPROXY_MASTER_KEY, config: $$FTPROXY_CONFIG)"
-	$(BIN)/gunicorn gateway_site.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
-		--threads 4 --timeout 660 --access-logfile -
+	$(SERVE)
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

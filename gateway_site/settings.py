@@ -97,6 +97,24 @@ if os.environ.get("FTPROXY_HTTPS", "") in ("1", "true", "True"):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A dead or frozen database link fails a request within bounds instead
+    # of hanging it (README "Timeouts"). Separate entries, so other settings
+    # (persistent connections, pooling) compose with them.
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options.setdefault("connect_timeout", int(os.environ.get("FTPROXY_DB_CONNECT_TIMEOUT", 5)))
+    _db_options.setdefault("keepalives", 1)
+    _db_options.setdefault("keepalives_idle", 30)
+    _db_options.setdefault("keepalives_interval", 10)
+    _db_options.setdefault("keepalives_count", 3)
+    _db_options.setdefault(
+        "tcp_user_timeout", int(os.environ.get("FTPROXY_DB_TCP_USER_TIMEOUT_MS", 30_000))
+    )
+    _db_options["options"] = (
+        _db_options.get("options", "")
+        + f" -c statement_timeout={int(os.environ.get('FTPROXY_DB_STATEMENT_TIMEOUT_MS', 30_000))}"
+    ).strip()
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -118,8 +136,12 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "ftproxy.reporting.SecretsReporterFilter"
 # in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-# Uploads above 2.5 MB are spooled to disk by Django, never held in memory.
+# Uploads above 2.5 MB are spooled to disk by Django, never held in memory,
+# in a directory of the gateway's own, so files left by killed workers are
+# found and removed (at start-up and by ftproxy_sync_jobs).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_TEMP_DIR = VAR_DIR / "spool"
+FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
@@ -151,8 +173,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"unhandled": {"()": "ftproxy.logs.UnhandledExceptions"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # One traceback per unhandled exception (a real 500), on stderr.
+        "errors": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["unhandled"],
+        },
+    },
     "loggers": {
         "ftproxy": {"handlers": ["console"], "level": os.environ.get("FTPROXY_LOG_LEVEL", "INFO")},
+        "django.request": {"handlers": ["errors"], "level": "ERROR"},
     },
 }

@@ -6,7 +6,10 @@ provider errors, gateway errors, and Django's own 404/500 on API paths.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
@@ -84,7 +87,7 @@ def openai_exception_handler(exc, context):
         body = envelope("Permission denied.", "invalid_request_error", None, None)
         status_code = status.HTTP_403_FORBIDDEN
     elif isinstance(exc, OperationalError | InterfaceError):
-        logger.exception("database error")
+        # No traceback: the request line (ftproxy.requests) says it, once.
         body = envelope(
             "The gateway's database is unavailable; try again shortly.",
             "server_error",
@@ -93,11 +96,37 @@ def openai_exception_handler(exc, context):
         )
         status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         _note(request, f"database error: {type(exc).__name__}")
+    elif isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        _close_spooled_uploads(request)
+        body = envelope(
+            "The gateway's disk is full: the request could not be stored. Nothing was kept; "
+            "try again later.",
+            "server_error",
+            None,
+            "insufficient_storage",
+        )
+        status_code = 507
+        logger.error("disk full while handling %s %s", getattr(request, "method", ""), exc)
+        _note(request, f"disk full: {exc}")
     else:
         return None
     if request is not None and not should_retry(request, status_code, exc):
         headers["x-should-retry"] = "false"
     return Response(body, status=status_code, headers=headers)
+
+
+#: A full disk, or a full quota.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _close_spooled_uploads(request) -> None:
+    """Close (and so remove) the partial spool files of a request whose
+    disk filled up, instead of leaving them open until the worker ends."""
+    for handler in getattr(request, "_upload_handlers", None) or ():
+        spooled = getattr(handler, "file", None)
+        if spooled is not None:
+            with contextlib.suppress(OSError):
+                spooled.close()
 
 
 def should_retry(request, status_code: int, exc: BaseException | None) -> bool:
@@ -176,10 +205,16 @@ def json_server_error(request):
         from django.views.defaults import server_error
 
         return server_error(request)
-    response = JsonResponse(
-        envelope("The gateway failed to handle the request.", "server_error", None, None),
-        status=500,
+    request_id = getattr(request, "ftproxy_request_id", None)
+    exc = sys.exc_info()[1]  # handler500 runs while the exception is handled
+    audit = request.__dict__.setdefault("ftproxy_audit", {})
+    audit["error"] = (
+        f"unhandled {type(exc).__name__ if exc else 'error'} (request_id={request_id or '-'})"
     )
+    message = "The gateway failed to handle the request."
+    if request_id:
+        message += f" Quote request id {request_id} when reporting it."
+    response = JsonResponse(envelope(message, "server_error", None, "internal_error"), status=500)
     if not should_retry(request, 500, None):
         response["x-should-retry"] = "false"
     return response

@@ -72,12 +72,15 @@ class RequestContextMiddleware:
             "upstream_ms": audit.get("upstream_ms"),
             "error": storable((audit.get("error") or "")[:2000]),
         }
+        level, unwritten = logging.INFO, ""
         try:
             AuditEntry.objects.create(**fields)
-        except DatabaseError:
-            logger.exception("could not write the audit entry for %s", fields["request_id"])
-        logger.info(
-            "request_id=%s key=%s action=%s object=%s provider=%s status=%s upstream=%s ms=%s",
+        except DatabaseError as exc:
+            # The database is down (the answer says so too): one line, no traceback.
+            level, unwritten = logging.WARNING, f" audit=unwritten({type(exc).__name__})"
+        logger.log(
+            level,
+            "request_id=%s key=%s action=%s object=%s provider=%s status=%s upstream=%s ms=%s%s",
             fields["request_id"],
             key_prefix or "-",
             fields["action"] or "-",
@@ -86,5 +89,6 @@ class RequestContextMiddleware:
             fields["status_code"],
             fields["upstream_status"] if fields["upstream_status"] is not None else "-",
             duration_ms,
+            unwritten,
             extra={"ftproxy": {k: v for k, v in fields.items() if k != "key"}},
         )

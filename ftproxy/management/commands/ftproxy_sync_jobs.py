@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
 from ftproxy.services.reconcile import reconcile_pending
+from ftproxy.services.spool import clean_spool
 from ftproxy.services.sync import SyncResult, row_locking_supported, sync_jobs
 
 
@@ -164,6 +165,7 @@ class Command(BaseCommand):
     def _settle_pending(self, provider: str | None) -> None:
         """Creates whose request is over and whose outcome is unknown: linked,
         failed, or flagged for an admin (see ``services.reconcile``)."""
+        clean_spool()
         counts = reconcile_pending(provider=provider)
         if any(counts.values()):
             self.stdout.write(
