@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import os
 import tempfile
 
 from django.conf import settings
@@ -27,9 +28,9 @@ from django.core.handlers.asgi import ASGIHandler
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: Seconds a new connection has to send its request line and headers.
-HEADER_TIMEOUT_SECONDS = 15
+HEADER_TIMEOUT_SECONDS = float(os.environ.get("FTPROXY_HEADER_TIMEOUT_SECONDS", 15))
 #: Seconds the body may pause between two chunks.
-BODY_IDLE_TIMEOUT_SECONDS = 30
+BODY_IDLE_TIMEOUT_SECONDS = float(os.environ.get("FTPROXY_BODY_TIMEOUT_SECONDS", 30))
 #: Multipart overhead allowed on top of ``max_upload_mb``.
 BODY_SLACK_BYTES = 1024 * 1024
 
@@ -83,7 +84,7 @@ def _error_body(message: str, code: str) -> bytes:
 
 
 HEADERS_TOO_SLOW = _error_body(
-    f"The request headers did not arrive within {HEADER_TIMEOUT_SECONDS} seconds.",
+    f"The request headers did not arrive within {HEADER_TIMEOUT_SECONDS:g} seconds.",
     "request_timeout",
 )
 

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import UnsupportedMediaType, ValidationError
@@ -23,6 +22,7 @@ from ..services.context import CallContext
 from . import hygiene, schema
 from . import serializers as s
 from .schema import answers
+from .streaming import ChunkedStreamingResponse
 
 PROVIDER_FIELD = "custom_llm_provider"
 PROVIDER_HEADER = "custom-llm-provider"
@@ -211,7 +211,7 @@ class FileContentView(APIView):
     def get(self, request: Request, file_id: str):
         ctx = context(request)
         content = file_service.file_content(ctx, file_id, provider_hint(request))
-        response = StreamingHttpResponse(content.chunks, content_type=content.content_type)
+        response = ChunkedStreamingResponse(content.chunks, content_type=content.content_type)
         if content.length is not None:
             response["Content-Length"] = str(content.length)
         if content.close is not None:
