@@ -163,6 +163,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "OpenAI-compatible files and fine-tuning gateway.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public: a stale or wrong key does not hide them.
+    "SERVE_AUTHENTICATION": [],
     "PREPROCESSING_HOOKS": ["ftproxy.api.schema.only_v1_paths"],
     "ENUM_NAME_OVERRIDES": {"ListObjectEnum": ["list"], "FileObjectEnum": ["file"]},
 }
