@@ -166,6 +166,10 @@ SPECTACULAR_SETTINGS = {
     # The schema and docs are public: a stale or wrong key does not hide them.
     "SERVE_AUTHENTICATION": [],
     "PREPROCESSING_HOOKS": ["ftproxy.api.schema.only_v1_paths"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ftproxy.api.schema.document_headers",
+    ],
     "ENUM_NAME_OVERRIDES": {"ListObjectEnum": ["list"], "FileObjectEnum": ["file"]},
 }
 

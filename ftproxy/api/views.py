@@ -91,7 +91,7 @@ class FileListCreateView(APIView):
 
     @extend_schema(
         request=s.FileCreateSerializer,
-        responses=answers(schema.OpenAIFile),
+        responses=answers(schema.OpenAIFile, post=True),
         operation_id="files_create",
     )
     def post(self, request: Request) -> Response:
@@ -205,7 +205,10 @@ class FileContentView(APIView):
 
     @extend_schema(
         parameters=[s.ProviderQuerySerializer],
-        responses={(200, "application/octet-stream"): bytes},
+        responses={
+            (200, "application/octet-stream"): bytes,
+            **{(code, "application/json"): schema.ErrorResponse for code in schema.ERROR_STATUSES},
+        },
         operation_id="files_content",
     )
     def get(self, request: Request, file_id: str):
@@ -224,7 +227,7 @@ class JobListCreateView(APIView):
 
     @extend_schema(
         request=s.JobCreateSerializer,
-        responses=answers(schema.FineTuningJob),
+        responses=answers(schema.FineTuningJob, post=True),
         operation_id="fine_tuning_jobs_create",
     )
     def post(self, request: Request) -> Response:
@@ -297,7 +300,7 @@ class JobActionView(APIView):
 
     action_name = ""
 
-    @extend_schema(request=None, responses=answers(schema.FineTuningJob))
+    @extend_schema(request=None, responses=answers(schema.FineTuningJob, post=True))
     def post(self, request: Request, job_id: str) -> Response:
         ctx = context(request)
         data = request.data if isinstance(request.data, dict) else None
