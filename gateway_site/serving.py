@@ -5,8 +5,9 @@ uvicorn reads each request on its event loop; Django's ASGI handler spools
 the whole body (to disk past ``FILE_UPLOAD_MAX_MEMORY_SIZE``) before a
 thread runs the view. Around that:
 
-- ``GatewayHttpProtocol``: uvicorn's h11 protocol with a header read
-  timeout (a client trickling its request line or headers is cut off);
+- ``GatewayHttpProtocol``: uvicorn's HTTP protocol (httptools, else h11)
+  with a header read timeout (a client trickling its request line or
+  headers is cut off);
 - ``GuardedApplication``: a body read timeout between chunks (408), the
   size limit before reading (413), a full disk (507), all in OpenAI's
   error shape;
@@ -35,28 +36,26 @@ BODY_IDLE_TIMEOUT_SECONDS = float(os.environ.get("FTPROXY_BODY_TIMEOUT_SECONDS",
 BODY_SLACK_BYTES = 1024 * 1024
 
 
-class GatewayHttpProtocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections whose first request's
-    headers do not arrive within ``HEADER_TIMEOUT_SECONDS``. (Later
-    requests on a kept-alive connection are bounded by uvicorn's own
-    keep-alive timeout, which runs until their headers are in.)"""
+class _HeaderTimeout:
+    """Closes a connection whose first request's headers do not arrive
+    within ``HEADER_TIMEOUT_SECONDS`` (with a 408). Later requests on a
+    kept-alive connection are bounded by uvicorn's own keep-alive timeout,
+    which runs until their headers are in."""
 
     header_timeout = HEADER_TIMEOUT_SECONDS
+    _header_timer = None
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
 
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.cycle is not None and self._header_timer is not None:
+    def _headers_in(self) -> None:
+        if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
     def connection_lost(self, exc) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        self._headers_in()
         super().connection_lost(exc)
 
     def _headers_too_slow(self) -> None:
@@ -68,6 +67,32 @@ class GatewayHttpProtocol(H11Protocol):
                 % (len(HEADERS_TOO_SLOW), HEADERS_TOO_SLOW)
             )
             self.transport.close()
+
+
+class GatewayH11Protocol(_HeaderTimeout, H11Protocol):
+    """uvicorn's pure-Python h11 protocol with the header timeout."""
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not None:
+            self._headers_in()
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools not installed: h11 it is
+    GatewayHttpProtocol = GatewayH11Protocol
+else:
+
+    class GatewayHttpToolsProtocol(_HeaderTimeout, HttpToolsProtocol):
+        """uvicorn's httptools (C parser) protocol with the header timeout."""
+
+        def on_headers_complete(self) -> None:
+            self._headers_in()
+            super().on_headers_complete()
+
+    #: What ``--http`` names: the C parser when it is there.
+    GatewayHttpProtocol = GatewayHttpToolsProtocol
 
 
 def _error_body(message: str, code: str) -> bytes:
