@@ -13,7 +13,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.conftest import MASTER_KEY, TRAINING
 
-pytestmark = pytest.mark.django_db
+# Real transactions, as in production: one failed statement must not poison
+# the examples after it.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 BOUNDS = settings(
