@@ -88,3 +88,20 @@ def test_client_errors_log_no_traceback(sandbox, master, errors_stream):
     assert master.get("/v1/files/file-nope").status_code == 404
     assert master.post_json("/v1/fine_tuning/jobs", {"model": 1}).status_code == 400
     assert errors_stream.getvalue() == ""
+
+
+@pytest.mark.django_db
+def test_liveliness_touches_nothing_and_readiness_says_when_the_database_is_down(
+    client, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        assert client.get("/health/liveliness").status_code == 200
+
+    def down(execute, sql, params, many, context):
+        raise OperationalError("could not connect to server")
+
+    if connection.vendor == "sqlite":  # PostgreSQL probes on a connection of its own
+        with connection.execute_wrapper(down):
+            response = client.get("/health/readiness")
+        assert response.status_code == 503
+        assert response.json()["db"] == "disconnected"
