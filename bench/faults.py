@@ -14,11 +14,14 @@ gateway (from ``--root``, default this tree) on PostgreSQL ``DATABASE_URL``
    upstream jobs no ``ok`` ledger row links (orphans), ``ok`` rows with an
    empty status, and (where the tree has it) what ``ftproxy_sync_jobs``
    settles.
-2. slow clients: 64 connections trickle a request (half stop inside the
+2. database flapping (PostgreSQL): the same creates while the link to the
+   database (a TCP proxy here) is cut and restored four times; counted the
+   same way.
+3. slow clients: 64 connections trickle a request (half stop inside the
    headers, half send a Content-Length longer than the body); then 3 health
    probes with a 2 s timeout each. Counted: probes answered.
 
-3. ``--latency``: gunicorn gthread and uvicorn side by side, requests
+4. ``--latency``: gunicorn gthread and uvicorn side by side, requests
    alternating between them: the median difference per request.
 
 Prints one line per run.
@@ -265,6 +268,117 @@ def crash_run(root: Path, env: dict[str, str], server: str, creates: int) -> str
     )
 
 
+class CuttableProxy:
+    """127.0.0.1:<port> → the database; ``cut()`` drops every connection and
+    refuses new ones until ``restore()`` (a database restart, as seen from
+    the gateway)."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.up = threading.Event()
+        self.up.set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        self.up.clear()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.sockets.clear()
+
+    def restore(self) -> None:
+        self.up.set()
+
+
+def flap_run(root: Path, env: dict[str, str], server: str, creates: int, flaps: int = 4) -> str:
+    """Keyed creates while the database link is cut and restored ``flaps``
+    times; then the time limits pass and every key is retried twice."""
+    url = urlsplit(env["DATABASE_URL"])
+    proxy = CuttableProxy((url.hostname or "127.0.0.1", url.port or 5432))
+    proxied = dict(env, DATABASE_URL=env["DATABASE_URL"].replace(
+        f"{url.hostname}:{url.port or 5432}", f"127.0.0.1:{proxy.port}"
+    ), FTPROXY_DB_CONNECT_TIMEOUT="2")  # fmt: skip
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start(root, proxied, server, port)
+    FakeOpenAI.jobs.clear()
+    keys = [f"flap-{i}" for i in range(creates)]
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(create, base, key) for key in keys]
+        for _ in range(flaps):
+            time.sleep(CREATE_SECONDS * 2)
+            proxy.cut()
+            time.sleep(0.5)
+            proxy.restore()
+        first = [f.result() for f in futures]
+    stuck = int(django_shell(root, env, COUNT_STUCK) or 0)
+    django_shell(root, env, TIME_PASSES)
+    for _ in range(2):
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda key: create(base, key), keys))
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait()
+    still_stuck = int(django_shell(root, env, COUNT_STUCK) or 0)
+    subprocess.run(
+        [sys.executable, "manage.py", "ftproxy_sync_jobs"], cwd=root, env=env,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    ledger = json.loads(django_shell(root, env, LEDGER) or "[]")
+    linked = {remote for remote, state, _ in ledger if state == "ok" and remote}
+    per_key: dict[str, int] = {}
+    for job in FakeOpenAI.jobs:
+        key = (job.get("metadata") or {}).get("k")
+        per_key[key] = per_key.get(key, 0) + 1
+    empty = sum(1 for _, state, status in ledger if state == "ok" and not status)
+    return (
+        f"database flapping ({server}, {creates} creates, {flaps} cuts): stuck keys after the "
+        f"burst={stuck}, still stuck after the retries={still_stuck} "
+        f"keys with 2+ upstream jobs={sum(1 for c in per_key.values() if c > 1)} "
+        f"orphaned upstream jobs={sum(1 for j in FakeOpenAI.jobs if j['id'] not in linked)} "
+        f"ok rows with empty status={empty}"
+        f" (first answers: 200={first.count(200)} 5xx={sum(1 for c in first if c >= 500)})"
+    )
+
+
 def slow_clients_run(root: Path, env: dict[str, str], server: str, clients: int = 64) -> str:
     port = free_port()
     process = start(root, env, server, port)
@@ -360,6 +474,9 @@ def main() -> None:
             return
         print(crash_run(args.root, env, args.server, min(args.creates, 400)), flush=True)
         print(slow_clients_run(args.root, env, args.server), flush=True)
+        if env.get("DATABASE_URL", "").startswith("postgres"):
+            reset_database(args.root, env)
+            print(flap_run(args.root, env, args.server, min(args.creates, 400)), flush=True)
     upstream_server.shutdown()
 
 
