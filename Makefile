@@ -9,7 +9,8 @@ WORKERS ?= 2
 # The server: uvicorn reads requests (headers and bodies) on its event loop,
 # so a slow client never holds a worker thread (README "Production").
 SERVE ?= $(BIN)/uvicorn gateway_site.asgi:application --host $(HOST) --port $(PORT) \
-	--workers $(WORKERS) --http gateway_site.serving:GatewayHttpProtocol --timeout-keep-alive 5
+	--workers $(WORKERS) --http gateway_site.serving:GatewayHttpProtocol --timeout-keep-alive 5 \
+	--lifespan off
 export FTPROXY_CONFIG ?= config/example.yaml
 export FTPROXY_MASTER_KEY ?= sk-ftproxy-local-master
 
