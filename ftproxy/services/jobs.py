@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F, Func, TextField
 from django.utils import timezone
 
@@ -197,6 +198,11 @@ def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[F
 
 def _adopt(ctx: CallContext, provider, job_id: str) -> FineTuningJob:
     remote = ctx.upstream(provider, provider.retrieve_job, job_id)
+    with transaction.atomic():  # the row and its first status together: never served empty
+        return _save_adopted_job(provider, remote)
+
+
+def _save_adopted_job(provider, remote) -> FineTuningJob:
     job = save_adopted(
         FineTuningJob(
             public_id=remote.remote_id,
