@@ -133,6 +133,9 @@ class FileUpload:
     size: int
     content_type: str = "application/octet-stream"
     expires_after: dict[str, Any] | None = None
+    #: The ledger row's public id, kept with the upload where the provider
+    #: can (an object path, a record), so ``find_file`` can find it later.
+    gateway_id: str | None = None
 
 
 @dataclass
@@ -327,6 +330,12 @@ class Provider:
     def file_content(self, remote_id: str) -> FileContent:
         """Stream the file's bytes back, byte-exact."""
         raise self._unsupported("File content")
+
+    def find_file(self, gateway_id: str, upload: FileUpload) -> RemoteFile | None:
+        """The file uploaded with ``FileUpload.gateway_id`` (``upload`` says
+        what was sent, without its bytes), or None when the provider proves
+        there is none. Raise ``ProviderNotSupported`` when it cannot tell."""
+        raise self._unsupported("Looking up uploads by the gateway's id")
 
     # ---- fine-tuning jobs --------------------------------------------
     def create_job(self, job: JobCreate) -> RemoteJob:

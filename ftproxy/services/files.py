@@ -147,20 +147,37 @@ def create_file(
         size=scan.size,
         content_type=content_type or "application/octet-stream",
         expires_after=expires_after,
+        gateway_id=row.public_id,
     )
     try:
         remote = ctx.upstream(provider, provider.upload_file, upload)
-        row.remote_id = remote.remote_id
-        if not provider.mints_ids:
-            row.public_id = remote.remote_id
-        changed = _apply(row, remote)
-        row.ledger_state = LedgerState.OK
-        row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
+        link_file(row, remote, provider)
     except Exception as exc:
         settle_failed_create(row, exc, reached_provider=ctx.reached_provider)
         raise
     ctx.note(object_id=row.public_id)
     return row
+
+
+def link_file(row: File, remote: RemoteFile, provider) -> None:
+    """Tie the pending row to the file upstream: remote id, public id, the
+    provider's view of it and ``ok``, in one save."""
+    row.remote_id = remote.remote_id
+    if not provider.mints_ids:
+        row.public_id = remote.remote_id
+    changed = _apply(row, remote)
+    row.ledger_state = LedgerState.OK
+    row.ledger_error = ""
+    row.save(
+        update_fields=[
+            *changed,
+            "remote_id",
+            "public_id",
+            "ledger_state",
+            "ledger_error",
+            "updated",
+        ]
+    )
 
 
 def list_files(

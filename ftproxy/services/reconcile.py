@@ -27,7 +27,13 @@ from django.utils import timezone
 from ..conf import FILES, FINE_TUNING, gateway
 from ..errors import may_have_happened
 from ..models import File, FineTuningJob, LedgerState
-from ..providers.base import Provider, ProviderError, ProviderNotSupported, RemoteJob
+from ..providers.base import (
+    FileUpload,
+    Provider,
+    ProviderError,
+    ProviderNotSupported,
+    RemoteJob,
+)
 from .status import change_status
 
 logger = logging.getLogger("ftproxy.reconcile")
@@ -149,16 +155,37 @@ def reconcile_job(job: FineTuningJob) -> str:
 
 
 def reconcile_file(row: File) -> str:
-    """Settle a ``pending`` file row. Providers keep no tag to find an
-    upload by, so it is flagged for an admin (an extra file upstream costs
-    storage, not a training run)."""
+    """Settle a ``pending`` file row the same way: found by the gateway's
+    id (the sandbox's record, Vertex's object folder) → linked; provably
+    absent → ``failed``; OpenAI and Azure keep no such tag → flagged for an
+    admin (an extra file upstream costs storage, not a training run)."""
     if row.ledger_state not in _OPEN:
         return row.ledger_state
-    return _flag(
-        row,
-        f"The upload may have reached {row.provider!r}; look for {row.filename!r} "
-        f"({row.bytes} bytes) uploaded at {row.created:%Y-%m-%d %H:%M:%S} UTC.",
-    )
+    provider = gateway().provider(FILES, row.provider)
+    if provider is None:
+        return _flag(row, f"Its provider entry {row.provider!r} is no longer configured.")
+    sent = FileUpload(filename=row.filename, purpose=row.purpose, stream=None, size=row.bytes or 0)
+    try:
+        remote = provider.find_file(row.public_id, sent)
+    except ProviderNotSupported:
+        return _flag(
+            row,
+            f"The upload may have reached {row.provider!r}; look for {row.filename!r} "
+            f"({row.bytes} bytes) uploaded at {row.created:%Y-%m-%d %H:%M:%S} UTC.",
+        )
+    except ProviderError as exc:
+        type(row).objects.filter(pk=row.pk).update(
+            ledger_error=f"Not settled yet, the provider did not answer: {exc.message}"[
+                :MAX_ERROR_LENGTH
+            ]
+        )
+        return row.ledger_state
+    if remote is None:
+        return _fail(row, "The upload never completed at the provider (no such file there).")
+    from .files import link_file  # files records through this module
+
+    link_file(row, remote, provider)
+    return row.ledger_state
 
 
 def reconcile(row: Any) -> str:

@@ -14,6 +14,7 @@ import io
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,7 +25,8 @@ from django.db import OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
 
-from ftproxy.models import FineTuningJob, IdempotencyRecord, LedgerState
+from ftproxy.models import File, FineTuningJob, IdempotencyRecord, LedgerState
+from tests.conftest import TRAINING
 
 BASE = "https://api.openai.test/v1"
 JOBS = f"{BASE}/fine_tuning/jobs"
@@ -289,3 +291,40 @@ def test_a_local_failure_frees_the_key_and_is_retryable(upstream, master):
         again = create(master)  # at once: the key was freed, not burnt
     assert again.status_code == 200
     assert upstream.posts == 1
+
+
+def test_an_upload_whose_answer_was_lost_is_found_and_linked_by_the_retry(sandbox, master):
+    def linking_the_file(sql: str) -> bool:
+        return sql.startswith("UPDATE") and "ftproxy_file" in sql and "remote_id" in sql
+
+    with connection.execute_wrapper(DatabaseDies(linking_the_file)):
+        first = master.upload(TRAINING, headers={"Idempotency-Key": "up"})
+    assert first.status_code == 503 and first["x-should-retry"] == "false"
+    row = File.objects.get()
+    assert row.ledger_state == LedgerState.PENDING
+    IdempotencyRecord.objects.update(expires_at=timezone.now() - timedelta(hours=1))
+    again = master.upload(TRAINING, headers={"Idempotency-Key": "up"})
+    assert again.status_code == 200, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    row.refresh_from_db()
+    assert (row.ledger_state, again.json()["id"]) == ("ok", row.public_id)
+    store = Path(sandbox["files_settings"][0]["storage_dir"]) / "files"
+    assert len(list(store.glob("file-*.json"))) == 1  # uploaded once
+
+
+def test_vertex_finds_an_upload_by_the_gateway_id_in_its_object_path():
+    from ftproxy.providers.base import FileUpload
+    from tests.providers.vertex.helpers import BUCKET, GCS, mock_token, provider
+
+    vertex = provider()
+    sent = FileUpload("train.jsonl", "fine-tune", io.BytesIO(b""), 10)
+    converted = "team-a/ftproxy/file-abc/gemini/train.jsonl"
+    url = f"{GCS}/storage/v1/b/{BUCKET}/o/" + converted.replace("/", "%2F")
+    with responses.RequestsMock() as rsps:
+        mock_token(rsps)
+        rsps.add(responses.GET, url, json={"name": converted, "size": "10"})
+        found = vertex.find_file("file-abc", sent)
+        rsps.replace(responses.GET, url, status=404, json={"error": {"code": 404}})
+        missing = vertex.find_file("file-abc", sent)
+    assert found.remote_id == f"gs://{BUCKET}/{converted}"
+    assert missing is None

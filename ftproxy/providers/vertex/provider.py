@@ -215,16 +215,12 @@ class VertexProvider(Provider):
                 f"Uploading files needs 'gcs_bucket_name' on the {self.kind} entry '{self.name}'.",
                 provider=self.name,
             )
-        folder = "/".join(p for p in (self.prefix, OBJECT_ROOT, uuid.uuid4().hex) if p)
-        filename = safe_filename(upload.filename)
-        original = f"{folder}/{filename}"
+        folder, filename, original, remote = self._object_names(upload)
         raw: dict[str, Any] = {"bucket": self.bucket, "original_object": original}
         if upload.purpose != "fine-tune":
             upload.stream.seek(0)
             self._upload_object(original, upload.stream, upload.size, upload.content_type)
-            remote = original
         else:
-            remote = f"{folder}/{CONVERTED_FOLDER}/{filename}"
             # The converted size is only known once converted: spool to disk.
             with tempfile.TemporaryFile() as converted:
                 upload.stream.seek(0)
@@ -247,6 +243,39 @@ class VertexProvider(Provider):
             created_at=int(time.time()),
             status="processed",
             raw=raw,
+        )
+
+    def _object_names(self, upload: FileUpload) -> tuple[str, str, str, str]:
+        """(folder, file name, original object, object the URI names). The
+        folder is named by the gateway's id when there is one, so the upload
+        can be found again (``find_file``)."""
+        folder_id = upload.gateway_id or uuid.uuid4().hex
+        folder = "/".join(p for p in (self.prefix, OBJECT_ROOT, folder_id) if p)
+        filename = safe_filename(upload.filename)
+        original = f"{folder}/{filename}"
+        if upload.purpose != "fine-tune":
+            return folder, filename, original, original
+        return folder, filename, original, f"{folder}/{CONVERTED_FOLDER}/{filename}"
+
+    def find_file(self, gateway_id: str, upload: FileUpload) -> RemoteFile | None:
+        """The upload's objects in Cloud Storage: the one the URI names is
+        written last, so its existence means the upload finished."""
+        _, _, original, remote = self._object_names(
+            FileUpload(upload.filename, upload.purpose, upload.stream, upload.size,
+                       gateway_id=gateway_id)
+        )  # fmt: skip
+        try:
+            data = self._json("GET", self._object_url(self.bucket, remote))
+        except ProviderNotFound:
+            return None
+        return RemoteFile(
+            remote_id=f"gs://{self.bucket}/{remote}",
+            filename=upload.filename,
+            purpose=upload.purpose,
+            bytes=upload.size,
+            created_at=int(time.time()),
+            status="processed",
+            raw={"bucket": self.bucket, "original_object": original, "found": data},
         )
 
     def _upload_object(self, name: str, stream: Any, size: int, content_type: str) -> None:
