@@ -45,8 +45,8 @@ GCS_API_BASE = "https://storage.googleapis.com"
 #: Where every object of ours lives, under the configured bucket prefix.
 OBJECT_ROOT = "ftproxy"
 #: The Gemini-format copy of a fine-tune file sits in this sub-folder, next
-#: to the user's original: ``…/ftproxy/<uuid>/gemini/<name>`` beside
-#: ``…/ftproxy/<uuid>/<name>``.
+#: to the user's original: ``…/ftproxy/<file id>/gemini/<name>`` beside
+#: ``…/ftproxy/<file id>/<name>``.
 CONVERTED_FOLDER = "gemini"
 CONVERTED_CONTENT_TYPE = "application/jsonl"
 _UUID_HEX = re.compile(r"^[0-9a-f]{32}$")
@@ -206,8 +206,8 @@ class VertexProvider(Provider):
 
         ``fine-tune`` files are converted to Gemini tuning JSONL first (every
         line, before anything is sent, so a bad line costs no upload); the
-        user's bytes go to ``<prefix>/ftproxy/<uuid>/<name>`` and the
-        converted copy, which the URI names, to ``…/<uuid>/gemini/<name>``.
+        user's bytes go to ``<prefix>/ftproxy/<file id>/<name>`` and the
+        converted copy, which the URI names, to ``…/<file id>/gemini/<name>``.
         Other purposes are stored once, unchanged.
         """
         if not self.bucket:
