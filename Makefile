@@ -6,11 +6,15 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 4000
 WORKERS ?= 2
+# The server: uvicorn reads requests (headers and bodies) on its event loop,
+# so a slow client never holds a worker thread (README "Production"); `run`
+# starts the sync watcher beside it.
+SERVE ?= $(BIN)/uvicorn gateway_site.asgi:application --host $(HOST) --port $(PORT) \
+	--workers $(WORKERS) --http gateway_site.serving:GatewayHttpProtocol --timeout-keep-alive 5 \
+	--lifespan off
 export FTPROXY_CONFIG ?= config/example.yaml
 export FTPROXY_MASTER_KEY ?= sk-ftproxy-local-master
 VAR_DIR := $(or $(FTPROXY_VAR_DIR),var)
-# The server command (one line: `run` starts the sync watcher beside it).
-SERVE = $(BIN)/gunicorn gateway_site.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --timeout 660 --access-logfile -
 # Keeps job statuses fresh while the server runs.
 SYNC = $(BIN)/python manage.py ftproxy_sync_jobs --watch
 

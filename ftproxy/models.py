@@ -29,6 +29,9 @@ class LedgerState(models.TextChoices):
     PENDING = "pending", "pending (call in flight)"
     OK = "ok", "ok"
     FAILED = "failed", "failed upstream"
+    #: The create may have happened upstream and the provider cannot say:
+    #: an admin must look (``ledger_error`` says what is known).
+    UNKNOWN = "unknown", "outcome unknown (check at the provider)"
 
 
 class ApiKey(models.Model):
@@ -361,6 +364,12 @@ class IdempotencyRecord(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
+    #: The ledger row the request recorded (its public id when recorded),
+    #: so a retry after a crash finds it and resolves it.
+    object_id = models.CharField(max_length=200, blank=True)
+    #: While in flight: when the request's own time limit is over (a
+    #: request still in flight then has died).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -9,10 +9,13 @@ class SecretsReporterFilter(SafeExceptionReporterFilter):
     """Django's filter, also hiding credentials (e.g. ``vertex_credentials``,
     a service-account key) in the settings shown by debug pages and error
     e-mails, and in local variables whose names, or whose dictionaries'
-    keys, look like credentials (entries and configs are dictionaries)."""
+    keys, look like credentials (entries and configs are dictionaries).
+    Request headers go through the same test, so ``Authorization`` (a
+    user's key, or the master key) is hidden too."""
 
     hidden_settings = re.compile(
-        "API|KEY|TOKEN|SECRET|PASS|SIGNATURE|HTTP_COOKIE|CREDENTIAL|PRIVATE", flags=re.I
+        "API|KEY|TOKEN|SECRET|PASS|SIGNATURE|HTTP_COOKIE|CREDENTIAL|PRIVATE|AUTHORIZATION",
+        flags=re.I,
     )
 
     def get_traceback_frame_variables(self, request, tb_frame):

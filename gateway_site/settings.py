@@ -12,11 +12,13 @@ from pathlib import Path
 import dj_database_url
 
 from ftproxy.config import load_config
+from gateway_site.secret_key import load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("FTPROXY_VAR_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-local-development-key-change-me")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or load_or_create(VAR_DIR)
 DEBUG = os.environ.get("DJANGO_DEBUG", "") in ("1", "true", "True")
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ftproxy.api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ftproxy.api.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -82,6 +85,37 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# Behind TLS (FTPROXY_HTTPS=1, see README "Production"): HTTPS only, secure
+# cookies, HSTS; `manage.py check --deploy` is clean. Health stays on plain
+# HTTP for load balancers.
+if os.environ.get("FTPROXY_HTTPS", "") in ("1", "true", "True"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("FTPROXY_HSTS_SECONDS", 31_536_000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A dead or frozen database link fails a request within bounds instead
+    # of hanging it (README "Timeouts"). Separate entries, so other settings
+    # (persistent connections, pooling) compose with them.
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options.setdefault("connect_timeout", int(os.environ.get("FTPROXY_DB_CONNECT_TIMEOUT", 5)))
+    _db_options.setdefault("keepalives", 1)
+    _db_options.setdefault("keepalives_idle", 30)
+    _db_options.setdefault("keepalives_interval", 10)
+    _db_options.setdefault("keepalives_count", 3)
+    _db_options.setdefault(
+        "tcp_user_timeout", int(os.environ.get("FTPROXY_DB_TCP_USER_TIMEOUT_MS", 30_000))
+    )
+    _db_options["options"] = (
+        _db_options.get("options", "")
+        + f" -c statement_timeout={int(os.environ.get('FTPROXY_DB_STATEMENT_TIMEOUT_MS', 30_000))}"
+    ).strip()
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")  # how the admin shows times
@@ -103,8 +137,12 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "ftproxy.reporting.SecretsReporterFilter"
 # in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-# Uploads above 2.5 MB are spooled to disk by Django, never held in memory.
+# Uploads above 2.5 MB are spooled to disk by Django, never held in memory,
+# in a directory of the gateway's own, so files left by killed workers are
+# found and removed (at start-up and by ftproxy_sync_jobs).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_TEMP_DIR = VAR_DIR / "spool"
+FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
@@ -112,7 +150,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "ftproxy.api.hygiene.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -126,8 +164,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "OpenAI-compatible files and fine-tuning gateway.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public: a stale or wrong key does not hide them.
+    "SERVE_AUTHENTICATION": [],
     "PREPROCESSING_HOOKS": ["ftproxy.api.schema.only_v1_paths"],
-    "ENUM_NAME_OVERRIDES": {"ListObjectEnum": ["list"], "FileObjectEnum": ["file"]},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ftproxy.api.schema.document_headers",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "ListObjectEnum": ["list"],
+        "FileObjectEnum": ["file"],
+        "ExpiresAfterAnchorEnum": ["created_at"],
+    },
     # Swagger UI and Redoc from this app's own static files: /docs works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -141,8 +189,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"unhandled": {"()": "ftproxy.logs.UnhandledExceptions"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # One traceback per unhandled exception (a real 500), on stderr.
+        "errors": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["unhandled"],
+        },
+    },
     "loggers": {
         "ftproxy": {"handlers": ["console"], "level": os.environ.get("FTPROXY_LOG_LEVEL", "INFO")},
+        "django.request": {"handlers": ["errors"], "level": "ERROR"},
     },
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 # Runtime data (static files, the default sandbox storage) of a test run
 # stays out of the working tree's var/.
 os.environ["FTPROXY_VAR_DIR"] = tempfile.mkdtemp(prefix="ftproxy-tests-")
+os.environ.setdefault("DJANGO_SECRET_KEY", "ftproxy-tests-secret-key")
 os.environ["FTPROXY_CONFIG"] = str(Path(__file__).with_name("config.yaml"))
 
 from gateway_site.settings import *  # noqa: E402,F403

@@ -31,7 +31,18 @@ from tests.conftest import MASTER_KEY, chat_line, jsonl
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
 #: Training data with non-ASCII text, so "byte-exact" means something.
+class _GatewayId(str):
+    """Equal to any gateway-minted job id."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(r"ftjob-[0-9a-f]{24}", other) is not None
+
+    __hash__ = str.__hash__
+
+
+ANY_GATEWAY_ID = _GatewayId("ftjob-…")
 TRAINING = jsonl(
     chat_line("Grüß dich", "Hallo 👋"), *(chat_line(f"q{i}", f"a{i}") for i in range(2, 11))
 )
@@ -200,7 +211,8 @@ def job_object(
         job["organization_id"] = "org-upstream"
     if flavour.full_api:
         job["method"] = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}}
-        job["metadata"] = {"team": "a"}
+        # The upstream keeps the gateway's tag; the SDK must never see it.
+        job["metadata"] = {"team": "a", "ftproxy_job_id": "ftjob-0123456789abcdef01234567"}
     # Fields the gateway does not shape: passed on as the upstream sent them.
     job["user_provided_suffix"] = "demo"
     job["usage_metrics"] = {"trained_tokens": 0, "status": status}
@@ -504,8 +516,10 @@ def test_the_sdk_drives_files_and_jobs_end_to_end_through_the_provider(sdk_for, 
         7,
     )
     if flavour.full_api:
-        assert created["method"] == method and created["metadata"] == {"team": "a"}
-    else:  # the dated API takes the supervised hyperparameters flattened, and no metadata
+        # The gateway's own id travels in one ftproxy_ key beside the user's.
+        assert created["method"] == method
+        assert created["metadata"] == {"team": "a", "ftproxy_job_id": ANY_GATEWAY_ID}
+    else:  # the dated API takes the supervised hyperparameters flattened (no metadata)
         assert "method" not in created and "metadata" not in created
         assert created["hyperparameters"] == {"n_epochs": 3}
     if flavour is AZURE_V1:

@@ -62,7 +62,9 @@ def test_retrain_on_vertex_copies_the_files_and_carries_the_request_over(upstrea
     assert body["supervisedTuningSpec"]["validationDatasetUri"] == copy.remote_id
     # What the user asked for (2), not what OpenAI resolved and answered (3).
     assert body["supervisedTuningSpec"]["hyperParameters"] == {"epochCount": 2}
-    assert (body["tunedModelDisplayName"], body["labels"]) == ("bot", {"team": "search"})
+    assert body["tunedModelDisplayName"] == "bot"
+    # The user's metadata as labels, beside the gateway's own id.
+    assert body["labels"] == {"team": "search", "ftproxy_job_id": new.public_id}
     assert copy.owner == openai_job.owner
 
 
@@ -72,11 +74,9 @@ def test_retrain_on_azure_keeps_the_model_and_takes_a_new_suffix(upstreams, open
     assert "Retrained" in lines[0] and "azure" in lines[0]
     (body,) = upstreams.azure_jobs
     assert body["model"] == "gpt-4o-mini-2024-07-18"
-    assert (body["suffix"], body["training_file"], body["metadata"]) == (
-        "bot-2",
-        "file-az-1",
-        {"team": "search"},
-    )
+    assert (body["suffix"], body["training_file"]) == ("bot-2", "file-az-1")
+    assert body["metadata"]["team"] == "search"
+    assert body["metadata"]["ftproxy_job_id"].startswith("ftjob-")  # the gateway's own id
     assert FineTuningJob.objects.get(public_id="ftjob-az-1").retrained_from == openai_job
 
 
@@ -257,7 +257,8 @@ def test_a_retrain_the_target_fails_still_records_which_job_it_came_from(upstrea
     with pytest.raises(CommandError):
         retrain(openai_job.public_id, "--provider", "azure")
     failed = FineTuningJob.objects.exclude(pk=openai_job.pk).get()
-    assert failed.ledger_state == "failed"
+    # A 500 may have created it: the row waits for the reconciler (pending).
+    assert failed.ledger_state == "pending"
     assert failed.retrained_from == openai_job  # the operator sees what was attempted
 
 

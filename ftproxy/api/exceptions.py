@@ -6,16 +6,20 @@ provider errors, gateway errors, and Django's own 404/500 on API paths.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import sys
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ..errors import GatewayError, envelope, never_reached
+from ..errors import GatewayError, envelope, may_have_happened
 from ..providers.base import ProviderError
+from ..services.context import UPSTREAM_CALLED
 
 logger = logging.getLogger("ftproxy.api")
 
@@ -85,7 +89,7 @@ def openai_exception_handler(exc, context):
         body = envelope("Permission denied.", "invalid_request_error", None, None)
         status_code = status.HTTP_403_FORBIDDEN
     elif isinstance(exc, OperationalError | InterfaceError):
-        logger.exception("database error")
+        # No traceback: the request line (ftproxy.requests) says it, once.
         body = envelope(
             "The gateway's database is unavailable; try again shortly.",
             "server_error",
@@ -94,6 +98,18 @@ def openai_exception_handler(exc, context):
         )
         status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         _note(request, f"database error: {type(exc).__name__}")
+    elif isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        _close_spooled_uploads(request)
+        body = envelope(
+            "The gateway's disk is full: the request could not be stored. Nothing was kept; "
+            "try again later.",
+            "server_error",
+            None,
+            "insufficient_storage",
+        )
+        status_code = 507
+        logger.error("disk full while handling %s %s", getattr(request, "method", ""), exc)
+        _note(request, f"disk full: {exc}")
     else:
         return None
     if request is not None and not should_retry(request, status_code, exc):
@@ -101,15 +117,32 @@ def openai_exception_handler(exc, context):
     return Response(body, status=status_code, headers=headers)
 
 
+#: A full disk, or a full quota.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _close_spooled_uploads(request) -> None:
+    """Close (and so remove) the partial spool files of a request whose
+    disk filled up, instead of leaving them open until the worker ends."""
+    for handler in getattr(request, "_upload_handlers", None) or ():
+        spooled = getattr(handler, "file", None)
+        if spooled is not None:
+            with contextlib.suppress(OSError):
+                spooled.close()
+
+
 def should_retry(request, status_code: int, exc: BaseException | None) -> bool:
     """Whether the OpenAI SDK may retry this answer by itself. It retries
     every 5xx; a POST that may have reached the provider must not be
     repeated blindly (it could create a second job), so such answers say
-    ``x-should-retry: false``. A provider that was never reached is safe to
-    retry."""
+    ``x-should-retry: false``. A POST that failed before any provider call
+    (the database down, a full disk), or whose provider was never reached,
+    is safe to retry."""
     if status_code < 500 or request.method != "POST":
         return True
-    return exc is not None and never_reached(exc)
+    if not getattr(request, "ftproxy_audit", {}).get(UPSTREAM_CALLED):
+        return True
+    return exc is not None and not may_have_happened(exc)
 
 
 def _note(request, message: str, provider: str = "", upstream_status: int | None = None) -> None:
@@ -152,6 +185,16 @@ def json_bad_request(request, exception=None):
 
         return bad_request(request, exception)
     message = str(exception) if exception else "Bad request."
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            envelope(
+                f"The request body is too large: {message}",
+                "invalid_request_error",
+                None,
+                "request_too_large",
+            ),
+            status=413,
+        )
     return JsonResponse(
         envelope(message or "Bad request.", "invalid_request_error", None, "bad_request"),
         status=400,
@@ -164,10 +207,16 @@ def json_server_error(request):
         from django.views.defaults import server_error
 
         return server_error(request)
-    response = JsonResponse(
-        envelope("The gateway failed to handle the request.", "server_error", None, None),
-        status=500,
+    request_id = getattr(request, "ftproxy_request_id", None)
+    exc = sys.exc_info()[1]  # handler500 runs while the exception is handled
+    audit = request.__dict__.setdefault("ftproxy_audit", {})
+    audit["error"] = (
+        f"unhandled {type(exc).__name__ if exc else 'error'} (request_id={request_id or '-'})"
     )
+    message = "The gateway failed to handle the request."
+    if request_id:
+        message += f" Quote request id {request_id} when reporting it."
+    response = JsonResponse(envelope(message, "server_error", None, "internal_error"), status=500)
     if not should_retry(request, 500, None):
         response["x-should-retry"] = "false"
     return response

@@ -34,6 +34,14 @@ UNAUDITED_PREFIXES = (
 )
 
 
+def storable(text: str) -> str:
+    """``text`` as any database stores it: no NUL, no lone surrogates (a
+    request refused for holding them is still audited)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def is_audited(path: str) -> bool:
     return not path.startswith(UNAUDITED_PREFIXES)
 
@@ -65,22 +73,25 @@ class RequestContextMiddleware:
             "key": caller.key if caller else None,
             "key_prefix": key_prefix,
             "method": request.method[:10],
-            "path": request.path[:500],
+            "path": storable(request.path[:500]),
             "action": audit.get("action", "")[:60],
-            "object_id": (audit.get("object_id") or "")[:200],
-            "provider": (audit.get("provider") or "")[:100],
+            "object_id": storable((audit.get("object_id") or "")[:200]),
+            "provider": storable((audit.get("provider") or "")[:100]),
             "status_code": response.status_code,
             "upstream_status": audit.get("upstream_status"),
             "duration_ms": duration_ms,
             "upstream_ms": audit.get("upstream_ms"),
-            "error": (audit.get("error") or "")[:2000],
+            "error": storable((audit.get("error") or "")[:2000]),
         }
+        level, unwritten = logging.INFO, ""
         try:
             AuditEntry.objects.create(**fields)
-        except DatabaseError:
-            logger.exception("could not write the audit entry for %s", fields["request_id"])
-        logger.info(
-            "request_id=%s key=%s action=%s object=%s provider=%s status=%s upstream=%s ms=%s",
+        except DatabaseError as exc:
+            # The database is down (the answer says so too): one line, no traceback.
+            level, unwritten = logging.WARNING, f" audit=unwritten({type(exc).__name__})"
+        logger.log(
+            level,
+            "request_id=%s key=%s action=%s object=%s provider=%s status=%s upstream=%s ms=%s%s",
             fields["request_id"],
             key_prefix or "-",
             fields["action"] or "-",
@@ -89,6 +100,7 @@ class RequestContextMiddleware:
             fields["status_code"],
             fields["upstream_status"] if fields["upstream_status"] is not None else "-",
             duration_ms,
+            unwritten,
             extra={"ftproxy": {k: v for k, v in fields.items() if k != "key"}},
         )
         metrics.observe_request(fields["action"], fields["provider"], response.status_code, seconds)

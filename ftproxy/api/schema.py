@@ -122,9 +122,87 @@ class CheckpointList(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
-ERROR_STATUSES = (400, 401, 404, 413, 429, 502, 503, 504)
+#: What any API route may answer besides its success.
+ERROR_STATUSES = (400, 401, 404, 408, 429, 500, 502, 503, 504)
+#: What a POST may answer besides those: an idempotent request still in
+#: flight (409), a body without a length (411), too large (413), not JSON
+#: (415), a full disk (507).
+POST_STATUSES = (409, 411, 413, 415, 507)
 
 
-def answers(ok) -> dict:
+def answers(ok, *, post: bool = False) -> dict:
     """``responses=`` for extend_schema: the success shape and the error envelope."""
-    return {200: ok, **dict.fromkeys(ERROR_STATUSES, ErrorResponse)}
+    statuses = ERROR_STATUSES + (POST_STATUSES if post else ())
+    return {200: ok, **dict.fromkeys(statuses, ErrorResponse)}
+
+
+def _header(description: str, schema: dict | None = None) -> dict:
+    return {"description": description, "schema": schema or {"type": "string"}}
+
+
+#: Request bodies each create really takes.
+REQUEST_TYPES = {
+    ("/v1/files", "post"): "multipart/form-data",
+    ("/v1/fine_tuning/jobs", "post"): "application/json",
+    ("/v1/uploads", "post"): "application/json",
+    ("/v1/uploads/{upload_id}/parts", "post"): "multipart/form-data",
+    ("/v1/uploads/{upload_id}/complete", "post"): "application/json",
+    ("/v1/webhooks/{entry}", "post"): "application/json",
+}
+#: The POSTs an ``Idempotency-Key`` replays.
+IDEMPOTENT_CREATES = {
+    ("/v1/files", "post"),
+    ("/v1/fine_tuning/jobs", "post"),
+    ("/v1/uploads", "post"),
+    ("/v1/uploads/{upload_id}/complete", "post"),
+}
+
+
+def document_headers(result, generator, request, public):
+    """Postprocessing hook: the headers every route uses (request:
+    ``custom-llm-provider``, ``Idempotency-Key`` on creates; response:
+    ``x-request-id`` always, ``Idempotent-Replayed``, ``Retry-After``,
+    ``x-should-retry``, ``WWW-Authenticate``), and only the body types the
+    creates take."""
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "delete"):
+                continue
+            parameters = operation.setdefault("parameters", [])
+            parameters.append(
+                {
+                    "in": "header",
+                    "name": "custom-llm-provider",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "The configured provider entry (as custom_llm_provider).",
+                }
+            )
+            if (path, method) in IDEMPOTENT_CREATES:
+                parameters.append(
+                    {
+                        "in": "header",
+                        "name": "Idempotency-Key",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "Replays the first answer for 24 hours.",
+                    }
+                )
+            body = operation.get("requestBody", {}).get("content")
+            if body and (path, method) in REQUEST_TYPES:
+                kept = REQUEST_TYPES[(path, method)]
+                operation["requestBody"]["content"] = {kept: body[kept]}
+            for status, response in operation.get("responses", {}).items():
+                headers = response.setdefault("headers", {})
+                headers["x-request-id"] = _header("The request's id (logs, audit, errors).")
+                if status == "200" and (path, method) in IDEMPOTENT_CREATES:
+                    headers["Idempotent-Replayed"] = _header("true on a replayed answer.")
+                if status == "429":
+                    headers["Retry-After"] = _header("Seconds, as the provider said.")
+                if status.startswith("5") and method == "post":
+                    headers["x-should-retry"] = _header(
+                        "false when the request may have reached the provider."
+                    )
+                if status == "401":
+                    headers["WWW-Authenticate"] = _header("Bearer realm.")
+    return result

@@ -134,14 +134,27 @@ class IntegrationSerializer(StrictSerializer):
     wandb = WandbSerializer()
 
 
+#: OpenAI allows 16; the gateway's job id takes one (see providers.gateway_id).
+MAX_METADATA_PAIRS = 15
+#: Metadata keys of the gateway's own (``ftproxy_job_id``).
+RESERVED_PREFIX = "ftproxy_"
+
+
 def validate_metadata(value: Any) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
         raise serializers.ValidationError("must be an object of string keys and values")
-    if len(value) > 16:
-        raise serializers.ValidationError("may have at most 16 key-value pairs")
+    if len(value) > MAX_METADATA_PAIRS:
+        raise serializers.ValidationError(
+            f"may have at most {MAX_METADATA_PAIRS} key-value pairs (OpenAI's 16, less the "
+            "one the gateway uses for its own job id)"
+        )
     for key, item in value.items():
+        if key.startswith(RESERVED_PREFIX):
+            raise serializers.ValidationError(
+                f"keys starting with {RESERVED_PREFIX!r} are reserved for the gateway"
+            )
         if len(key) > 64:
             raise serializers.ValidationError(f"key {key[:20]!r}… is longer than 64 characters")
         if not isinstance(item, str):

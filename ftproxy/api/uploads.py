@@ -145,7 +145,7 @@ class UploadCreateView(APIView):
 
     @extend_schema(
         request=UploadCreateSerializer,
-        responses=answers(OpenAIUpload),
+        responses=answers(OpenAIUpload, post=True),
         operation_id="uploads_create",
     )
     def post(self, request: Request) -> Response:
@@ -177,7 +177,7 @@ class UploadPartView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadPartSerializer},
-        responses=answers(OpenAIUploadPart),
+        responses=answers(OpenAIUploadPart, post=True),
         operation_id="uploads_parts_create",
     )
     def post(self, request: Request, upload_id: str) -> Response:
@@ -221,7 +221,7 @@ class UploadCompleteView(APIView):
 
     @extend_schema(
         request=UploadCompleteSerializer,
-        responses=answers(OpenAIUpload),
+        responses=answers(OpenAIUpload, post=True),
         operation_id="uploads_complete",
     )
     def post(self, request: Request, upload_id: str) -> Response:
@@ -244,7 +244,9 @@ class UploadCompleteView(APIView):
 class UploadCancelView(APIView):
     """Cancel a pending upload; its parts are deleted."""
 
-    @extend_schema(request=None, responses=answers(OpenAIUpload), operation_id="uploads_cancel")
+    @extend_schema(
+        request=None, responses=answers(OpenAIUpload, post=True), operation_id="uploads_cancel"
+    )
     def post(self, request: Request, upload_id: str) -> Response:
         ctx = context(request)
         row = upload_service.cancel_upload(ctx, upload_id)

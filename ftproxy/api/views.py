@@ -6,10 +6,9 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,9 +19,10 @@ from ..services import files as file_service
 from ..services import idempotency
 from ..services import jobs as job_service
 from ..services.context import CallContext
-from . import schema
+from . import hygiene, schema
 from . import serializers as s
 from .schema import answers
+from .streaming import ChunkedStreamingResponse
 
 PROVIDER_FIELD = "custom_llm_provider"
 PROVIDER_HEADER = "custom-llm-provider"
@@ -40,6 +40,7 @@ def context(request: Request) -> CallContext:
     underlying Django request for the middleware."""
     django_request = request._request
     audit = django_request.__dict__.setdefault("ftproxy_audit", {})
+    hygiene.check_request(request)
     return CallContext(caller=request.user, audit=audit)
 
 
@@ -90,7 +91,7 @@ class FileListCreateView(APIView):
 
     @extend_schema(
         request=s.FileCreateSerializer,
-        responses=answers(schema.OpenAIFile),
+        responses=answers(schema.OpenAIFile, post=True),
         operation_id="files_create",
     )
     def post(self, request: Request) -> Response:
@@ -109,6 +110,14 @@ class FileListCreateView(APIView):
                 "Send the file as multipart/form-data with 'file' and 'purpose' fields.",
                 param="file",
             )
+        for key in request.data:
+            values = request.data.getlist(key) if hasattr(request.data, "getlist") else []
+            if len(values) > 1:
+                raise InvalidRequest(f"{key}: send one {key!r} part, not {len(values)}.", param=key)
+            value = values[0] if values else None
+            text = value if isinstance(value, str) else getattr(value, "name", None)
+            if isinstance(text, str):
+                hygiene.check_text(text, key)
         form = {
             key.replace("[", "_").replace("]", ""): value for key, value in request.data.items()
         }
@@ -196,13 +205,16 @@ class FileContentView(APIView):
 
     @extend_schema(
         parameters=[s.ProviderQuerySerializer],
-        responses={(200, "application/octet-stream"): bytes},
+        responses={
+            (200, "application/octet-stream"): bytes,
+            **{(code, "application/json"): schema.ErrorResponse for code in schema.ERROR_STATUSES},
+        },
         operation_id="files_content",
     )
     def get(self, request: Request, file_id: str):
         ctx = context(request)
         content = file_service.file_content(ctx, file_id, provider_hint(request))
-        response = StreamingHttpResponse(content.chunks, content_type=content.content_type)
+        response = ChunkedStreamingResponse(content.chunks, content_type=content.content_type)
         if content.length is not None:
             response["Content-Length"] = str(content.length)
         if content.close is not None:
@@ -215,12 +227,18 @@ class JobListCreateView(APIView):
 
     @extend_schema(
         request=s.JobCreateSerializer,
-        responses=answers(schema.FineTuningJob),
+        responses=answers(schema.FineTuningJob, post=True),
         operation_id="fine_tuning_jobs_create",
     )
     def post(self, request: Request) -> Response:
         ctx = context(request)
         ctx.note(action="fine_tuning.jobs.create")
+        if request.content_type.split(";")[0].strip().lower() != "application/json":
+            # A form cannot carry nested fields; OpenAI takes JSON only.
+            raise UnsupportedMediaType(
+                request.content_type or "(none)",
+                detail="Send the job as JSON (Content-Type: application/json).",
+            )
         if not isinstance(request.data, dict):
             raise InvalidRequest("The request body must be a JSON object.")
         body = validated(s.JobCreateSerializer, request.data)
@@ -282,7 +300,7 @@ class JobActionView(APIView):
 
     action_name = ""
 
-    @extend_schema(request=None, responses=answers(schema.FineTuningJob))
+    @extend_schema(request=None, responses=answers(schema.FineTuningJob, post=True))
     def post(self, request: Request, job_id: str) -> Response:
         ctx = context(request)
         data = request.data if isinstance(request.data, dict) else None

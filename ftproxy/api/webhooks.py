@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from ..services import inbound_webhooks
 from ..services.context import MASTER, CallContext
+from .schema import answers
 
 
 class OpenAIWebhookView(APIView):
@@ -24,7 +25,7 @@ class OpenAIWebhookView(APIView):
 
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={200: OpenApiTypes.OBJECT},
+        responses=answers(OpenApiTypes.OBJECT, post=True),
         auth=[],
         operation_id="webhooks_receive",
         description="OpenAI's signed webhooks (Standard Webhooks) for one configured entry.",

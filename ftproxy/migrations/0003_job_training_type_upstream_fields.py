@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ftproxy", "0001_initial"),
+        ("ftproxy", "0002_idempotency_recovery"),
     ]
 
     operations = [

@@ -133,6 +133,9 @@ class FileUpload:
     size: int
     content_type: str = "application/octet-stream"
     expires_after: dict[str, Any] | None = None
+    #: The ledger row's public id, kept with the upload where the provider
+    #: can (an object path, a record), so ``find_file`` can find it later.
+    gateway_id: str | None = None
 
 
 #: Azure OpenAI's training tiers (``trainingType``), in the gateway's
@@ -162,6 +165,10 @@ class JobCreate:
     #: ``Provider.tuned_model_reference``), so the provider can name what its
     #: upstream continues from.
     source_job: dict[str, Any] | None = None
+
+    #: The ledger row's public id, sent upstream where the provider keeps
+    #: one (see ``gateway_id``), so ``find_job`` can find the job later.
+    gateway_id: str | None = None
 
 
 @dataclass
@@ -399,6 +406,12 @@ class Provider:
         """Cancel the upstream Upload."""
         raise self._unsupported("Uploads")
 
+    def find_file(self, gateway_id: str, upload: FileUpload) -> RemoteFile | None:
+        """The file uploaded with ``FileUpload.gateway_id`` (``upload`` says
+        what was sent, without its bytes), or None when the provider proves
+        there is none. Raise ``ProviderNotSupported`` when it cannot tell."""
+        raise self._unsupported("Looking up uploads by the gateway's id")
+
     # ---- fine-tuning jobs --------------------------------------------
     def tuned_model_reference(self, model: str) -> str | None:
         """When ``model`` names a fine-tuned model by an upstream resource that
@@ -413,6 +426,12 @@ class Provider:
         """Create a job; every field of ``job`` must reach the upstream or be
         rejected with ProviderInputError / ProviderNotSupported."""
         raise self._unsupported("Creating fine-tuning jobs")
+
+    def find_job(self, gateway_id: str) -> RemoteJob | None:
+        """The job created with ``JobCreate.gateway_id``, or None when the
+        provider proves there is none. Raise ``ProviderNotSupported`` when
+        it cannot tell (the provider keeps no such tag)."""
+        raise self._unsupported("Looking up jobs by the gateway's id")
 
     def check_job(self, job: JobCreate) -> None:
         """Raise the 400 that ``create_job`` would raise for what this

@@ -35,6 +35,7 @@ from .upstream_errors import (
     error_fields,
     parse_body,
     redact,
+    redact_value,
     transport_error,
 )
 
@@ -122,13 +123,18 @@ class HttpClient:
         if not response.content:
             return {}
         try:
-            return response.json()
+            data = response.json()
         except ValueError as exc:
             raise ProviderFailure(
                 f"The provider '{self.provider}' answered with malformed JSON.",
                 provider=self.provider,
                 upstream_status=response.status_code,
             ) from exc
+        if self.secrets and any(secret in response.text for secret in self.secrets if secret):
+            # An upstream quoting the gateway's credential back must not put
+            # it in a user's answer, the ledger or the admin.
+            data = redact_value(data, self.secrets)
+        return data
 
     def download(self, path: str, **kwargs: Any) -> FileContent:
         """GET ``path`` as a byte stream (see ``stream_content``)."""

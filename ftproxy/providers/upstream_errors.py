@@ -70,6 +70,21 @@ def redact(text: str, secrets: Sequence[str] = ()) -> str:
     return _KEY_LIKE.sub("[redacted]", text)
 
 
+def redact_value(value: Any, secrets: Sequence[str]) -> Any:
+    """A decoded JSON value with the literal ``secrets`` redacted from every
+    string in it (keys included)."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret and len(secret) >= 8 and secret in value:
+                value = value.replace(secret, "[redacted]")
+        return value
+    if isinstance(value, dict):
+        return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(item, secrets) for item in value]
+    return value
+
+
 def check_response(
     response: requests.Response, provider: str, secrets: Sequence[str] = ()
 ) -> requests.Response:
@@ -91,6 +106,9 @@ def check_response(
     text = redact(text, secrets)
     if secrets and body is not None and any(secret in response.text for secret in secrets):
         body = None  # never keep a body that quotes a credential
+    for name in ("code", "param", "type"):  # they reach the client, the ledger and the admin
+        if isinstance(fields.get(name), str):
+            fields[name] = redact(fields[name], secrets)
     common = {
         "provider": provider,
         "upstream_status": status,

@@ -9,16 +9,12 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, models, transaction
 
 from ..conf import gateway
-from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError, may_have_happened
+from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
 from ..models import LedgerState
-from ..providers.base import Provider, ProviderTimeout
+from ..providers.base import Provider
 from .context import CallContext
 
 Row = TypeVar("Row", bound=models.Model)
-
-#: Said of creates that timed out: the request reached the provider, which
-#: may have acted on it.
-OUTCOME_UNKNOWN = " The request reached the provider, which may have created it anyway."
 
 API_LABELS = {"files_settings": "files", "finetune_settings": "fine-tuning"}
 
@@ -115,18 +111,6 @@ def page(
         )
     rows = list(queryset.order_by(f"{direction}created_at", f"{direction}id")[: limit + 1])
     return rows[:limit], len(rows) > limit
-
-
-def record_failure(row: Any, exc: BaseException, **fields: Any) -> None:
-    """Mark a ledger row whose upstream creation failed, outside any
-    transaction, so the record survives whatever the request does next."""
-    row.ledger_state = LedgerState.FAILED
-    row.ledger_error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ProviderTimeout) and may_have_happened(exc):
-        row.ledger_error += OUTCOME_UNKNOWN
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.save(update_fields=["ledger_state", "ledger_error", *fields, "updated"])
 
 
 def locate(

@@ -12,6 +12,10 @@ from ..providers.base import Provider, ProviderError
 
 T = TypeVar("T")
 
+#: The audit fact saying a provider hook was called during the request
+#: (read by the retry signal: before it, nothing can have happened upstream).
+UPSTREAM_CALLED = "upstream_called"
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -46,13 +50,28 @@ class CallContext:
 
     caller: Caller
     audit: dict[str, Any] = field(default_factory=dict)
+    #: Called with each ledger row a create records, and the provider it
+    #: goes to (``idempotency`` ties its claim to the row this way).
+    on_record: Callable[[Any, Provider], None] | None = None
 
     def note(self, **facts: Any) -> None:
         self.audit.update({k: v for k, v in facts.items() if v is not None})
 
+    @property
+    def reached_provider(self) -> bool:
+        """Whether a provider hook was called: from then on the provider
+        may have acted on the request."""
+        return bool(self.audit.get(UPSTREAM_CALLED))
+
+    def recorded(self, row: Any, provider: Provider) -> None:
+        """A create recorded ``row`` (still pending) for ``provider``."""
+        if self.on_record is not None:
+            self.on_record(row, provider)
+
     def upstream(self, provider: Provider, fn: Callable[..., T], *args: Any) -> T:
         """Call a provider hook, recording the provider and the time spent."""
         self.audit["provider"] = provider.name
+        self.audit[UPSTREAM_CALLED] = True
         started = time.monotonic()
         try:
             return fn(*args)

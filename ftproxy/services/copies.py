@@ -38,7 +38,7 @@ from ..providers.base import (
     UploadCreate,
 )
 from . import upload_store
-from .common import provider_of, record_failure
+from .common import provider_of
 from .context import CallContext
 
 #: ``JobEvent.source`` of the events that tell of a copy.
@@ -221,7 +221,7 @@ def copy_file(ctx: CallContext, original: File, target: Provider, param: str) ->
                     f"{param}: {original.public_id} is being copied to {target.name!r} by "
                     "another request; retry shortly."
                 )
-            record_failure(existing, RuntimeError("abandoned: the copy never finished"))
+            _record_failure(existing, RuntimeError("abandoned: the copy never finished"))
         try:
             with transaction.atomic():
                 row = File.objects.create(
@@ -301,9 +301,9 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
             _fail(exc, step, param, original, target.name)  # says which step, in place
         if remote is not None:  # uploaded, then refused: remove it again, best effort
             _delete_quietly(ctx, target, remote.remote_id)
-            record_failure(row, exc, remote_id=remote.remote_id)
+            _record_failure(row, exc, remote_id=remote.remote_id)
         else:
-            record_failure(row, exc)
+            _record_failure(row, exc)
         raise
     row.remote_id = remote.remote_id
     if not target.mints_ids:
@@ -451,3 +451,14 @@ def with_notes(
         return events, has_more
     room = max(limit - len(events), 0)
     return [*events, *notes[:room]], len(notes) > room
+
+
+def _record_failure(row: File, exc: BaseException, **fields: Any) -> None:
+    """Mark a copy that failed, outside any transaction, so the record
+    survives whatever the request does next; a failed copy is not reused
+    (the next job copies again)."""
+    row.ledger_state = LedgerState.FAILED
+    row.ledger_error = (getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")[:2000]
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save(update_fields=["ledger_state", "ledger_error", *fields, "updated"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from django.utils import timezone
@@ -28,11 +28,11 @@ from .common import (
     not_found,
     page,
     provider_of,
-    record_failure,
     save_adopted,
     visible,
 )
 from .context import CallContext
+from .reconcile import settle_failed_create
 from .status import describe_file
 
 logger = logging.getLogger("ftproxy.services")
@@ -156,7 +156,7 @@ def create_file(
         filename=filename,
         purpose=purpose,
         expires_after=expires_after,
-        send=lambda: provider.upload_file(upload),
+        send=lambda gateway_id: provider.upload_file(replace(upload, gateway_id=gateway_id)),
     )
 
 
@@ -169,11 +169,12 @@ def store_file(
     filename: str,
     purpose: str,
     expires_after: dict[str, Any] | None,
-    send: Callable[[], RemoteFile],
+    send: Callable[[str], RemoteFile],
 ) -> File:
     """Record the scanned file, call ``send`` (the upstream call that
-    creates it), record the outcome. Also how a completed Upload becomes a
-    ledger file."""
+    creates it, given the row's public id to tag the upload with where the
+    provider keeps one), record the outcome. Also how a completed Upload
+    becomes a ledger file."""
     now = timezone.now()
     row = File.objects.create(
         public_id=mint_id("file"),
@@ -194,19 +195,36 @@ def store_file(
         max_example_tokens=scan.max_example_tokens,
     )
     ctx.note(object_id=row.public_id)
+    ctx.recorded(row, provider)
     try:
-        remote = ctx.upstream(provider, send)
+        remote = ctx.upstream(provider, send, row.public_id)
+        link_file(row, remote, provider)
     except Exception as exc:
-        record_failure(row, exc)
+        settle_failed_create(row, exc, reached_provider=ctx.reached_provider)
         raise
+    ctx.note(object_id=row.public_id)
+    return row
+
+
+def link_file(row: File, remote: RemoteFile, provider) -> None:
+    """Tie the pending row to the file upstream: remote id, public id, the
+    provider's view of it and ``ok``, in one save."""
     row.remote_id = remote.remote_id
     if not provider.mints_ids:
         row.public_id = remote.remote_id
     changed = _apply(row, remote)
     row.ledger_state = LedgerState.OK
-    row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
-    ctx.note(object_id=row.public_id)
-    return row
+    row.ledger_error = ""
+    row.save(
+        update_fields=[
+            *changed,
+            "remote_id",
+            "public_id",
+            "ledger_state",
+            "ledger_error",
+            "updated",
+        ]
+    )
 
 
 def list_files(

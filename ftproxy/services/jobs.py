@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F, Func, TextField
 from django.utils import timezone
 
@@ -23,13 +24,13 @@ from .common import (
     locate,
     page,
     provider_of,
-    record_failure,
     save_adopted,
     visible,
 )
 from .context import CallContext
 from .continuation import source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
+from .reconcile import link_job, settle_failed_create
 from .status import change_status
 
 GS_PREFIX = "gs://"
@@ -150,10 +151,12 @@ def create_job(
             retrained_from=retrained_from,
         )
     ctx.note(object_id=job.public_id)
+    ctx.recorded(job, provider)
     try:
         placed = plan.carry_out(ctx, job)
     except Exception as exc:
-        record_failure(job, exc)  # no job upstream: the copy failed first
+        # No job upstream: the copy failed before the create was sent.
+        settle_failed_create(job, exc, reached_provider=False)
         raise
     training_ref = placed.get("training_file", training_ref)
     validation_ref = placed.get("validation_file", validation_ref)
@@ -169,20 +172,22 @@ def create_job(
         metadata=body.get("metadata"),
         training_type=training_type,
         source_job=source_job,
+        gateway_id=job.public_id,
     )
     try:
         remote = ctx.upstream(provider, provider.create_job, request)
+        link_job(
+            job,
+            remote,
+            public_id=job.public_id if provider.mints_ids else remote.remote_id,
+            source="create",
+        )
     except Exception as exc:
-        record_failure(job, exc)  # status stays empty: no job was observed upstream
+        # Failed, or left pending for the reconciler when the job may exist
+        # upstream; the status stays empty either way (the row is not served).
+        settle_failed_create(job, exc, reached_provider=ctx.reached_provider)
         raise
-    job.remote_id = remote.remote_id
-    if not provider.mints_ids:
-        job.public_id = remote.remote_id
-    job.created_at = remote.created_at or now
-    job.ledger_state = LedgerState.OK
-    job.save(update_fields=["remote_id", "public_id", "created_at", "ledger_state", "updated"])
     ctx.note(object_id=job.public_id)
-    change_status(job, remote, source="create")
     return job
 
 
@@ -250,6 +255,11 @@ def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[F
 
 def _adopt(ctx: CallContext, provider, job_id: str) -> FineTuningJob:
     remote = ctx.upstream(provider, provider.retrieve_job, job_id)
+    with transaction.atomic():  # the row and its first status together: never served empty
+        return _save_adopted_job(provider, remote)
+
+
+def _save_adopted_job(provider, remote) -> FineTuningJob:
     job = save_adopted(
         FineTuningJob(
             public_id=remote.remote_id,

@@ -26,6 +26,7 @@ import errno
 import io
 import shutil
 import time
+from dataclasses import replace
 from typing import IO, Any
 
 from django.db.models import F
@@ -340,8 +341,8 @@ def _finish(
                 expires_after=row.expires_after,
             )
 
-            def send() -> RemoteFile:
-                return provider.upload_file(upload)
+            def send(gateway_id: str) -> RemoteFile:
+                return provider.upload_file(replace(upload, gateway_id=gateway_id))
 
         file_row = store_file(
             ctx,
@@ -368,7 +369,7 @@ def _forwarded_complete(
 ):
     """The upstream ``complete`` call, answering the file it created."""
 
-    def send() -> RemoteFile:
+    def send(gateway_id: str) -> RemoteFile:  # the upstream upload has its own id
         remote = provider.complete_upload(row.remote_id, [p.remote_id for p in parts], md5)
         upstream.update(remote.raw)
         if remote.file is None:

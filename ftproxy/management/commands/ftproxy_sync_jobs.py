@@ -21,6 +21,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
+from ftproxy.services.reconcile import reconcile_pending
+from ftproxy.services.spool import clean_spool
 from ftproxy.services.sync import SyncResult, row_locking_supported, sync_jobs
 from ftproxy.services.upload_cleanup import clean_up_uploads
 from ftproxy.services.webhooks import deliver_due
@@ -126,6 +128,8 @@ class Command(BaseCommand):
         previous = self._on_interrupt(stop)
         try:
             while True:
+                if not job_ids:
+                    self._settle_pending(provider)
                 result = sync_jobs(
                     provider=provider,
                     job_ids=job_ids,
@@ -173,6 +177,16 @@ class Command(BaseCommand):
             self.stderr.write("\nStopping after the current batch (Ctrl-C again to abort).")
 
         return {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+
+    def _settle_pending(self, provider: str | None) -> None:
+        """Creates whose request is over and whose outcome is unknown: linked,
+        failed, or flagged for an admin (see ``services.reconcile``)."""
+        clean_spool()
+        counts = reconcile_pending(provider=provider)
+        if any(counts.values()):
+            self.stdout.write(
+                "pending creates: " + " ".join(f"{name}={count}" for name, count in counts.items())
+            )
 
     def _progress(self, result: SyncResult) -> None:
         self.stdout.write(

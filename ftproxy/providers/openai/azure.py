@@ -178,10 +178,9 @@ class AzureProvider(OpenAIProvider):
             raise self._needs_v1("expires_after", "expires_after")
         return super().upload_fields(upload)
 
-    def upstream_metadata(self, job: JobCreate) -> dict[str, str] | None:
-        """v1 takes job metadata; dated versions have no such field, so it
-        stays in the gateway's ledger only."""
-        return job.metadata if self.is_v1 else None
+    @property
+    def tags_jobs(self) -> bool:  # dated versions keep no job metadata
+        return self.is_v1
 
     def job_body(self, job: JobCreate) -> dict[str, Any]:
         """OpenAI's body plus ``trainingType`` (the job's or the entry's

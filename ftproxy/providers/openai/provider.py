@@ -25,6 +25,7 @@ from ..base import (
     RemoteUpload,
     UploadCreate,
 )
+from ..gateway_id import GATEWAY_ID_KEY, gateway_id_of, with_gateway_id, without_gateway_id
 from ..http import HttpClient
 from ..uploads import multipart_upload
 
@@ -126,6 +127,9 @@ class OpenAIProvider(Provider):
                 fields.append((f"expires_after[{key}]", str(value)))
         return fields
 
+    #: Whether jobs carry the gateway's id in ``metadata`` (see ``gateway_id``).
+    tags_jobs = True
+
     def job_body(self, job: JobCreate) -> dict[str, Any]:
         """The JSON body of a job creation: every field that is set, and the
         metadata that ``upstream_metadata`` sends."""
@@ -143,12 +147,15 @@ class OpenAIProvider(Provider):
         return body
 
     def upstream_metadata(self, job: JobCreate) -> dict[str, str] | None:
-        """The ``metadata`` sent upstream with a job, or None to send none.
+        """The ``metadata`` sent upstream with a job, or None to send none:
+        the user's, with the gateway's id added, where the upstream keeps job
+        metadata (``tags_jobs``).
 
-        The one place that decides it (subclasses override): the gateway keeps
-        the job's metadata in its ledger whatever is sent, and answers with
-        the ledger's copy."""
-        return job.metadata
+        The one place that decides it: the gateway keeps the job's metadata
+        in its ledger whatever is sent, and answers with the ledger's copy."""
+        if not self.tags_jobs:
+            return None
+        return with_gateway_id(job.metadata, job.gateway_id)
 
     # ---- answer normalisation (overridden by subclasses) ----------------
     def normalise_file(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -266,6 +273,30 @@ class OpenAIProvider(Provider):
         """What ``job_body`` refuses (a dated Azure version's narrower API)."""
         self.job_body(job)
 
+    def find_job(self, gateway_id: str) -> RemoteJob | None:
+        """``GET fine_tuning/jobs?metadata[ftproxy_job_id]=…``. An empty list
+        proves there is none; an answer that ignored the filter (jobs, none
+        of them ours) proves nothing."""
+        if not self.tags_jobs:
+            raise self._unsupported("Looking up jobs by the gateway's id")
+        data = self.client.json(
+            "GET",
+            "fine_tuning/jobs",
+            params={f"metadata[{GATEWAY_ID_KEY}]": gateway_id, "limit": 10},
+        )
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise ProviderFailure(
+                f"The provider '{self.name}' answered with a malformed job list.",
+                provider=self.name,
+            )
+        for item in items:
+            if isinstance(item, dict) and gateway_id_of(item.get("metadata")) == gateway_id:
+                return self.to_job(item)
+        if items:
+            raise self._unsupported("Filtering jobs by metadata")
+        return None
+
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         """``GET fine_tuning/jobs/{id}``."""
         return self.to_job(self.client.json("GET", _job_path(remote_id)))
@@ -325,6 +356,8 @@ class OpenAIProvider(Provider):
 
     def to_job(self, data: Any) -> RemoteJob:
         raw = self._object(data, "fine-tuning job")
+        if gateway_id_of(raw.get("metadata")):  # the gateway's tag never travels further
+            raw = {**raw, "metadata": without_gateway_id(raw["metadata"])}
         data = self.normalise_job(dict(raw))
         raw_status = str(data.get("status") or "")
         return RemoteJob(

@@ -120,9 +120,17 @@ class SandboxProvider(Provider):
             "status_details": None,
             "content_type": upload.content_type,
             "lines": lines,
+            "gateway_id": upload.gateway_id,
         }
         self.store.write("files", record)
         return self._remote_file(record)
+
+    def find_file(self, gateway_id: str, upload: FileUpload) -> RemoteFile | None:
+        """The file whose upload carried ``gateway_id``, or None."""
+        for record in self.store.records("files"):
+            if record.get("gateway_id") == gateway_id:
+                return self._remote_file(record)
+        return None
 
     def retrieve_file(self, remote_id: str) -> RemoteFile:
         """The stored file; ProviderNotFound if unknown, deleted or expired."""
@@ -212,6 +220,13 @@ class SandboxProvider(Provider):
         }
         self.store.write("jobs", record)
         return self._remote_job(record)
+
+    def find_job(self, gateway_id: str) -> RemoteJob | None:
+        """The job whose create carried ``gateway_id``, or None."""
+        for record in self.store.records("jobs"):
+            if (record.get("request") or {}).get("gateway_id") == gateway_id:
+                return self._remote_job(record)
+        return None
 
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         """The job as of now, computed from its stored timeline."""

@@ -81,6 +81,14 @@ class SandboxStore:
         except FileNotFoundError:
             return None
 
+    def records(self, kind: str) -> Iterator[dict[str, Any]]:
+        """Every record of ``kind`` (a scan: for the rare lookups by content)."""
+        for path in sorted(self._dir(kind).glob("*.json")):
+            try:
+                yield json.loads(path.read_text(encoding="utf-8"))
+            except (FileNotFoundError, ValueError):
+                continue  # deleted, or being replaced, meanwhile
+
     def write(self, kind: str, record: dict[str, Any]) -> None:
         """Replace the record named by ``record["id"]`` atomically."""
         directory = self._dir(kind)

@@ -13,6 +13,7 @@ import unicodedata
 from typing import Any
 
 from ..base import JobCreate, ProviderInputError
+from ..gateway_id import with_gateway_id
 from .dataset import CHAT, PREFERENCE, converted_format
 
 MAX_LABELS = 64
@@ -61,8 +62,9 @@ def tuning_job_body(job: JobCreate, options: dict[str, Any] | None = None) -> di
     body[SPEC_FIELDS[kind]] = spec
     if job.suffix:
         body["tunedModelDisplayName"] = job.suffix
-    if job.metadata:
-        body["labels"] = labels_from_metadata(job.metadata)
+    labels = with_gateway_id(job.metadata, job.gateway_id)
+    if labels:
+        body["labels"] = labels_from_metadata(labels)
     if options.get("service_account"):
         body["serviceAccount"] = options["service_account"]
     if options.get("encryption_kms_key"):

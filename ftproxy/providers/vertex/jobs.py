@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..base import Page, ProviderFailure, RemoteCheckpoint, RemoteEvent, RemoteJob
+from ..gateway_id import gateway_id_of, without_gateway_id
 from .job_body import ADAPTER_SIZES
 
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
@@ -85,7 +86,9 @@ def remote_job(data: dict[str, Any], project: str) -> RemoteJob:
     if hyper.get("adapterSize") in ADAPTER_SIZE_NUMBERS:
         method_hyperparameters["adapter_size"] = ADAPTER_SIZE_NUMBERS[hyper["adapterSize"]]
     tuned = data.get("tunedModel") or {}
-    labels = data.get("labels") or None
+    labels = without_gateway_id(data.get("labels") or None)
+    if gateway_id_of(data.get("labels")):  # the gateway's tag never travels further
+        data = {**data, "labels": labels}
     return RemoteJob(
         remote_id=data["name"],
         # A continued job has no baseModel: the model the user named (a tuned

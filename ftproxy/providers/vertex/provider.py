@@ -36,18 +36,19 @@ from ..base import (
     RemoteFile,
     RemoteJob,
 )
+from ..gateway_id import GATEWAY_ID_KEY, gateway_id_of
 from ..http import HttpClient
 from ..uploads import BoundedReader, StreamedBody
 from .auth import auth_error, authorized_session, credentials_info
-from .dataset import CHAT, CONVERTED_FOLDERS, OBJECT_ROOT, convert_jsonl
+from .dataset import CHAT, CONVERTED_FOLDERS, OBJECT_ROOT, PREFERENCE, convert_jsonl
 from .job_body import JOB_OPTIONS, check_job_options, tuned_model_reference, tuning_job_body
 from .jobs import checkpoint_page, remote_job
 
 GCS_API_BASE = "https://storage.googleapis.com"
 #: The Gemini-format copy of a fine-tune file sits in this sub-folder, next
-#: to the user's original: ``…/ftproxy/<uuid>/gemini/<name>`` beside
-#: ``…/ftproxy/<uuid>/<name>``; a copy of preference (DPO) examples sits in
-#: ``…/<uuid>/gemini-preference/<name>``, so the URI says which format it holds.
+#: to the user's original: ``…/ftproxy/<file id>/gemini/<name>`` beside
+#: ``…/ftproxy/<file id>/<name>``; a copy of preference (DPO) examples sits in
+#: ``…/<file id>/gemini-preference/<name>``, so the URI says which format it holds.
 CONVERTED_FOLDER = CONVERTED_FOLDERS[CHAT]
 CONVERTED_CONTENT_TYPE = "application/jsonl"
 _UUID_HEX = re.compile(r"^[0-9a-f]{32}$")
@@ -229,20 +230,17 @@ class VertexProvider(Provider):
 
         ``fine-tune`` files are converted to Vertex tuning JSONL first (every
         line, before anything is sent, so a bad line costs no upload); the
-        user's bytes go to ``<prefix>/ftproxy/<uuid>/<name>`` and the
-        converted copy, which the URI names, to ``…/<uuid>/gemini/<name>``
-        (chat examples) or ``…/<uuid>/gemini-preference/<name>`` (DPO).
+        user's bytes go to ``<prefix>/ftproxy/<file id>/<name>`` and the
+        converted copy, which the URI names, to ``…/<file id>/gemini/<name>``
+        (chat examples) or ``…/<file id>/gemini-preference/<name>`` (DPO).
         Other purposes are stored once, unchanged.
         """
         self.check_upload(upload)
-        folder = "/".join(p for p in (self.prefix, OBJECT_ROOT, uuid.uuid4().hex) if p)
-        filename = safe_filename(upload.filename)
-        original = f"{folder}/{filename}"
+        folder, filename, original, remote = self._object_names(upload)
         raw: dict[str, Any] = {"bucket": self.bucket, "original_object": original}
         if upload.purpose != "fine-tune":
             upload.stream.seek(0)
             self._upload_object(original, upload.stream, upload.size, upload.content_type)
-            remote = original
         else:
             # The converted size is only known once converted: spool to disk.
             with tempfile.TemporaryFile() as converted:
@@ -268,6 +266,49 @@ class VertexProvider(Provider):
             created_at=int(time.time()),
             status="processed",
             raw=raw,
+        )
+
+    def _object_names(self, upload: FileUpload) -> tuple[str, str, str, str]:
+        """(folder, file name, original object, object the URI names). The
+        folder is named by the gateway's id when there is one, so the upload
+        can be found again (``find_file``)."""
+        folder_id = upload.gateway_id or uuid.uuid4().hex
+        folder = "/".join(p for p in (self.prefix, OBJECT_ROOT, folder_id) if p)
+        filename = safe_filename(upload.filename)
+        original = f"{folder}/{filename}"
+        if upload.purpose != "fine-tune":
+            return folder, filename, original, original
+        return folder, filename, original, f"{folder}/{CONVERTED_FOLDER}/{filename}"
+
+    def find_file(self, gateway_id: str, upload: FileUpload) -> RemoteFile | None:
+        """The upload's objects in Cloud Storage: the one the URI names is
+        written last, so its existence means the upload finished."""
+        folder, filename, original, remote = self._object_names(
+            FileUpload(upload.filename, upload.purpose, upload.stream, upload.size,
+                       gateway_id=gateway_id)
+        )  # fmt: skip
+        # A fine-tune file's converted copy sits in its format's folder.
+        candidates = (
+            [f"{folder}/{CONVERTED_FOLDERS[kind]}/{filename}" for kind in (CHAT, PREFERENCE)]
+            if upload.purpose == "fine-tune"
+            else [remote]
+        )
+        for remote in candidates:
+            try:
+                data = self._json("GET", self._object_url(self.bucket, remote))
+                break
+            except ProviderNotFound:
+                continue
+        else:
+            return None
+        return RemoteFile(
+            remote_id=f"gs://{self.bucket}/{remote}",
+            filename=upload.filename,
+            purpose=upload.purpose,
+            bytes=upload.size,
+            created_at=int(time.time()),
+            status="processed",
+            raw={"bucket": self.bucket, "original_object": original, "found": data},
         )
 
     def _upload_object(self, name: str, stream: Any, size: int, content_type: str) -> None:
@@ -399,6 +440,24 @@ class VertexProvider(Provider):
             ),
             self.job_options,
         )
+
+    def find_job(self, gateway_id: str) -> RemoteJob | None:
+        """List ``tuningJobs`` filtered on the gateway's label. An empty
+        list proves there is none; jobs that are not ours (a filter that was
+        not applied) prove nothing."""
+        path = f"v1/projects/{self.project}/locations/{self.location}/tuningJobs"
+        data = self._json(
+            "GET",
+            path,
+            params={"filter": f'labels.{GATEWAY_ID_KEY}="{gateway_id}"', "pageSize": 10},
+        )
+        items = data.get("tuningJobs") if isinstance(data, dict) else None
+        for item in items or []:
+            if isinstance(item, dict) and gateway_id_of(item.get("labels")) == gateway_id:
+                return remote_job(item, self.project)
+        if items:
+            raise self._unsupported("Filtering tuning jobs by label")
+        return None
 
     def retrieve_job(self, remote_id: str) -> RemoteJob:
         """GET the ``TuningJob``."""

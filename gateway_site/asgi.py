@@ -1,0 +1,21 @@
+"""The ASGI entry point ``make run`` serves (uvicorn; see ``serving``)."""
+
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
+django.setup(set_prefix=False)
+
+from ftproxy.conf import gateway  # noqa: E402
+from ftproxy.services.spool import clean_spool  # noqa: E402
+from gateway_site.serving import (  # noqa: E402
+    BODY_SLACK_BYTES,
+    GatewayASGIHandler,
+    GuardedApplication,
+)
+
+clean_spool()  # spool files of requests that died with an earlier server
+application = GuardedApplication(
+    GatewayASGIHandler(), max_body_bytes=lambda: gateway().max_upload_bytes + BODY_SLACK_BYTES
+)

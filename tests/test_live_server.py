@@ -1,0 +1,347 @@
+"""The server ``make run`` starts (uvicorn + the gateway's ASGI handler),
+driven over real sockets on 127.0.0.1: slow and lying clients hold only
+their own connection, chunked uploads work, downloads stream, and a
+database outage (through a TCP proxy the test controls) is a fast 503 that
+the gateway recovers from.
+
+Every loop here is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import MASTER_KEY, TRAINING
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
+#: The server's header and body-idle timeouts in these tests (seconds).
+READ_TIMEOUT = 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(var_dir: Path, **extra: str) -> dict[str, str]:
+    config = var_dir / "config.yaml"
+    entry = {
+        "custom_llm_provider": "sandbox",
+        "storage_dir": str(var_dir / "sandbox"),
+        "validate_seconds": 0,
+        "queue_seconds": 0,
+        "run_seconds": 3600,
+    }
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "general_settings": {"master_key": "os.environ/FTPROXY_MASTER_KEY"},
+                "finetune_settings": [entry],
+                "files_settings": [dict(entry)],
+                "ftproxy_settings": {"max_upload_mb": 4},
+            }
+        )
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        FTPROXY_CONFIG=str(config),
+        FTPROXY_VAR_DIR=str(var_dir),
+        FTPROXY_MASTER_KEY=MASTER_KEY,
+        DJANGO_SECRET_KEY="test-secret-key-for-the-live-server",
+        FTPROXY_HEADER_TIMEOUT_SECONDS=str(READ_TIMEOUT),
+        FTPROXY_BODY_TIMEOUT_SECONDS=str(READ_TIMEOUT),
+        **extra,
+    )
+    return env
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], *, migrate: bool = True) -> Iterator[tuple[str, Path]]:
+    """The Makefile's server command on a free port; yields (base url, log file)."""
+    if migrate:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+    port = free_port()
+    log = Path(env["FTPROXY_VAR_DIR"]) / "server.log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "gateway_site.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--http",
+                "gateway_site.serving:GatewayHttpProtocol",
+                "--timeout-keep-alive",
+                "5",
+                "--lifespan",
+                "off",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/health/liveliness", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(log.read_text()) from None
+                time.sleep(0.1)
+        try:
+            yield base, log
+        except BaseException:
+            sys.stderr.write(log.read_text()[-6000:])  # the server's side of a failure
+            raise
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    with serving(server_env(tmp_path_factory.mktemp("live-server"))) as (base, _):
+        yield base
+
+
+def slow_client(port: int, kind: str) -> socket.socket:
+    """A connection that sends part of a request and then stalls."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if kind == "headers":
+        sock.sendall(b"POST /v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    else:  # a Content-Length longer than the body that follows
+        sock.sendall(
+            b"POST /v1/fine_tuning/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"model": '
+        )
+    return sock
+
+
+def read_all(sock: socket.socket, deadline: float) -> bytes:
+    data = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_health_answers_while_64_slow_clients_hold_connections_then_they_are_cut(server):
+    port = int(server.rsplit(":", 1)[1])
+    slow = [slow_client(port, "headers" if i % 2 else "body") for i in range(64)]
+    try:
+        started = time.monotonic()
+        for _ in range(3):
+            assert requests.get(f"{server}/health/liveliness", timeout=2).status_code == 200
+            assert requests.get(f"{server}/health/readiness", timeout=2).status_code == 200
+        assert requests.get(f"{server}/v1/files", headers=AUTH, timeout=2).status_code == 200
+        assert time.monotonic() - started < READ_TIMEOUT  # answered while all 64 were open
+        deadline = time.monotonic() + READ_TIMEOUT * 2 + 2
+        answers = [read_all(sock, deadline) for sock in slow]
+    finally:
+        for sock in slow:
+            sock.close()
+    assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers[:2]
+    assert all(b"request_timeout" in answer for answer in answers)
+
+
+def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
+    boundary = "ftproxy-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: application/jsonl\r\n\r\n".encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_chunked_upload_works_and_its_content_streams_back(server):
+    body, content_type = multipart({"purpose": "fine-tune"}, "train.jsonl", TRAINING)
+
+    def chunks():  # no length known in advance: requests sends it chunked
+        for start in range(0, len(body), 500):
+            yield body[start : start + 500]
+
+    response = requests.post(
+        f"{server}/v1/files",
+        data=chunks(),
+        headers={**AUTH, "Content-Type": content_type},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["bytes"] == len(TRAINING)
+    content = requests.get(
+        f"{server}/v1/files/{response.json()['id']}/content", headers=AUTH, timeout=10
+    )
+    assert content.content == TRAINING
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(server):
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/files HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+            b"boundary=x\r\nContent-Length: 50000000\r\n\r\n"
+        )
+        answer = read_all(sock, time.monotonic() + 3)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"request_too_large" in answer
+
+
+# --------------------------------------------------------------------------
+# A database outage, through a TCP proxy the test controls
+# --------------------------------------------------------------------------
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target; can freeze (hold every byte,
+    keep connections open, as a dead link does) and thaw."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.frozen = threading.Event()
+        self.stopped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        source.settimeout(0.2)
+        while not self.stopped.is_set():
+            if self.frozen.is_set():
+                time.sleep(0.05)  # hold the bytes: nothing moves on a frozen link
+                continue
+            try:
+                data = source.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            try:
+                sink.sendall(data)
+            except OSError:
+                break
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def test_a_frozen_database_link_is_a_fast_503_and_the_gateway_recovers(tmp_path, transactional_db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the outage runs through a TCP link: PostgreSQL")
+    settings = connection.settings_dict
+    proxy = TcpProxy((settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)))
+    url = f"postgres://{settings['USER']}@127.0.0.1:{proxy.port}/{settings['NAME']}"
+    env = server_env(
+        tmp_path,
+        DATABASE_URL=url,
+        FTPROXY_DB_TCP_USER_TIMEOUT_MS="1500",
+        FTPROXY_DB_CONNECT_TIMEOUT="1",
+    )
+    body = {"model": "gpt-4o-mini", "training_file": "file-x"}
+    try:
+        with serving(env, migrate=False) as (base, log):
+            assert requests.get(f"{base}/health/readiness", timeout=5).status_code == 200
+            assert requests.get(f"{base}/v1/fine_tuning/jobs", headers=AUTH, timeout=5).ok
+            proxy.frozen.set()
+            started = time.monotonic()
+            ready = requests.get(f"{base}/health/readiness", timeout=10)
+            assert ready.status_code == 503
+            assert time.monotonic() - started < 2.5
+            started = time.monotonic()
+            assert requests.get(f"{base}/health/liveliness", timeout=2).status_code == 200
+            assert time.monotonic() - started < 0.5  # touches nothing
+            started = time.monotonic()
+            created = requests.post(
+                f"{base}/v1/fine_tuning/jobs", json=body, headers=AUTH, timeout=30
+            )
+            assert created.status_code == 503, created.text
+            assert "x-should-retry" not in created.headers  # nothing reached a provider
+            assert time.monotonic() - started < 15  # bounded, not hung
+            proxy.frozen.clear()
+            deadline = time.monotonic() + 20
+            while requests.get(f"{base}/health/readiness", timeout=5).status_code != 200:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            listed = requests.get(f"{base}/v1/fine_tuning/jobs", headers=AUTH, timeout=10)
+            assert listed.status_code == 200  # recovered
+        logged = log.read_text()
+        assert logged.count("Traceback") == 0  # outages log lines, not tracebacks
+    finally:
+        proxy.close()
