@@ -28,8 +28,7 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "ftproxy on http://$(HOST):$(PORT)  (master key: $$FTPROXY_MASTER_KEY, config: $$FTPROXY_CONFIG)"
-	$(BIN)/gunicorn gateway_site.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
-		--threads 4 --timeout 660 --access-logfile -
+	$(BIN)/python -m gateway_site.serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -38,8 +37,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: migrate
-	$(BIN)/python bench/run.py
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
