@@ -57,7 +57,8 @@ logger = logging.getLogger("ftproxy.sync")
 #: ``BATCH_SIZE`` jobs over ``workers`` threads, each call bounded by the
 #: entry's timeout and retries.
 LEASE_SECONDS = 300
-#: Jobs claimed per transaction.
+#: Jobs claimed per transaction: at least this, and two per worker thread
+#: (so no thread idles while the batch's slowest call finishes).
 BATCH_SIZE = 10
 #: ``sync_error`` is cut to this many characters.
 MAX_ERROR_LENGTH = 2000
@@ -100,17 +101,19 @@ def sync_jobs(
     older_than: float | None = None,
     progress: Callable[[SyncResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     lease_seconds: float = LEASE_SECONDS,
 ) -> SyncResult:
     """Refresh every job whose provider status is not final; one round.
 
     ``provider`` limits the round to one configured entry, ``job_ids`` to
     those public ids; ``older_than`` skips jobs synced within that many
-    seconds. ``workers`` threads make the upstream calls (each closes its
-    database connection when done). ``progress`` is called with the running
-    totals after each job; ``should_stop`` is asked before each batch, so a
-    stop request ends the round after the current batch.
+    seconds. ``workers`` threads make the upstream calls (each keeps its
+    database connection for the round and closes it at the end); a batch
+    is ``batch_size`` jobs, by default ``BATCH_SIZE`` or two per worker.
+    ``progress`` is called with the running totals after each job;
+    ``should_stop`` is asked before each batch, so a stop request ends the
+    round after the current batch.
 
     A job that fails (``ProviderError``, ``GatewayError`` or anything
     unexpected) gets ``sync_error`` and ``synced_at`` set, is counted in
@@ -122,7 +125,7 @@ def sync_jobs(
     result = SyncResult(row_locking=row_locking_supported())
     lock = threading.Lock()
     workers = max(1, int(workers))
-    batch_size = max(1, int(batch_size))
+    batch_size = max(1, int(batch_size)) if batch_size else max(BATCH_SIZE, 2 * workers)
     ids = list(job_ids) if job_ids is not None else None
 
     def record(public_id: str, changed: bool, error: str | None) -> None:
@@ -136,15 +139,11 @@ def sync_jobs(
             if progress is not None:
                 progress(result)
 
-    def run(claim: tuple[int, str], *, own_connection: bool) -> None:
+    def run(claim: tuple[int, str]) -> None:
         pk, public_id = claim
-        try:
-            outcome = _sync_one(pk, public_id, owner, lease_seconds)
-            if outcome is not None:  # None: the lease went to another worker
-                record(public_id, *outcome)
-        finally:
-            if own_connection:
-                connections.close_all()
+        outcome = _sync_one(pk, public_id, owner, lease_seconds)
+        if outcome is not None:  # None: the lease went to another worker
+            record(public_id, *outcome)
 
     executor = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
@@ -163,15 +162,32 @@ def sync_jobs(
                 break
             if executor is None:
                 for claim in batch:
-                    run(claim, own_connection=False)
+                    run(claim)
             else:
                 # list() waits for the whole batch and re-raises any bug.
-                list(executor.map(lambda claim: run(claim, own_connection=True), batch))
+                list(executor.map(run, batch))
     finally:
         if executor is not None:
+            _close_thread_connections(executor, workers)
             executor.shutdown(wait=True)
         result.seconds = time.monotonic() - started
     return result
+
+
+def _close_thread_connections(executor: ThreadPoolExecutor, workers: int) -> None:
+    """Close the database connection of each of the executor's threads: one
+    task per thread, held at a barrier until every thread has one."""
+    barrier = threading.Barrier(workers)
+
+    def close() -> None:
+        try:
+            barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            pass
+        connections.close_all()
+
+    for future in [executor.submit(close) for _ in range(workers)]:
+        future.result()
 
 
 def _candidates(
@@ -249,6 +265,7 @@ def _sync_one(
         job = FineTuningJob.objects.get(pk=pk)
         if not _renew_lease(job, owner, lease_seconds):
             return None
+        job.synced_at = timezone.now()  # _release writes it: change_status need not
         ctx = CallContext(caller=MASTER)
         changed = run_job_hook(ctx, job, "retrieve", source="sync")
         _release(pk, owner)
@@ -264,9 +281,15 @@ def _sync_one(
 
 
 def _release(pk: int, owner: str, *, error: str | None = None) -> None:
-    """Drop ``owner``'s lease on the job; with ``error``, record the failure."""
-    fields: dict[str, object] = {"lease_owner": "", "lease_expires_at": None}
+    """Drop ``owner``'s lease on the job and mark it synced (``change_status``
+    leaves a fresh ``synced_at`` alone); with ``error``, record the failure."""
+    now = timezone.now()
+    fields: dict[str, object] = {
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "synced_at": now,
+        "updated": now,
+    }
     if error is not None:
-        now = timezone.now()
-        fields.update(sync_error=error, synced_at=now, updated=now)
+        fields.update(sync_error=error)
     FineTuningJob.objects.filter(pk=pk, lease_owner=owner).update(**fields)
