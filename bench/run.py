@@ -88,9 +88,9 @@ def wait_http(url: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
@@ -222,11 +222,12 @@ class Bench:
     def start_gateway(self, env: dict[str, str]) -> int:
         from gateway_site.serve import command
 
+        self.log = self.workdir / "gateway.log"
         server = self.start(
             command(f"127.0.0.1:{self.gateway_port}", 1),
             env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
         )
         wait_http(f"http://127.0.0.1:{self.gateway_port}/health/liveliness")
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
@@ -419,10 +420,11 @@ class Bench:
             return sum(counts) / (time.perf_counter() - started)
 
         profile = None
-        if self.args.profile and shutil.which("py-spy"):
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if self.args.profile and Path(spy).exists():
             out = RESULTS / f"profile-{self.result['database']}.txt"
             profile = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(worker), "--format", "raw", "--nonblocking"]
+                [spy, "record", "--pid", str(worker), "--format", "raw", "--nonblocking"]
                 + ["--duration", str(int(seconds * 2 + 1)), "--output", str(out)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -453,10 +455,11 @@ class Bench:
                 reset = reset_peak_rss(worker)
                 started = time.perf_counter()
                 with path.open("rb") as handle:
-                    client.with_options(timeout=600).files.create(
+                    answer = client.with_options(timeout=600).files.create(
                         file=("big.jsonl", handle, "application/jsonl"), purpose="fine-tune"
                     )
                 walls[label].append(time.perf_counter() - started)
+                assert answer.bytes >= size, (label, answer.bytes, size)  # all of it arrived
                 if label == "gateway":
                     peak = proc_kib(worker, "VmHWM")
                     growth.append((peak - before) / 1024 if reset else None)
@@ -574,6 +577,11 @@ class Bench:
             if self.database_url:
                 self.result["list_1m"] = self.million(gateway_url, direct, seeded["key_1m"])
             self.result["sync"] = self.sync(env)
+        except BaseException:
+            log = getattr(self, "log", None)
+            if log is not None and log.exists():
+                sys.stderr.write(log.read_text()[-5000:])
+            raise
         finally:
             self.stop()
         self.result["seconds"] = round(time.perf_counter() - started, 1)

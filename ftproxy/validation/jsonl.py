@@ -129,7 +129,7 @@ class FineTuneValidator:
         line = self.lines
         if line == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
-        if not raw.strip():
+        if not raw or raw.isspace():
             return
         try:
             obj = orjson.loads(raw)  # the fast path: most lines are plain, valid JSON
@@ -225,6 +225,8 @@ class FineTuneValidator:
     @staticmethod
     def _kind(obj: dict[str, Any]) -> str:
         chat = "messages" in obj
+        if chat and _PREFERENCE_KEYS.isdisjoint(obj):
+            return CHAT
         preference = sorted(k for k in obj if k in _PREFERENCE_KEYS)
         if chat and preference:
             raise _Invalid(
