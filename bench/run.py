@@ -129,8 +129,12 @@ def training_line(rng: random.Random) -> bytes:
 
 
 def write_training_file(path: Path, size: int) -> int:
+    """Chat examples, whole lines, until at least ``size`` bytes."""
     rng = random.Random(12)
-    lines = [training_line(rng) for _ in range(2000)]
+    lines, length = [], 0
+    while length < min(size, 2_000_000):
+        lines.append(training_line(rng))
+        length += len(lines[-1])
     block = b"".join(lines)
     with path.open("wb") as handle:
         written = 0
@@ -361,7 +365,7 @@ class Bench:
         cancel_ids = iter(seeded["cancel"])
         ten_kb = write_training_file(self.workdir / "10k.jsonl", 10 * 1024)
         data = (self.workdir / "10k.jsonl").read_bytes()
-        assert ten_kb >= 10 * 1024
+        assert 10 * 1024 <= ten_kb < 12 * 1024, ten_kb
         cases = {
             "jobs.retrieve": lambda c: c.fine_tuning.jobs.retrieve(seeded["job"]),
             "jobs.cancel": lambda c: c.fine_tuning.jobs.cancel(
@@ -482,19 +486,23 @@ class Bench:
         from ftproxy.validation import validate_fine_tune_file
 
         size = path.stat().st_size
-        validate, scan = [], []
-        for _ in range(1 if self.quick else 2):
+        validate, validate_wall, scan = [], [], []
+        for _ in range(1 if self.quick else 3):
             with path.open("rb") as handle:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.thread_time()
                 result = validate_fine_tune_file(handle)
-                validate.append(time.perf_counter() - started)
+                validate.append(time.thread_time() - cpu)
+                validate_wall.append(time.perf_counter() - started)
                 assert result.is_valid, result.summary()
             with path.open("rb") as handle:
-                started = time.perf_counter()
+                cpu = time.thread_time()
                 scan_upload(handle, "fine-tune")
-                scan.append(time.perf_counter() - started)
+                scan.append(time.thread_time() - cpu)
+        # CPU time of the validating thread: what one core does, whatever else
+        # runs on the machine (the wall-clock figure is kept beside it).
         return {
             "validation_mb_per_s": round(size / 1e6 / statistics.median(validate), 1),
+            "validation_wall_mb_per_s": round(size / 1e6 / statistics.median(validate_wall), 1),
             "scan_mb_per_s": round(size / 1e6 / statistics.median(scan), 1),
             "target_validation_mb_per_s": 150,
         }
@@ -666,10 +674,11 @@ def table(report: dict) -> str:
             )
             rows.append(
                 (
-                    "  validation, one core (MB/s)",
+                    "  validation, one core, CPU time (MB/s)",
                     db,
                     "",
-                    f"{u['validation_mb_per_s']:.0f} (scan {u['scan_mb_per_s']:.0f})",
+                    f"{u['validation_mb_per_s']:.0f} (wall {u['validation_wall_mb_per_s']:.0f}; "
+                    f"hash+validate {u['scan_mb_per_s']:.0f})",
                     "",
                     "",
                     f"≥ 150 {mark(u['validation_mb_per_s'] >= 150)}",
