@@ -120,6 +120,11 @@ def in_sync(world, job_id: str) -> str:
     return job_id
 
 
+def file_in_sync(world, file_id: str) -> str:
+    assert world["api"].get(f"/v1/files/{file_id}").status_code == 200
+    return file_id
+
+
 def own_file(world, file_id: str) -> str:
     return ledger_file(file_id, owner=world["key"]).public_id
 
@@ -168,7 +173,12 @@ ROUTES = {
         lambda w, r: None,
         lambda api, _: api.upload(TRAINING),
     ),
-    "files.retrieve": (
+    "files.retrieve, nothing changed": (
+        2,  # the file; the audit row (no write)
+        lambda w, r: file_in_sync(w, own_file(w, f"file-s{r}")),
+        lambda api, file: api.get(f"/v1/files/{file}"),
+    ),
+    "files.retrieve, changed": (
         3,  # the file; its update; the audit row
         lambda w, r: own_file(w, f"file-r{r}"),
         lambda api, file: api.get(f"/v1/files/{file}"),
