@@ -4,7 +4,7 @@ One round (``sync_jobs``) claims jobs in small batches, fetches each from
 its provider outside any transaction, records the answer through
 ``change_status`` (so each real change writes one ``JobEvent`` with source
 ``sync``, fills in cost on success and sends ``job_status_changed`` after
-commit), and releases the claim.
+commit), and releases the claims (the batch's synced jobs in one UPDATE).
 
 Several rounds may run at once, in threads, processes or on several hosts
 against one PostgreSQL. A job is claimed with ``SELECT … FOR UPDATE SKIP
@@ -139,11 +139,13 @@ def sync_jobs(
             if progress is not None:
                 progress(result)
 
-    def run(claim: tuple[int, str]) -> None:
-        pk, public_id = claim
-        outcome = _sync_one(pk, public_id, owner, lease_seconds)
-        if outcome is not None:  # None: the lease went to another worker
-            record(public_id, *outcome)
+    def run(job: FineTuningJob, synced: list[int]) -> None:
+        outcome = _sync_one(job, owner, lease_seconds)
+        if outcome is None:  # the lease went to another worker
+            return
+        if outcome[1] is None:
+            synced.append(job.pk)  # released with the rest of the batch
+        record(job.public_id, *outcome)
 
     executor = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
@@ -160,12 +162,18 @@ def sync_jobs(
             )
             if not batch:
                 break
-            if executor is None:
-                for claim in batch:
-                    run(claim)
-            else:
-                # list() waits for the whole batch and re-raises any bug.
-                list(executor.map(run, batch))
+            # One query loads the batch; one releases the jobs synced.
+            jobs = FineTuningJob.objects.in_bulk([pk for pk, _ in batch])
+            synced: list[int] = []
+            try:
+                if executor is None:
+                    for job in jobs.values():
+                        run(job, synced)
+                else:
+                    # list() waits for the whole batch and re-raises any bug.
+                    list(executor.map(lambda job: run(job, synced), jobs.values()))
+            finally:
+                _release(synced, owner)
     finally:
         if executor is not None:
             _close_thread_connections(executor, workers)
@@ -256,19 +264,19 @@ def _renew_lease(job: FineTuningJob, owner: str, lease_seconds: float) -> bool:
 
 
 def _sync_one(
-    pk: int, public_id: str, owner: str, lease_seconds: float
+    job: FineTuningJob, owner: str, lease_seconds: float
 ) -> tuple[bool, str | None] | None:
-    """Fetch one leased job from its provider and record the answer; then
-    release the lease. Returns (status changed, error message or None), or
-    None when the lease was lost to another worker before the call."""
+    """Fetch one leased job from its provider and record the answer. Returns
+    (status changed, error message or None), or None when the lease was
+    lost to another worker before the call. A failed job is released here
+    with its error; a synced one by the caller, with its batch."""
+    public_id = job.public_id
     try:
-        job = FineTuningJob.objects.get(pk=pk)
         if not _renew_lease(job, owner, lease_seconds):
             return None
         job.synced_at = timezone.now()  # _release writes it: change_status need not
         ctx = CallContext(caller=MASTER)
         changed = run_job_hook(ctx, job, "retrieve", source="sync")
-        _release(pk, owner)
         return changed, None
     except (ProviderError, GatewayError) as exc:
         message = exc.message or type(exc).__name__
@@ -276,13 +284,15 @@ def _sync_one(
     except Exception as exc:  # a bug or a database error: keep syncing the others
         message = f"{type(exc).__name__}: {exc}"
         logger.exception("sync of %s failed unexpectedly", public_id)
-    _release(pk, owner, error=message[:MAX_ERROR_LENGTH])
+    _release([job.pk], owner, error=message[:MAX_ERROR_LENGTH])
     return False, message
 
 
-def _release(pk: int, owner: str, *, error: str | None = None) -> None:
-    """Drop ``owner``'s lease on the job and mark it synced (``change_status``
+def _release(pks: list[int], owner: str, *, error: str | None = None) -> None:
+    """Drop ``owner``'s lease on the jobs and mark them synced (``change_status``
     leaves a fresh ``synced_at`` alone); with ``error``, record the failure."""
+    if not pks:
+        return
     now = timezone.now()
     fields: dict[str, object] = {
         "lease_owner": "",
@@ -292,4 +302,4 @@ def _release(pk: int, owner: str, *, error: str | None = None) -> None:
     }
     if error is not None:
         fields.update(sync_error=error)
-    FineTuningJob.objects.filter(pk=pk, lease_owner=owner).update(**fields)
+    FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner).update(**fields)
