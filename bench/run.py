@@ -242,6 +242,7 @@ class Bench:
         """Ledger rows the cases use; big ledgers are reused when present."""
         os.environ.update({k: env[k] for k in ("FTPROXY_CONFIG", "FTPROXY_VAR_DIR")})
         os.environ["DJANGO_SETTINGS_MODULE"] = "gateway_site.settings"
+        os.environ.pop("DATABASE_URL", None)
         if self.database_url:
             os.environ["DATABASE_URL"] = self.database_url
         import django

@@ -171,7 +171,7 @@ def sync_jobs(
                         run(job, synced)
                 else:
                     # list() waits for the whole batch and re-raises any bug.
-                    list(executor.map(lambda job: run(job, synced), jobs.values()))
+                    list(executor.map(run, jobs.values(), [synced] * len(jobs)))
             finally:
                 _release(synced, owner)
     finally:
