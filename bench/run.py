@@ -317,8 +317,8 @@ class Bench:
         return seeded
 
     def seed_million(self, connection) -> str:
-        """1,000,000 finished jobs owned by one key, inserted by one
-        INSERT … SELECT; kept for later runs. Returns that key."""
+        """1,000,000 finished jobs owned by one key, one a second up to now,
+        inserted by one INSERT … SELECT; kept for later runs. Returns that key."""
         from ftproxy.models import ApiKey, FineTuningJob, hash_key
 
         raw = "sk-bench-million-jobs-key"
@@ -343,11 +343,11 @@ class Bench:
                 SELECT
                     'ftjob-1m-' || g, 'openai', 'openai', 'ftjob-1m-' || g, %s, 'succeeded',
                     '{{}}'::jsonb, 'ok', '', now(), now(), 'gpt-4o-mini-2024-07-18',
-                    'succeeded', true, 'file-1m', 1600000000 + g, '{{"n_epochs": 3}}'::jsonb,
+                    'succeeded', true, 'file-1m', %s + g, '{{"n_epochs": 3}}'::jsonb,
                     '', '[]'::jsonb, '', ''
                 FROM generate_series(%s, %s) AS g
                 """,
-                [key.pk, have + 1, LIST_1M],
+                [key.pk, int(time.time()) - LIST_1M, have + 1, LIST_1M],
             )
             cursor.execute(f"ANALYZE {table}")
         self.result["million_seed_seconds"] = round(time.perf_counter() - started, 1)
