@@ -182,7 +182,7 @@ def list_files(
     """A page of the caller's files from the ledger (of one provider entry
     when ``provider_hint`` names one)."""
     ctx.note(action="files.list")
-    everything = visible(File.objects.all(), ctx)
+    everything = visible(File.objects.defer("provider_payload"), ctx)  # not shown in lists
     if provider_hint:
         everything = everything.filter(provider=choose_provider(FILES, provider_hint).name)
     queryset = everything.filter(deleted=False)
