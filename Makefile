@@ -6,12 +6,11 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 4000
 WORKERS ?= 2
-# The server: uvicorn reads requests (headers and bodies) on its event loop,
-# so a slow client never holds a worker thread (README "Production"); `run`
-# starts the sync watcher beside it.
-SERVE ?= $(BIN)/uvicorn gateway_site.asgi:application --host $(HOST) --port $(PORT) \
-	--workers $(WORKERS) --http gateway_site.serving:GatewayHttpProtocol --timeout-keep-alive 5 \
-	--lifespan off
+# The server (gateway_site/serve.py, which `make bench` measures too):
+# uvicorn reads requests (headers and bodies) on its event loop, so a slow
+# client never holds a worker thread (README "Production"); `run` starts the
+# sync watcher beside it.
+SERVE ?= $(BIN)/python -m gateway_site.serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 export FTPROXY_CONFIG ?= config/example.yaml
 export FTPROXY_MASTER_KEY ?= sk-ftproxy-local-master
 VAR_DIR := $(or $(FTPROXY_VAR_DIR),var)
@@ -56,7 +55,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: migrate
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/uploads.py
 
 clean:

@@ -83,7 +83,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # Behind TLS (FTPROXY_HTTPS=1, see README "Production"): HTTPS only, secure
 # cookies, HSTS; `manage.py check --deploy` is clean. Health stays on plain
@@ -148,7 +147,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["ftproxy.api.authentication.BearerKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["ftproxy.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "ftproxy.api.hygiene.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",

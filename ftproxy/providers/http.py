@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.utils import get_environ_proxies
 
 from .. import metrics
 from .base import FileContent, ProviderError, ProviderFailure
@@ -63,6 +66,11 @@ class HttpClient:
         self.timeout = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
         self.session = build_session(max_retries, session)
         self.session.headers.update(headers or {})
+        # requests reads the environment (proxies, CA bundle, .netrc) on every
+        # request, which costs more than the rest of its work on a fast
+        # upstream: read it once per host instead (``_environment``).
+        self.session.trust_env = False
+        self._environments: dict[tuple[str, str], dict[str, Any]] = {}
         #: Credential values this client sends, redacted from upstream texts.
         self.secrets = tuple(
             value.removeprefix("Bearer ").strip()
@@ -91,12 +99,14 @@ class HttpClient:
         successful response (or one whose status is in ``accept``, such as
         a resumable upload's 308); raise a ``ProviderError`` otherwise."""
         merged = {**self.params, **(params or {})} or None
+        url = self.url(path)
         started = time.monotonic()
         try:
             response = self.session.request(
                 method,
-                self.url(path),
+                url,
                 params=merged,
+                **self._environment(url),
                 json=json_body,
                 data=data,
                 headers=headers,
@@ -116,6 +126,22 @@ class HttpClient:
             # Stream mode errors are small JSON bodies: read them for the message.
             check_response(response, self.provider, self.secrets)
         return response
+
+    def _environment(self, url: str) -> dict[str, Any]:
+        """The proxies (honouring ``NO_PROXY``) and CA bundle that requests
+        would take from the environment for ``url``'s host, read once."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._environments.get(key)
+        if found is None:
+            verify = self.session.verify
+            if verify is True:
+                verify = (
+                    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+                )
+            found = {"proxies": get_environ_proxies(url), "verify": verify}
+            self._environments[key] = found
+        return found
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """``request`` and decode the JSON answer (``{}`` for an empty body)."""

@@ -74,7 +74,8 @@ def visible(queryset: models.QuerySet[Row], ctx: CallContext) -> models.QuerySet
 
 
 def find(queryset: models.QuerySet[Row], ctx: CallContext, public_id: str) -> Row | None:
-    return visible(queryset, ctx).filter(public_id=public_id).first()
+    # public_id is unique: no ORDER BY needed (first() would add one)
+    return next(iter(visible(queryset, ctx).filter(public_id=public_id)[:1]), None)
 
 
 def not_found(kind: str, public_id: str, param: str | None = None) -> NotFoundError:

@@ -33,7 +33,7 @@ from .common import (
 )
 from .context import CallContext
 from .reconcile import settle_failed_create
-from .status import describe_file
+from .status import SYNCED_AT_RESOLUTION, describe_file
 
 logger = logging.getLogger("ftproxy.services")
 
@@ -102,13 +102,15 @@ def scan_upload(stream: IO[bytes], purpose: str) -> Scan:
 
 
 def _apply(row: File, remote: RemoteFile) -> list[str]:
-    """Copy the provider's view of the file onto the row; the changed fields."""
+    """Copy the provider's view of the file onto the row; the changed fields.
+    ``synced_at`` counts as changed only with another field, or when it is
+    older than ``SYNCED_AT_RESOLUTION`` (so an answer that changes nothing
+    writes nothing)."""
     values: dict[str, Any] = {
         "status": remote.status,
         "status_details": remote.status_details,
         "raw_status": remote.status,
         "provider_payload": remote.raw,
-        "synced_at": timezone.now(),
     }
     if remote.bytes is not None:
         values["bytes"] = remote.bytes
@@ -118,9 +120,14 @@ def _apply(row: File, remote: RemoteFile) -> list[str]:
         values["expires_at"] = remote.expires_at
     if remote.filename:
         values["filename"] = remote.filename
-    for name, value in values.items():
-        setattr(row, name, value)
-    return list(values)
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    now = timezone.now()
+    if changed or row.synced_at is None or now - row.synced_at > SYNCED_AT_RESOLUTION:
+        row.synced_at = now
+        changed.append("synced_at")
+    return changed
 
 
 def create_file(
@@ -239,7 +246,7 @@ def list_files(
     """A page of the caller's files from the ledger (of one provider entry
     when ``provider_hint`` names one)."""
     ctx.note(action="files.list")
-    everything = visible(File.objects.all(), ctx)
+    everything = visible(File.objects.defer("provider_payload"), ctx)  # not shown in lists
     if provider_hint:
         everything = everything.filter(provider=choose_provider(FILES, provider_hint).name)
     queryset = everything.filter(deleted=False)
@@ -317,7 +324,8 @@ def retrieve_file(ctx: CallContext, file_id: str, provider_hint: str | None = No
         raise not_found("file", file_id) from None
     if remote is not None:
         changed = _apply(row, remote)
-        row.save(update_fields=[*changed, "updated"])
+        if changed:
+            row.save(update_fields=[*changed, "updated"])
     return row
 
 

@@ -223,7 +223,8 @@ def list_jobs(
     """A page of the caller's jobs from the ledger, newest first (of one
     provider entry when ``provider_hint`` names one)."""
     ctx.note(action="fine_tuning.jobs.list")
-    queryset = visible(FineTuningJob.objects.all(), ctx)
+    # A list shows OpenAI's fields only: the raw payload need not be read.
+    queryset = visible(FineTuningJob.objects.defer("provider_payload"), ctx)
     if provider_hint:
         queryset = queryset.filter(provider=choose_provider(FINE_TUNING, provider_hint).name)
     if metadata_null:

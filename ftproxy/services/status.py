@@ -1,10 +1,13 @@
 """Every status change of a fine-tuning job, whatever its source, goes
 through ``change_status``: the row lock, the ``JobEvent``, the signal, the
-cost and the result files a succeeded job brings."""
+cost and the result files a succeeded job brings. An answer that changes
+nothing takes no lock and writes (almost) nothing."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -39,37 +42,54 @@ MIRRORED_FIELDS = (
 # where the provider does not take it).
 
 
+#: Every field ``change_status`` may copy onto the caller's instance.
+COPIED_FIELDS = (
+    *MIRRORED_FIELDS,
+    "status",
+    "raw_status",
+    "terminal",
+    "provider_payload",
+    "synced_at",
+    "sync_error",
+    "cost_usd",
+)
+
+#: An answer that changes nothing writes ``synced_at`` only when it is older
+#: than this (the sync writes it itself on every job it fetched).
+SYNCED_AT_RESOLUTION = timedelta(seconds=60)
+
+#: ``cost_usd`` as the column stores it, so a stored cost compares equal.
+COST_PLACES = Decimal(1).scaleb(-FineTuningJob._meta.get_field("cost_usd").decimal_places)
+
+
 def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message: str = "") -> bool:
     """Mirror ``remote`` onto ``job`` and record a status change, if any.
 
-    Locks the row, so concurrent updates are serialised: each real change
-    writes exactly one ``JobEvent`` and sends ``job_status_changed`` once
-    after commit; a final status is never replaced by a stale answer.
-    The provider's notices (``remote.notices``) join the events, once each.
-    Returns whether the status changed. ``job`` is updated in place.
+    Compares first: an answer that matches the row as loaded writes nothing
+    (at most ``synced_at``, when older than ``SYNCED_AT_RESOLUTION``) and
+    takes no lock. Otherwise it locks the row, so concurrent updates are
+    serialised: each real change writes exactly one ``JobEvent`` and sends
+    ``job_status_changed`` once after commit; a final status is never
+    replaced by a stale answer. The provider's notices (``remote.notices``)
+    join the events, once each. Returns whether the status changed. ``job``
+    is updated in place.
     """
+    if not job.sync_error and not _mirror(job, remote):
+        now = timezone.now()
+        if job.synced_at is None or now - job.synced_at > SYNCED_AT_RESOLUTION:
+            FineTuningJob.objects.filter(pk=job.pk).update(synced_at=now, updated=now)
+            job.synced_at = now
+        return False
     with transaction.atomic():
         row = FineTuningJob.objects.select_for_update().get(pk=job.pk)
         old_status = row.status
-        stale = row.terminal and (not remote.terminal or remote.raw_status != row.raw_status)
         fields = ["synced_at", "sync_error", "updated"]
         row.synced_at = timezone.now()
         row.sync_error = ""
-        if not stale:  # a stale answer must not contradict the final status either
-            row.provider_payload = remote.raw
-            fields.append("provider_payload")
-            for name in MIRRORED_FIELDS:
-                value = getattr(remote, name)
-                if name == "model" and not value:
-                    continue
-                setattr(row, name, value)
-            row.status = remote.status
-            row.raw_status = remote.raw_status
-            row.terminal = remote.terminal
-            fields += [*MIRRORED_FIELDS, "status", "raw_status", "terminal"]
-            if row.status == "succeeded" and row.trained_tokens is not None:
-                row.cost_usd = training_cost(row.model, row.trained_tokens)  # None: unknown model
-                fields.append("cost_usd")
+        values = _mirror(row, remote)
+        for name, value in values.items():
+            setattr(row, name, value)
+        fields += list(values)
         changed = row.status != old_status
         row.save(update_fields=fields)
         if changed and row.status == "succeeded":
@@ -89,22 +109,34 @@ def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message
                     sender=FineTuningJob, job=row, old_status=old_status, new_status=row.status
                 )
             )
-        if remote.notices and not stale:
+        if remote.notices and values:  # not a stale answer
             _record_notices(row, remote.notices, source)
     if changed and row.status == "succeeded":
         describe_result_files(row)  # outside the row lock: it asks the provider
-    for name in [
-        *MIRRORED_FIELDS,
-        "status",
-        "raw_status",
-        "terminal",
-        "provider_payload",
-        "synced_at",
-        "sync_error",
-        "cost_usd",
-    ]:
+    for name in COPIED_FIELDS:
         setattr(job, name, getattr(row, name))
     return changed
+
+
+def _mirror(row: FineTuningJob, remote: RemoteJob) -> dict[str, Any]:
+    """The fields of ``row`` that ``remote`` changes, with their new values.
+    A stale answer (one that contradicts a final status) changes nothing."""
+    if row.terminal and (not remote.terminal or remote.raw_status != row.raw_status):
+        return {}
+    values: dict[str, Any] = {"provider_payload": remote.raw}
+    for name in MIRRORED_FIELDS:
+        value = getattr(remote, name)
+        if name == "model" and not value:
+            continue
+        values[name] = value
+    values.update(status=remote.status, raw_status=remote.raw_status, terminal=remote.terminal)
+    if remote.status == "succeeded":
+        tokens = values.get("trained_tokens", row.trained_tokens)
+        if tokens is not None:
+            model = values.get("model") or row.model
+            cost = training_cost(model, tokens)  # None: unknown model
+            values["cost_usd"] = None if cost is None else cost.quantize(COST_PLACES)
+    return {name: value for name, value in values.items() if getattr(row, name) != value}
 
 
 def _record_notices(job: FineTuningJob, notices: list[RemoteEvent], source: str) -> None:

@@ -4,7 +4,7 @@ One round (``sync_jobs``) claims jobs in small batches, fetches each from
 its provider outside any transaction, records the answer through
 ``change_status`` (so each real change writes one ``JobEvent`` with source
 ``sync``, fills in cost on success and sends ``job_status_changed`` after
-commit), and releases the claim.
+commit), and releases the claims (the batch's synced jobs in one UPDATE).
 
 Several rounds may run at once, in threads, processes or on several hosts
 against one PostgreSQL. A job is claimed with ``SELECT … FOR UPDATE SKIP
@@ -58,7 +58,8 @@ logger = logging.getLogger("ftproxy.sync")
 #: ``BATCH_SIZE`` jobs over ``workers`` threads, each call bounded by the
 #: entry's timeout and retries.
 LEASE_SECONDS = 300
-#: Jobs claimed per transaction.
+#: Jobs claimed per transaction: at least this, and two per worker thread
+#: (so no thread idles while the batch's slowest call finishes).
 BATCH_SIZE = 10
 #: ``sync_error`` is cut to this many characters.
 MAX_ERROR_LENGTH = 2000
@@ -101,17 +102,19 @@ def sync_jobs(
     older_than: float | None = None,
     progress: Callable[[SyncResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     lease_seconds: float = LEASE_SECONDS,
 ) -> SyncResult:
     """Refresh every job whose provider status is not final; one round.
 
     ``provider`` limits the round to one configured entry, ``job_ids`` to
     those public ids; ``older_than`` skips jobs synced within that many
-    seconds. ``workers`` threads make the upstream calls (each closes its
-    database connection when done). ``progress`` is called with the running
-    totals after each job; ``should_stop`` is asked before each batch, so a
-    stop request ends the round after the current batch.
+    seconds. ``workers`` threads make the upstream calls (each keeps its
+    database connection for the round and closes it at the end); a batch
+    is ``batch_size`` jobs, by default ``BATCH_SIZE`` or two per worker.
+    ``progress`` is called with the running totals after each job;
+    ``should_stop`` is asked before each batch, so a stop request ends the
+    round after the current batch.
 
     A job that fails (``ProviderError``, ``GatewayError`` or anything
     unexpected) gets ``sync_error`` and ``synced_at`` set, is counted in
@@ -123,7 +126,7 @@ def sync_jobs(
     result = SyncResult(row_locking=row_locking_supported())
     lock = threading.Lock()
     workers = max(1, int(workers))
-    batch_size = max(1, int(batch_size))
+    batch_size = max(1, int(batch_size)) if batch_size else max(BATCH_SIZE, 2 * workers)
     ids = list(job_ids) if job_ids is not None else None
 
     def record(public_id: str, changed: bool, error: str | None) -> None:
@@ -137,15 +140,13 @@ def sync_jobs(
             if progress is not None:
                 progress(result)
 
-    def run(claim: tuple[int, str], *, own_connection: bool) -> None:
-        pk, public_id = claim
-        try:
-            outcome = _sync_one(pk, public_id, owner, lease_seconds)
-            if outcome is not None:  # None: the lease went to another worker
-                record(public_id, *outcome)
-        finally:
-            if own_connection:
-                connections.close_all()
+    def run(job: FineTuningJob, synced: list[int]) -> None:
+        outcome = _sync_one(job, owner, lease_seconds)
+        if outcome is None:  # the lease went to another worker
+            return
+        if outcome[1] is None:
+            synced.append(job.pk)  # released with the rest of the batch
+        record(job.public_id, *outcome)
 
     executor = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
@@ -162,14 +163,21 @@ def sync_jobs(
             )
             if not batch:
                 break
-            if executor is None:
-                for claim in batch:
-                    run(claim, own_connection=False)
-            else:
-                # list() waits for the whole batch and re-raises any bug.
-                list(executor.map(lambda claim: run(claim, own_connection=True), batch))
+            # One query loads the batch; one releases the jobs synced.
+            jobs = FineTuningJob.objects.in_bulk([pk for pk, _ in batch])
+            synced: list[int] = []
+            try:
+                if executor is None:
+                    for job in jobs.values():
+                        run(job, synced)
+                else:
+                    # list() waits for the whole batch and re-raises any bug.
+                    list(executor.map(run, jobs.values(), [synced] * len(jobs)))
+            finally:
+                _release(synced, owner)
     finally:
         if executor is not None:
+            _close_thread_connections(executor, workers)
             executor.shutdown(wait=True)
         result.seconds = time.monotonic() - started
     _record_round(result, owner, round_start)
@@ -191,6 +199,22 @@ def _record_round(result: SyncResult, owner: str, round_start: datetime) -> None
         first_error=(": ".join(result.failures[0]) if result.failures else "")[:MAX_ERROR_LENGTH],
     )
     SyncRound.objects.filter(finished__lt=now - timedelta(days=SYNC_ROUND_RETENTION_DAYS)).delete()
+
+
+def _close_thread_connections(executor: ThreadPoolExecutor, workers: int) -> None:
+    """Close the database connection of each of the executor's threads: one
+    task per thread, held at a barrier until every thread has one."""
+    barrier = threading.Barrier(workers)
+
+    def close() -> None:
+        try:
+            barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            pass
+        connections.close_all()
+
+    for future in [executor.submit(close) for _ in range(workers)]:
+        future.result()
 
 
 def _candidates(
@@ -259,18 +283,19 @@ def _renew_lease(job: FineTuningJob, owner: str, lease_seconds: float) -> bool:
 
 
 def _sync_one(
-    pk: int, public_id: str, owner: str, lease_seconds: float
+    job: FineTuningJob, owner: str, lease_seconds: float
 ) -> tuple[bool, str | None] | None:
-    """Fetch one leased job from its provider and record the answer; then
-    release the lease. Returns (status changed, error message or None), or
-    None when the lease was lost to another worker before the call."""
+    """Fetch one leased job from its provider and record the answer. Returns
+    (status changed, error message or None), or None when the lease was
+    lost to another worker before the call. A failed job is released here
+    with its error; a synced one by the caller, with its batch."""
+    public_id = job.public_id
     try:
-        job = FineTuningJob.objects.get(pk=pk)
         if not _renew_lease(job, owner, lease_seconds):
             return None
+        job.synced_at = timezone.now()  # _release writes it: change_status need not
         ctx = CallContext(caller=MASTER)
         changed = run_job_hook(ctx, job, "retrieve", source="sync")
-        _release(pk, owner)
         return changed, None
     except (ProviderError, GatewayError) as exc:
         message = exc.message or type(exc).__name__
@@ -278,14 +303,22 @@ def _sync_one(
     except Exception as exc:  # a bug or a database error: keep syncing the others
         message = f"{type(exc).__name__}: {exc}"
         logger.exception("sync of %s failed unexpectedly", public_id)
-    _release(pk, owner, error=message[:MAX_ERROR_LENGTH])
+    _release([job.pk], owner, error=message[:MAX_ERROR_LENGTH])
     return False, message
 
 
-def _release(pk: int, owner: str, *, error: str | None = None) -> None:
-    """Drop ``owner``'s lease on the job; with ``error``, record the failure."""
-    fields: dict[str, object] = {"lease_owner": "", "lease_expires_at": None}
+def _release(pks: list[int], owner: str, *, error: str | None = None) -> None:
+    """Drop ``owner``'s lease on the jobs and mark them synced (``change_status``
+    leaves a fresh ``synced_at`` alone); with ``error``, record the failure."""
+    if not pks:
+        return
+    now = timezone.now()
+    fields: dict[str, object] = {
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "synced_at": now,
+        "updated": now,
+    }
     if error is not None:
-        now = timezone.now()
-        fields.update(sync_error=error, synced_at=now, updated=now)
-    FineTuningJob.objects.filter(pk=pk, lease_owner=owner).update(**fields)
+        fields.update(sync_error=error)
+    FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner).update(**fields)

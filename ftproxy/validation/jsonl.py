@@ -34,6 +34,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import orjson
+
 from .rules import (
     _check_functions,
     _check_message,
@@ -63,6 +65,7 @@ CHUNK_SIZE = 64 * 1024
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
+_UNREADABLE = object()
 
 
 @dataclass(frozen=True)
@@ -128,26 +131,38 @@ class FineTuneValidator:
         line = self.lines
         if line == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
-        if not raw.strip():
+        if not raw or raw.isspace():
             return
+        try:
+            obj = orjson.loads(raw)  # the fast path: most lines are plain, valid JSON
+        except orjson.JSONDecodeError:
+            obj = self._parse_slowly(raw, line)  # the exact reason, or what json accepts
+            if obj is _UNREADABLE:
+                return
+        self._check(obj, line)
+
+    def _parse_slowly(self, raw: bytes, line: int) -> Any:
+        """What ``json`` makes of a line orjson refused: the error, recorded
+        (returns ``_UNREADABLE``), or the value (integers beyond 64 bits,
+        lone surrogates, deep nesting)."""
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             self._error(
                 line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
             )
-            return
+            return _UNREADABLE
         try:
-            obj = json.loads(text, parse_constant=_reject_constant)
+            return json.loads(text, parse_constant=_reject_constant)
         except json.JSONDecodeError as exc:
             self._error(line, f"not valid JSON: {exc.msg} (column {exc.colno})")
-            return
         except ValueError as exc:  # NaN / Infinity
             self._error(line, f"not valid JSON: {exc}")
-            return
         except RecursionError:
             self._error(line, "not valid JSON: nested too deeply")
-            return
+        return _UNREADABLE
+
+    def _check(self, obj: Any, line: int) -> None:
         if not isinstance(obj, dict):
             self._error(line, f"each line must be a JSON object, not {_json_type(obj)}")
             return
@@ -213,6 +228,8 @@ class FineTuneValidator:
     @staticmethod
     def _kind(obj: dict[str, Any]) -> str:
         chat = "messages" in obj
+        if chat and _PREFERENCE_KEYS.isdisjoint(obj):
+            return CHAT
         preference = sorted(k for k in obj if k in _PREFERENCE_KEYS)
         if chat and preference:
             raise _Invalid(
@@ -307,6 +324,15 @@ def iter_lines(
     (newline excluded) is not buffered: ``None`` is yielded in its place.
     Memory stays below ``chunk_size + max_line_bytes`` whatever the file size.
     """
+    return _lines(stream, chunk_size, max_line_bytes, keepends=True)
+
+
+def _lines(
+    stream: IO[bytes], chunk_size: int, max_line_bytes: int, *, keepends: bool
+) -> Iterator[bytes | None]:
+    """``iter_lines``, with or without the newlines (splitting each chunk at
+    once rather than line by line)."""
+    end = b"\n" if keepends else b""
     pending = bytearray()
     oversized = False
     while True:
@@ -315,28 +341,30 @@ def iter_lines(
             break
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError("validate a binary file object (opened in 'rb' mode)")
-        chunk = bytes(chunk)
-        start = 0
-        while True:
-            end = chunk.find(b"\n", start)
-            if end < 0:
-                if not oversized:
-                    pending += chunk[start:]
-                    if len(pending) > max_line_bytes:
-                        oversized = True
-                        pending.clear()
-                break
+        parts = bytes(chunk).split(b"\n")
+        rest = parts.pop()  # after the chunk's last newline: the next line's start
+        if parts:
             if oversized:
                 oversized = False
-                yield None
+                parts[0] = None
             elif pending:
-                pending += chunk[start : end + 1]
-                line = bytes(pending)
+                pending += parts[0]
+                parts[0] = bytes(pending)
                 pending.clear()
-                yield line if len(line) - 1 <= max_line_bytes else None
+            longest = max((len(part) for part in parts if part is not None), default=0)
+            if longest <= max_line_bytes and not keepends:
+                yield from parts
+            elif longest <= max_line_bytes:
+                yield from (None if part is None else part + end for part in parts)
             else:
-                yield chunk[start : end + 1] if end - start <= max_line_bytes else None
-            start = end + 1
+                for part in parts:
+                    ok = part is not None and len(part) <= max_line_bytes
+                    yield part + end if ok else None
+        if not oversized:
+            pending += rest
+            if len(pending) > max_line_bytes:
+                oversized = True
+                pending.clear()
     if oversized:
         yield None
     elif pending:
@@ -357,7 +385,7 @@ def validate_fine_tune_file(
     line. The caller rewinds the stream afterwards if it sends it on.
     """
     validator = FineTuneValidator(max_errors=max_errors)
-    for line in iter_lines(stream, chunk_size=chunk_size, max_line_bytes=max_line_bytes):
+    for line in _lines(stream, chunk_size, max_line_bytes, keepends=False):
         if line is None:
             validator.skip_line(f"line is longer than {max_line_bytes} bytes")
         else:

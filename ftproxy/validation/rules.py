@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+#: Roles whose message may be just a role and a string content.
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 
 
 class _Invalid(Exception):
@@ -50,7 +52,17 @@ def _check_messages(messages: Any, path: str) -> tuple[int, int, int]:
         raise _Invalid(path, "must not be empty")
     chars = assistants = 0
     for i, message in enumerate(messages):
-        chars += _check_message(message, f"{path}[{i}]")
+        # The common case, decided at once: {"role": ..., "content": "..."}
+        # needs no other check (tool and function messages need more keys).
+        if (
+            type(message) is dict
+            and len(message) == 2
+            and type(message.get("content")) is str
+            and message.get("role") in _PLAIN_ROLES
+        ):
+            chars += len(message["content"])
+        else:
+            chars += _check_message(message, f"{path}[{i}]")
         if message["role"] == "assistant":
             assistants += 1
     return chars, len(messages), assistants

@@ -1,0 +1,48 @@
+"""How the gateway is served: the one command line `make run` and
+`make bench` both use, so a benchmark always measures the real serving
+stack. Run as ``python -m gateway_site.serve --bind HOST:PORT --workers N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def command(bind: str, workers: int) -> list[str]:
+    """The argv that serves the gateway on ``bind`` with ``workers`` processes:
+    uvicorn with Django's ASGI handler, which reads every request (headers
+    and body) on its event loop before a thread runs the view, so a slow
+    client never holds a worker thread (``gateway_site.serving``)."""
+    host, _, port = bind.rpartition(":")
+    return [
+        str(Path(sys.executable).with_name("uvicorn")),
+        "gateway_site.asgi:application",
+        "--host",
+        host or "127.0.0.1",
+        "--port",
+        port,
+        "--workers",
+        str(workers),
+        "--http",
+        "gateway_site.serving:GatewayHttpProtocol",
+        "--timeout-keep-alive",
+        "5",
+        "--lifespan",
+        "off",
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bind", default="127.0.0.1:4000")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    argv = command(args.bind, args.workers)
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main()

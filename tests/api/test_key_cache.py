@@ -1,0 +1,86 @@
+"""API keys are cached in process for a few seconds; a revocation applies at
+once in the process that made it, and within ``KEY_CACHE_SECONDS`` in any
+other (played here by a write that sends no signal, as another process's
+write would)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftproxy.api import authentication
+from ftproxy.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+
+class Clock:
+    """Stands in for ``time`` in the authentication module."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(authentication, "time", fake)
+    return fake
+
+
+def test_a_cached_key_authenticates_without_a_query(sandbox, api_as, django_assert_max_num_queries):
+    _, raw = ApiKey.create_key("alice")
+    api = api_as(raw)
+    assert api.get("/v1/files").status_code == 200
+    with django_assert_max_num_queries(10) as queries:
+        assert api.get("/v1/files").status_code == 200
+    assert not [q for q in queries.captured_queries if "ftproxy_apikey" in q["sql"]]
+
+
+def test_revoking_in_this_process_applies_at_once(sandbox, api_as):
+    key, raw = ApiKey.create_key("alice")
+    assert api_as(raw).get("/v1/files").status_code == 200  # now cached
+    key.revoke()
+    response = api_as(raw).get("/v1/files")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["error"]["message"]
+
+
+def test_a_deleted_key_is_forgotten_at_once(sandbox, api_as):
+    key, raw = ApiKey.create_key("alice")
+    assert api_as(raw).get("/v1/files").status_code == 200
+    ApiKey.objects.filter(pk=key.pk).delete()  # sends post_delete
+    assert api_as(raw).get("/v1/files").status_code == 401
+
+
+def test_a_revocation_elsewhere_applies_within_the_cache_window(sandbox, api_as, clock):
+    key, raw = ApiKey.create_key("alice")
+    api = api_as(raw)
+    assert api.get("/v1/files").status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(revoked=True)  # no signal: another process
+
+    clock.now += authentication.KEY_CACHE_SECONDS - 0.5
+    assert api.get("/v1/files").status_code == 200  # still inside the window
+
+    clock.now += 1.0
+    response = api.get("/v1/files")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["error"]["message"]
+
+
+def test_unknown_and_revoked_keys_are_not_cached(sandbox, api_as, clock):
+    key, raw = ApiKey.create_key("alice")
+    ApiKey.objects.filter(pk=key.pk).update(revoked=True)
+    assert api_as(raw).get("/v1/files").status_code == 401
+    assert api_as("sk-nobody").get("/v1/files").status_code == 401
+    assert authentication._cache == {}
+
+
+def test_the_cache_stays_bounded(sandbox, api_as, monkeypatch, clock):
+    monkeypatch.setattr(authentication, "KEY_CACHE_SIZE", 2)
+    raws = [ApiKey.create_key(f"k{i}")[1] for i in range(3)]
+    for raw in raws:
+        assert api_as(raw).get("/v1/files").status_code == 200
+    assert len(authentication._cache) <= 2
