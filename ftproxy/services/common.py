@@ -11,7 +11,7 @@ from django.db import IntegrityError, models, transaction
 from ..conf import gateway
 from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
 from ..models import LedgerState
-from ..providers.base import Provider
+from ..providers.base import JobCreate, Provider
 from .context import CallContext
 
 Row = TypeVar("Row", bound=models.Model)
@@ -154,3 +154,30 @@ def save_adopted(row: Row) -> Row:
             raise
         return existing
     return row
+
+
+def job_request(
+    body: dict[str, Any],
+    *,
+    training_file: str,
+    validation_file: str | None,
+    source_job: dict[str, Any] | None = None,
+    gateway_id: str | None = None,
+) -> JobCreate:
+    """The provider's ``JobCreate`` for a create request's ``body``, with
+    the files as the provider names them (``training_file`` and
+    ``validation_file`` are remote references)."""
+    return JobCreate(
+        model=body["model"],
+        training_file=training_file,
+        validation_file=validation_file,
+        hyperparameters=body.get("hyperparameters"),
+        method=body.get("method"),
+        suffix=body.get("suffix"),
+        seed=body.get("seed"),
+        integrations=body.get("integrations"),
+        metadata=body.get("metadata"),
+        training_type=body.get("training_type"),
+        source_job=source_job,
+        gateway_id=gateway_id,
+    )

@@ -30,7 +30,6 @@ from ..errors import GatewayError, InvalidRequest, RetryLater, TooLarge
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ..providers.base import (
     FileUpload,
-    JobCreate,
     Provider,
     ProviderError,
     ProviderInputError,
@@ -38,7 +37,7 @@ from ..providers.base import (
     UploadCreate,
 )
 from . import upload_store
-from .common import provider_of
+from .common import job_request, provider_of
 from .context import CallContext
 
 #: ``JobEvent.source`` of the events that tell of a copy.
@@ -174,17 +173,10 @@ def check_job_for(
     where it has none), asked without any upstream call. ``source_job`` is
     the earlier job a continued tuning starts from (see ``continuation``)."""
     provider.check_job(
-        JobCreate(
-            model=body["model"],
+        job_request(
+            body,
             training_file=body.get("training_file") or "",
             validation_file=body.get("validation_file"),
-            hyperparameters=body.get("hyperparameters"),
-            method=body.get("method"),
-            suffix=body.get("suffix"),
-            seed=body.get("seed"),
-            integrations=body.get("integrations"),
-            metadata=body.get("metadata"),
-            training_type=body.get("training_type"),
             source_job=source_job,
         )
     )

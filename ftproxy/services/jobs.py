@@ -15,12 +15,13 @@ from ..conf import FINE_TUNING
 from ..errors import InvalidRequest
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ..pricing import epochs_of, estimated_cost
-from ..providers.base import JobCreate, Page
+from ..providers.base import Page
 from ..validation.provider_rules import check_training_file
 from . import budgets
 from .common import (
     choose_provider,
     find,
+    job_request,
     locate,
     page,
     provider_of,
@@ -160,17 +161,10 @@ def create_job(
         raise
     training_ref = placed.get("training_file", training_ref)
     validation_ref = placed.get("validation_file", validation_ref)
-    request = JobCreate(
-        model=body["model"],
+    request = job_request(
+        body,
         training_file=training_ref,
         validation_file=validation_ref,
-        hyperparameters=body.get("hyperparameters"),
-        method=body.get("method"),
-        suffix=body.get("suffix"),
-        seed=body.get("seed"),
-        integrations=body.get("integrations"),
-        metadata=body.get("metadata"),
-        training_type=training_type,
         source_job=source_job,
         gateway_id=job.public_id,
     )

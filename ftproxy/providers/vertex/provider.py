@@ -258,8 +258,12 @@ class VertexProvider(Provider):
                     self._delete_quietly(self.bucket, original)
                     raise
             raw.update(training_object=remote, training_bytes=converted_size)
+        return self._stored_file(upload, remote, raw)
+
+    def _stored_file(self, upload: FileUpload, name: str, raw: dict[str, Any]) -> RemoteFile:
+        """The file an upload became: the object ``name`` in the bucket."""
         return RemoteFile(
-            remote_id=f"gs://{self.bucket}/{remote}",
+            remote_id=f"gs://{self.bucket}/{name}",
             filename=upload.filename,
             purpose=upload.purpose,
             bytes=upload.size,
@@ -301,19 +305,12 @@ class VertexProvider(Provider):
                 continue
         else:
             return None
-        return RemoteFile(
-            remote_id=f"gs://{self.bucket}/{remote}",
-            filename=upload.filename,
-            purpose=upload.purpose,
-            bytes=upload.size,
-            created_at=int(time.time()),
-            status="processed",
-            raw={"bucket": self.bucket, "original_object": original, "found": data},
-        )
+        raw = {"bucket": self.bucket, "original_object": original, "found": data}
+        return self._stored_file(upload, remote, raw)
 
     def _upload_object(self, name: str, stream: Any, size: int, content_type: str) -> None:
-        """A resumable upload: open the session, then stream the bytes in one
-        PUT with a Content-Length, a chunk at a time (never the whole file)."""
+        """A resumable upload: open the session, then stream the bytes
+        (``_send_chunks``; never the whole file in memory)."""
         started = self._request(
             "POST",
             f"{self.gcs_api_base}/upload/storage/v1/b/{self.bucket}/o",
