@@ -481,3 +481,25 @@ def test_a_download_over_the_largest_accepted_file_is_refused(upstreams, alice, 
     assert response.status_code == 413
     assert "failed while downloading it from 'openai'" in response.json()["error"]["message"]
     assert upstreams.gcs_puts == []
+
+
+def test_a_failed_copy_frees_the_idempotency_key_and_may_be_retried(upstreams, alice):
+    # The target answered 503 to the copy's upload: the job itself was never
+    # sent, so the key is free at once and the SDK may retry by itself.
+    file_id = upload(alice)
+    upstreams.rsps.replace(responses.POST, f"{AZURE}/files", status=503, json={})
+    body = {"model": "gpt-4o-mini-2024-07-18", "custom_llm_provider": "azure"}
+    headers = {"Idempotency-Key": "copy-once"}
+    first = alice.post_json("/v1/fine_tuning/jobs", {**body, "training_file": file_id}, headers)
+    assert first.status_code == 502
+    assert first.headers.get("x-should-retry") != "false"
+    _no_job_upstream(upstreams)
+
+    upstreams.rsps.remove(responses.POST, f"{AZURE}/files")
+    upstreams.rsps.add_callback(
+        responses.POST, f"{AZURE}/files", callback=upstreams._azure_upload
+    )
+    again = alice.post_json("/v1/fine_tuning/jobs", {**body, "training_file": file_id}, headers)
+    assert again.status_code == 200, again.content
+    assert "Idempotent-Replayed" not in again.headers
+    assert len(upstreams.azure_jobs) == 1
