@@ -127,9 +127,12 @@ class CopyPlan:
             # job's Idempotency-Key claim starts its time limit again, so it
             # cannot run out before the job is sent.
             ctx.recorded(job, self.provider)
-        if self.todo and not FineTuningJob.objects.filter(
-            pk=job.pk, ledger_state=LedgerState.PENDING
-        ).exists():
+        if (
+            self.todo
+            and not FineTuningJob.objects.filter(
+                pk=job.pk, ledger_state=LedgerState.PENDING
+            ).exists()
+        ):
             # A retry settled the row (its claim ran out during a copy): it
             # owns the create now, and this request must not send it too.
             raise GatewayError(

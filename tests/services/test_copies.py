@@ -496,9 +496,7 @@ def test_a_failed_copy_frees_the_idempotency_key_and_may_be_retried(upstreams, a
     _no_job_upstream(upstreams)
 
     upstreams.rsps.remove(responses.POST, f"{AZURE}/files")
-    upstreams.rsps.add_callback(
-        responses.POST, f"{AZURE}/files", callback=upstreams._azure_upload
-    )
+    upstreams.rsps.add_callback(responses.POST, f"{AZURE}/files", callback=upstreams._azure_upload)
     again = alice.post_json("/v1/fine_tuning/jobs", {**body, "training_file": file_id}, headers)
     assert again.status_code == 200, again.content
     assert "Idempotent-Replayed" not in again.headers
