@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import inspect
 import json
 import os
 import tempfile
-from concurrent.futures import Executor, ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -225,70 +222,10 @@ class GuardedApplication:
             )
 
 
-#: Whether this asgiref lets a request's thread-sensitive context run on a
-#: thread the caller owns (``ThreadSensitiveContext(executor=...)``).
-REUSES_THREADS = "executor" in inspect.signature(ThreadSensitiveContext).parameters
-
-
-class _RequestThreads:
-    """Long-lived threads for the requests' synchronous code, one request
-    at a time each. Django's ASGI handler would start a thread per request,
-    so a database connection could never outlive its request; on these
-    threads it persists (``CONN_MAX_AGE``), and there are never more of them,
-    nor connections, than requests served at once. Used on the event loop
-    only."""
-
-    def __init__(self) -> None:
-        self._idle: list[ThreadPoolExecutor] = []
-
-    def take(self) -> ThreadPoolExecutor:
-        if self._idle:
-            return self._idle.pop()
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftproxy-request")
-
-    def give(self, executor: ThreadPoolExecutor) -> None:
-        self._idle.append(executor)
-
-
-class _RequestThread(Executor):
-    """One request's thread, taken from the pool on its first synchronous
-    call (after its body is read: a slow client holds none) and given back
-    when the request is over."""
-
-    def __init__(self, threads: _RequestThreads) -> None:
-        self._threads = threads
-        self._executor: ThreadPoolExecutor | None = None
-
-    def submit(self, fn, /, *args, **kwargs):
-        if self._executor is None:
-            self._executor = self._threads.take()
-        return self._executor.submit(fn, *args, **kwargs)
-
-    def release(self) -> None:
-        if self._executor is not None:
-            self._threads.give(self._executor)
-            self._executor = None
-
-
 class GatewayASGIHandler(ASGIHandler):
     """Django's ASGI handler, spooling bodies into ``FILE_UPLOAD_TEMP_DIR``
-    (closed and removed if the disk fills up), giving a chunked body the
-    length it turned out to have, and running requests on reused threads
-    (``_RequestThreads``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._threads = _RequestThreads()
-
-    async def __call__(self, scope, receive, send):
-        if not REUSES_THREADS or scope["type"] != "http":
-            return await super().__call__(scope, receive, send)
-        thread = _RequestThread(self._threads)
-        try:
-            async with ThreadSensitiveContext(executor=thread):
-                await self.handle(scope, receive, send)
-        finally:
-            thread.release()
+    (closed and removed if the disk fills up) and giving a chunked body the
+    length it turned out to have."""
 
     async def read_body(self, receive):
         body_file = tempfile.SpooledTemporaryFile(
