@@ -339,23 +339,35 @@ class Bench:
             return raw
         started = time.perf_counter()
         table = FineTuningJob._meta.db_table
+        columns = (
+            "public_id, provider, provider_kind, remote_id, owner_id, raw_status, "
+            "provider_payload, ledger_state, ledger_error, created, updated, model, "
+            "status, terminal, training_file, created_at, hyperparameters, "
+            "organization_id, result_files, sync_error, lease_owner"
+        )
+        # Every other NOT NULL column takes its model default, so a column
+        # added later does not break the seed.
+        named = {name.strip() for name in columns.split(",")}
+        extra = [
+            field
+            for field in FineTuningJob._meta.concrete_fields
+            if not field.primary_key and not field.null and field.column not in named
+        ]
+        extra_columns = "".join(f", {field.column}" for field in extra)
+        extra_values = "".join(", %s" for _ in extra)
+        defaults = [field.get_db_prep_save(field.get_default(), connection) for field in extra]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                INSERT INTO {table} (
-                    public_id, provider, provider_kind, remote_id, owner_id, raw_status,
-                    provider_payload, ledger_state, ledger_error, created, updated, model,
-                    status, terminal, training_file, created_at, hyperparameters,
-                    organization_id, result_files, sync_error, lease_owner
-                )
+                INSERT INTO {table} ({columns}{extra_columns})
                 SELECT
                     'ftjob-1m-' || g, 'openai', 'openai', 'ftjob-1m-' || g, %s, 'succeeded',
                     '{{}}'::jsonb, 'ok', '', now(), now(), 'gpt-4o-mini-2024-07-18',
                     'succeeded', true, 'file-1m', %s + g, '{{"n_epochs": 3}}'::jsonb,
-                    '', '[]'::jsonb, '', ''
+                    '', '[]'::jsonb, '', ''{extra_values}
                 FROM generate_series(%s, %s) AS g
                 """,
-                [key.pk, int(time.time()) - LIST_1M, have + 1, LIST_1M],
+                [key.pk, int(time.time()) - LIST_1M, *defaults, have + 1, LIST_1M],
             )
             cursor.execute(f"ANALYZE {table}")
         self.result["million_seed_seconds"] = round(time.perf_counter() - started, 1)

@@ -201,6 +201,34 @@ def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[by
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+def _open_database_files(path: Path) -> int:
+    """How many file descriptors, in any process, hold the SQLite file at ``path``."""
+    count = 0
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            count += sum(1 for fd in fd_dir.iterdir() if os.readlink(fd) == str(path))
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+def test_a_burst_of_requests_leaves_no_database_connections_behind(tmp_path):
+    # Under ASGI each request runs in a thread of its own: a connection kept
+    # for later is never used again, and 200 requests would leave ~200 open.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with serving(server_env(tmp_path)) as (base, _):
+        database = (tmp_path / "ftproxy.sqlite3").resolve()
+
+        def one(_):
+            with requests.Session() as session:
+                return session.get(f"{base}/v1/files?limit=2", headers=AUTH, timeout=30)
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = {response.status_code for response in pool.map(one, range(200))}
+        assert statuses == {200}
+        assert _open_database_files(database) <= 16
+
+
 def test_a_chunked_upload_works_and_its_content_streams_back(server):
     body, content_type = multipart({"purpose": "fine-tune"}, "train.jsonl", TRAINING)
 

@@ -199,7 +199,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 title="Revoke API keys",
                 question="Are you sure you want to revoke the selected API keys?",
                 consequences=[
-                    "Every request made with them will be refused with a 401, at once.",
+                    "Every request made with them will be refused with a 401: at once by this "
+                    "server process, within 5 seconds by every other (each caches keys it "
+                    "has looked up for that long).",
                     "Revocation is final: a revoked key cannot be made active again.",
                     "Their files, jobs and audit entries stay in the ledger; running jobs "
                     "go on at their provider.",

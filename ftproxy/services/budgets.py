@@ -55,8 +55,9 @@ TOO_MANY_ACTIVE_JOBS = "too_many_active_jobs"
 MONEY = DecimalField(max_digits=20, decimal_places=6)
 ZERO = Value(Decimal(0), MONEY)
 
-#: Jobs that count: created upstream, or being created right now.
-COUNTED = Q(ledger_state__in=[LedgerState.OK, LedgerState.PENDING])
+#: Jobs that count: created upstream, being created right now, or flagged
+#: for an admin because they may have been created upstream (they may cost).
+COUNTED = Q(ledger_state__in=[LedgerState.OK, LedgerState.PENDING, LedgerState.UNKNOWN])
 
 
 def _job_cost():

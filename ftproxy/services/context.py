@@ -63,6 +63,12 @@ class CallContext:
         may have acted on the request."""
         return bool(self.audit.get(UPSTREAM_CALLED))
 
+    def create_not_sent(self) -> None:
+        """The create was never sent (a step before it, such as a copy to the
+        target, failed): the calls made so far cannot have made it happen,
+        so its Idempotency-Key is freed and the answer is retryable."""
+        self.audit.pop(UPSTREAM_CALLED, None)
+
     def recorded(self, row: Any, provider: Provider) -> None:
         """A create recorded ``row`` (still pending) for ``provider``."""
         if self.on_record is not None:

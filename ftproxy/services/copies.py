@@ -122,6 +122,25 @@ class CopyPlan:
                 message=placed.message(),
             )
             refs[param] = copy.remote_id
+            # A copy takes its time (a large file, the target's import): the
+            # job's Idempotency-Key claim starts its time limit again, so it
+            # cannot run out before the job is sent.
+            ctx.recorded(job, self.provider)
+        if (
+            self.todo
+            and not FineTuningJob.objects.filter(
+                pk=job.pk, ledger_state=LedgerState.PENDING
+            ).exists()
+        ):
+            # A retry settled the row (its claim ran out during a copy): it
+            # owns the create now, and this request must not send it too.
+            raise GatewayError(
+                "The job's files took too long to copy; a retry with the same "
+                "Idempotency-Key took the request over. Nothing was sent.",
+                code="outcome_pending",
+                status_code=503,
+                error_type="server_error",
+            )
         return refs
 
 

@@ -158,6 +158,7 @@ def create_job(
     except Exception as exc:
         # No job upstream: the copy failed before the create was sent.
         settle_failed_create(job, exc, reached_provider=False)
+        ctx.create_not_sent()
         raise
     training_ref = placed.get("training_file", training_ref)
     validation_ref = placed.get("validation_file", validation_ref)

@@ -329,3 +329,13 @@ def test_a_succeeded_job_of_unknown_cost_keeps_counting_its_estimate(
     assert budgets.spend_of(key) == ESTIMATE
     assert_refused(create(api_as, raw), "budget_exceeded")
     assert len(upstream.calls) == 0
+
+
+@pytest.mark.django_db
+def test_a_create_whose_outcome_is_unknown_counts_against_budget_and_quota(openai_gateway):
+    # Flagged for an admin (it may be running upstream): it may cost, so it counts.
+    key, _ = make_key()
+    ledger_job("ftjob-u", "", owner=key, estimated_cost_usd=Decimal("3"), ledger_state="unknown")
+
+    assert budgets.spend_of(key) == Decimal("3")
+    assert budgets.active_jobs_of(key) == 1

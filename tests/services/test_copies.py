@@ -481,3 +481,81 @@ def test_a_download_over_the_largest_accepted_file_is_refused(upstreams, alice, 
     assert response.status_code == 413
     assert "failed while downloading it from 'openai'" in response.json()["error"]["message"]
     assert upstreams.gcs_puts == []
+
+
+def test_a_failed_copy_frees_the_idempotency_key_and_may_be_retried(upstreams, alice):
+    # The target answered 503 to the copy's upload: the job itself was never
+    # sent, so the key is free at once and the SDK may retry by itself.
+    file_id = upload(alice)
+    upstreams.rsps.replace(responses.POST, f"{AZURE}/files", status=503, json={})
+    body = {"model": "gpt-4o-mini-2024-07-18", "custom_llm_provider": "azure"}
+    headers = {"Idempotency-Key": "copy-once"}
+    first = alice.post_json("/v1/fine_tuning/jobs", {**body, "training_file": file_id}, headers)
+    assert first.status_code == 502
+    assert first.headers.get("x-should-retry") != "false"
+    _no_job_upstream(upstreams)
+
+    upstreams.rsps.remove(responses.POST, f"{AZURE}/files")
+    upstreams.rsps.add_callback(responses.POST, f"{AZURE}/files", callback=upstreams._azure_upload)
+    again = alice.post_json("/v1/fine_tuning/jobs", {**body, "training_file": file_id}, headers)
+    assert again.status_code == 200, again.content
+    assert "Idempotent-Replayed" not in again.headers
+    assert len(upstreams.azure_jobs) == 1
+
+
+def test_a_slow_copy_does_not_let_the_idempotency_claim_expire_before_the_job_is_sent(
+    upstreams, alice
+):
+    # A copy may take longer than one call's time limit (a large file, the
+    # target's import). Had the claim run out when the job is sent, a retry
+    # with the key would find the job absent upstream, fail its row and create
+    # it a second time.
+    from ftproxy.models import IdempotencyRecord
+
+    file_id = upload(alice)
+
+    def slow_download(request):  # the copy took "too long": the claim's limit has passed
+        IdempotencyRecord.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        return 200, {}, TRAINING
+
+    claims = []
+
+    def azure_job(request):
+        claims.append(IdempotencyRecord.objects.get())
+        return upstreams._azure_job(request)
+
+    upstreams.rsps.remove(responses.GET, CONTENT)
+    upstreams.rsps.add_callback(responses.GET, CONTENT, callback=slow_download)
+    upstreams.rsps.remove(responses.POST, f"{AZURE}/fine_tuning/jobs")
+    upstreams.rsps.add_callback(responses.POST, f"{AZURE}/fine_tuning/jobs", callback=azure_job)
+    response = alice.post_json(
+        "/v1/fine_tuning/jobs",
+        {
+            "model": "gpt-4o-mini-2024-07-18",
+            "custom_llm_provider": "azure",
+            "training_file": file_id,
+        },
+        {"Idempotency-Key": "slow-copy"},
+    )
+    assert response.status_code == 200, response.content
+    (claim,) = claims
+    assert claim.status_code is None and claim.expires_at > timezone.now()
+    assert claim.object_id == f"job:{FineTuningJob.objects.get().pk}"
+
+
+def test_a_row_a_retry_settled_during_the_copy_is_not_sent_again(upstreams, alice):
+    # The claim ran out during one long copy, and a retry with the key found
+    # the row absent upstream and failed it: the retry owns the create now.
+    file_id = upload(alice)
+
+    def download_while_a_retry_settles(request):
+        FineTuningJob.objects.update(ledger_state=LedgerState.FAILED)
+        return 200, {}, TRAINING
+
+    upstreams.rsps.remove(responses.GET, CONTENT)
+    upstreams.rsps.add_callback(responses.GET, CONTENT, callback=download_while_a_retry_settles)
+    response = create(alice, "azure", model="gpt-4o-mini-2024-07-18", training_file=file_id)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "outcome_pending"
+    assert response.headers.get("x-should-retry") != "false"
+    assert upstreams.azure_jobs == []
