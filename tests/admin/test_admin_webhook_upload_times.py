@@ -58,3 +58,20 @@ def test_an_upload_shows_its_unix_times_as_dates(admin_client):
     text = html.decode()
     assert "2026-12-01 21:48:33 UTC" in text and "2026-12-01 22:48:33 UTC" in text
     assert "master key" in text  # the owner, as on the other pages
+
+
+def test_an_empty_value_reads_as_the_consoles_dash(admin_client):
+    upload = Upload.objects.create(
+        public_id="upload-empty",
+        provider="sandbox",
+        provider_kind="sandbox",
+        filename="big.jsonl",
+        purpose="fine-tune",
+        mime_type="text/jsonl",
+        bytes=30,
+        created_at=1,
+        expires_at=3601,
+    )
+    text = admin_client.get(reverse("admin:ftproxy_upload_change", args=[upload.pk])).content
+    assert b'<div class="readonly">-</div>' not in text  # Django's default dash
+    assert '<div class="readonly">—</div>'.encode() in text  # remote id, md5, error
