@@ -12,7 +12,11 @@ WORKERS ?= 2
 # sync watcher beside it.
 SERVE ?= $(BIN)/python -m gateway_site.serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 export FTPROXY_CONFIG ?= config/example.yaml
+# The well-known local master key only for the example config: a config of
+# your own that reads FTPROXY_MASTER_KEY stops at start-up until you set it.
+ifeq ($(FTPROXY_CONFIG),config/example.yaml)
 export FTPROXY_MASTER_KEY ?= sk-ftproxy-local-master
+endif
 VAR_DIR := $(or $(FTPROXY_VAR_DIR),var)
 # Keeps job statuses fresh while the server runs.
 SYNC = $(BIN)/python manage.py ftproxy_sync_jobs --watch

@@ -8,7 +8,7 @@ are defined for the budget and webhook services to call.
 
 Multiprocess mode: when ``PROMETHEUS_MULTIPROC_DIR`` is set before this
 module is first imported (the server start sets it, under
-``FTPROXY_VAR_DIR``, emptied at each start), every process (each gunicorn
+``FTPROXY_VAR_DIR``, emptied at each start), every process (each server
 worker, the sync watcher) writes its samples to files there and
 ``render`` adds them up, so a scrape sees the whole server whichever worker
 answers it. Without it (tests, ``manage.py`` alone) the samples live in this

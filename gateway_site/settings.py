@@ -99,7 +99,7 @@ if os.environ.get("FTPROXY_HTTPS", "") in ("1", "true", "True"):
 
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A dead or frozen database link fails a request within bounds instead
-    # of hanging it (README "Timeouts"). Separate entries, so other settings
+    # of hanging it (README "Environment"). Separate entries, so other settings
     # (persistent connections, pooling) compose with them.
     _db_options = DATABASES["default"].setdefault("OPTIONS", {})
     _db_options.setdefault("connect_timeout", int(os.environ.get("FTPROXY_DB_CONNECT_TIMEOUT", 5)))

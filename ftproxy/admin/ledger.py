@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from ..models import AuditEntry, File, FineTuningJob, JobEvent
 from .display import (
+    EMPTY,
     epoch_display,
     key_link,
     link,
@@ -52,6 +53,8 @@ def json_display(field: str):
 
 class ViewOnly:
     """No add, no change, no delete: ledger rows are never edited by hand."""
+
+    empty_value_display = EMPTY  # as the console's own columns show a missing value
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

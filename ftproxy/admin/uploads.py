@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from ..models import Upload, UploadPart
+from .display import epoch_display, link, truncated
 from .ledger import LedgerAdmin, ViewOnly
 
 
@@ -17,9 +18,10 @@ class UploadPartInline(ViewOnly, admin.TabularInline):
 
     model = UploadPart
     extra = 0
-    fields = ("public_id", "remote_id", "bytes", "created_at")
+    fields = ("public_id", "remote_id", "bytes", "created_at_local")
     readonly_fields = fields
     can_delete = False
+    created_at_local = epoch_display("created_at", "created at")
 
 
 @admin.register(Upload)
@@ -27,18 +29,17 @@ class UploadAdmin(LedgerAdmin):
     """Uploads in progress and ended: parts, bytes so far, status, provider, owner."""
 
     list_display = (
-        "public_id",
+        "upload_id",
         "provider",
-        "filename",
-        "purpose",
+        "filename_short",
         "bytes",
-        "bytes_received",
+        "received",
         "part_count",
         "status",
-        "owner",
-        "file",
-        "storage_freed",
-        "created",
+        "owner_link",
+        "file_column",
+        "freed",
+        "created_column",
     )
     list_filter = ("status", "provider", "purpose", "storage_freed", "owner")
     search_fields = ("public_id", "remote_id", "filename", "file__public_id")
@@ -46,7 +47,7 @@ class UploadAdmin(LedgerAdmin):
     list_select_related = ("owner", "file")
     inlines = (UploadPartInline,)
     fieldsets = (
-        (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "owner")}),
+        (None, {"fields": ("public_id", "provider", "provider_kind", "remote_id", "key")}),
         (
             "Upload",
             {
@@ -57,20 +58,63 @@ class UploadAdmin(LedgerAdmin):
                     "bytes",
                     "bytes_received",
                     "status",
-                    "created_at",
-                    "expires_at",
+                    "created_at_local",
+                    "expires_at_local",
                     "expires_after",
                     "md5",
-                    "file",
+                    "file_link",
                 )
             },
         ),
         (
             "Ledger",
-            {"fields": ("remote_open", "storage_freed", "error", "created", "updated", "payload")},
+            {
+                "fields": (
+                    "remote_open",
+                    "storage_freed",
+                    "error",
+                    "created_local",
+                    "updated_local",
+                    "payload",
+                )
+            },
         ),
     )
-    readonly_fields = ("payload",)
+    readonly_fields = (
+        "payload",
+        "key",
+        "created_at_local",
+        "expires_at_local",
+        "file_link",
+        "created_local",
+        "updated_local",
+    )
+    created_at_local = epoch_display("created_at", "created at")
+    expires_at_local = epoch_display("expires_at", "expires at")
+
+    @admin.display(description="id", ordering="public_id")
+    def upload_id(self, row: Upload) -> str:
+        return truncated(row.public_id, 16)
+
+    @admin.display(description="filename", ordering="filename")
+    def filename_short(self, row: Upload) -> str:
+        return truncated(row.filename, 20)
+
+    @admin.display(description="file", ordering="file__public_id")
+    def file_column(self, row: Upload) -> str:
+        return link(row.file, row.file.public_id if row.file else None, width=16)
+
+    @admin.display(description="file")
+    def file_link(self, row: Upload) -> str:
+        return link(row.file, row.file.public_id if row.file else None)
+
+    @admin.display(description="received", ordering="bytes_received")
+    def received(self, row: Upload) -> int:
+        return row.bytes_received
+
+    @admin.display(description="freed", boolean=True, ordering="storage_freed")
+    def freed(self, row: Upload) -> bool:
+        return row.storage_freed
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(part_total=Count("parts"))

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from ..models import WebhookDelivery, WebhookEvent
 from ..services.webhooks import resend
+from .display import key_link, link, time_display, truncated
 from .ledger import LedgerAdmin, ViewOnly, json_display
 
 
@@ -19,11 +20,12 @@ class WebhookDeliveryInline(ViewOnly, admin.TabularInline):
     """An event's attempts, newest first."""
 
     model = WebhookDelivery
-    fields = ("attempted_at", "url", "status_code", "succeeded", "duration_ms", "error")
+    fields = ("attempted_local", "url", "status_code", "succeeded", "duration_ms", "error")
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = False
+    attempted_local = time_display("attempted_at", "attempted at")
 
 
 @admin.register(WebhookEvent)
@@ -31,15 +33,15 @@ class WebhookEventAdmin(LedgerAdmin):
     """Outgoing webhook events and their deliveries; resend as an action."""
 
     list_display = (
-        "event_id",
-        "event_type",
-        "key",
-        "job",
-        "state",
-        "attempts",
-        "last_status_code",
-        "next_attempt_at",
-        "created",
+        "event_short",
+        "type_column",
+        "key_column",
+        "job_column",
+        "state_column",
+        "tries",
+        "last_code",
+        "next_attempt_column",
+        "created_column",
     )
     list_filter = ("state", "event_type", "key")
     search_fields = ("event_id", "job__public_id", "key__name", "key__prefix")
@@ -48,22 +50,70 @@ class WebhookEventAdmin(LedgerAdmin):
     fields = (
         "event_id",
         "event_type",
-        "key",
-        "job",
+        "key_page",
+        "job_link",
         "state",
         "attempts",
-        "next_attempt_at",
-        "give_up_at",
-        "delivered_at",
+        "next_attempt_local",
+        "give_up_local",
+        "delivered_local",
         "last_status_code",
         "last_error",
-        "created",
+        "created_local",
         "payload_pretty",
     )
-    readonly_fields = ("payload_pretty",)
+    readonly_fields = (
+        "payload_pretty",
+        "key_page",
+        "job_link",
+        "next_attempt_local",
+        "give_up_local",
+        "delivered_local",
+        "created_local",
+    )
     inlines = (WebhookDeliveryInline,)
     actions = ("resend_selected",)
     payload_pretty = json_display("payload")
+    next_attempt_column = time_display("next_attempt_at", "next attempt", column=True)
+    next_attempt_local = time_display("next_attempt_at", "next attempt at")
+    give_up_local = time_display("give_up_at", "give up at")
+    delivered_local = time_display("delivered_at", "delivered at")
+
+    @admin.display(description="event id", ordering="event_id")
+    def event_short(self, row: WebhookEvent) -> str:
+        return truncated(row.event_id, 12)
+
+    @admin.display(description="event type", ordering="event_type")
+    def type_column(self, row: WebhookEvent) -> str:
+        return truncated(row.event_type, 22)
+
+    @admin.display(description="key", ordering="key__name")
+    def key_column(self, row: WebhookEvent) -> str:
+        return key_link(row.key)
+
+    @admin.display(description="key")
+    def key_page(self, row: WebhookEvent) -> str:
+        return key_link(row.key, width=None)
+
+    @admin.display(description="job", ordering="job__public_id")
+    def job_column(self, row: WebhookEvent) -> str:
+        return link(row.job, row.job.public_id if row.job else None, width=14)
+
+    @admin.display(description="job")
+    def job_link(self, row: WebhookEvent) -> str:
+        return link(row.job, row.job.public_id if row.job else None)
+
+    @admin.display(description="state", ordering="state")
+    def state_column(self, row: WebhookEvent) -> str:
+        return row.state  # the filter explains each
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, row: WebhookEvent) -> int:
+        return row.attempts
+
+    @admin.display(description="last code", ordering="last_status_code")
+    def last_code(self, row: WebhookEvent) -> str:
+        return "—" if row.last_status_code is None else str(row.last_status_code)
 
     @admin.action(description="Resend selected events", permissions=("operate",))
     def resend_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
@@ -79,8 +129,35 @@ class WebhookEventAdmin(LedgerAdmin):
 class WebhookDeliveryAdmin(LedgerAdmin):
     """Every delivery attempt, across events."""
 
-    list_display = ("attempted_at", "event", "url", "status_code", "succeeded", "duration_ms")
+    list_display = (
+        "attempted_column",
+        "event_link",
+        "url_short",
+        "status_code",
+        "succeeded",
+        "duration_ms",
+    )
     list_filter = ("succeeded", "status_code")
     search_fields = ("event__event_id", "url", "error")
     date_hierarchy = "attempted_at"
     list_select_related = ("event",)
+    fields = (
+        "event_link",
+        "url",
+        "attempted_local",
+        "status_code",
+        "succeeded",
+        "duration_ms",
+        "error",
+    )
+    readonly_fields = ("event_link", "attempted_local")
+    attempted_column = time_display("attempted_at", "attempted", column=True)
+    attempted_local = time_display("attempted_at", "attempted at")
+
+    @admin.display(description="event", ordering="event__event_id")
+    def event_link(self, row: WebhookDelivery) -> str:
+        return link(row.event, row.event.event_id, width=20)
+
+    @admin.display(description="url", ordering="url")
+    def url_short(self, row: WebhookDelivery) -> str:
+        return truncated(row.url, 40)

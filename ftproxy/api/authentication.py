@@ -3,7 +3,7 @@
 Keys are cached in process for ``KEY_CACHE_SECONDS``, keyed by the key's
 SHA-256, so most requests authenticate without a query. A revocation (or
 any other save or delete of the key) drops the entry at once in the process
-that made it; other processes (other gunicorn workers, hosts, or
+that made it; other processes (other server workers, hosts, or
 ``manage.py``) see it within ``KEY_CACHE_SECONDS``.
 """
 

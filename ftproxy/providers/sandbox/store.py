@@ -11,7 +11,7 @@ Layout under the storage directory::
 Records are replaced atomically (temp file + ``os.replace``), so a reader
 never sees half a document and needs no lock. Read-modify-write sequences
 run under ``SandboxStore.locked()``, an exclusive ``flock`` on ``.lock``, so
-several gunicorn workers (or sync processes) never lose each other's updates.
+several server workers (or sync processes) never lose each other's updates.
 """
 
 from __future__ import annotations
