@@ -15,7 +15,13 @@ def command(bind: str, workers: int) -> list[str]:
     """The argv that serves the gateway on ``bind`` with ``workers`` processes:
     uvicorn with Django's ASGI handler, which reads every request (headers
     and body) on its event loop before a thread runs the view, so a slow
-    client never holds a worker thread (``gateway_site.serving``)."""
+    client never holds a worker thread (``gateway_site.serving``).
+
+    ``FTPROXY_SERVER=gthread`` serves with gunicorn's thread workers over
+    WSGI instead: less overhead per request, but a slow client holds a
+    thread (put a buffering proxy in front)."""
+    if os.environ.get("FTPROXY_SERVER") == "gthread":
+        return _gthread(bind, workers)
     host, _, port = bind.rpartition(":")
     return [
         str(Path(sys.executable).with_name("uvicorn")),
@@ -32,6 +38,23 @@ def command(bind: str, workers: int) -> list[str]:
         "5",
         "--lifespan",
         "off",
+    ]
+
+
+def _gthread(bind: str, workers: int) -> list[str]:
+    return [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "gateway_site.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "--timeout",
+        "660",
+        "--access-logfile",
+        "-",
     ]
 
 
