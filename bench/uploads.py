@@ -1,12 +1,12 @@
 """Benchmark of the Uploads API: a large upload in 64 MiB parts through a
-real gunicorn gateway against the same upload sent straight to a local fake
-upstream (an OpenAI look-alike with an Uploads API).
+real gateway (served as `make run` serves it) against the same upload sent
+straight to a local fake upstream (an OpenAI look-alike with an Uploads API).
 
 Two gateway cases: an ``openai`` entry (each part forwarded to the fake
 upstream as it arrives, ``complete`` forwarded after the gateway has read
 the parts once), and a ``sandbox`` entry (parts assembled on disk and
 stored as one file at ``complete``). Reports wall time, throughput, the
-time of ``complete`` alone, and the gunicorn worker's peak RSS growth.
+time of ``complete`` alone, and the server worker's peak RSS growth.
 
 Standalone: ``.venv/bin/python bench/uploads.py`` (``BENCH_UPLOADS_MB``,
 default 1024; ``BENCH_UPLOADS_PORT``, default 4130, and the next port for
@@ -230,17 +230,10 @@ def _gateway(workdir: Path, entry: dict[str, Any], port: int) -> tuple[subproces
     subprocess.run(
         [str(python), "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True
     )
+    from gateway_site.serve import command  # served exactly as `make run` serves
+
     server = subprocess.Popen(
-        [
-            str(python.with_name("gunicorn")),
-            "gateway_site.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--timeout",
-            "600",
-        ],
+        command(f"127.0.0.1:{port}", 1),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -269,7 +262,8 @@ def bench_gateway(
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_for(base)
-        worker = int(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()[0])
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        worker = int(children[0]) if children else server.pid  # uvicorn's one worker is itself
         headers = {"Authorization": f"Bearer {MASTER}"}
         # One small upload first, so imports and the first connection are done.
         small = workdir / "small.jsonl"

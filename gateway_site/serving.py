@@ -26,9 +26,10 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.http import FileResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: Seconds a new connection has to send its request line and headers.
@@ -264,7 +265,18 @@ class GatewayASGIHandler(ASGIHandler):
 
     def __init__(self, threads: int = REQUEST_THREADS):
         super().__init__()
+        # The middleware are synchronous: chain them as such, and run the
+        # whole chain in one call on the request's thread (Django's async
+        # chain hops to a thread and back at every synchronous middleware).
+        self.load_middleware(is_async=False)
         self.threads = _ThreadPool(threads)
+
+    async def run_get_response(self, request):
+        response = await sync_to_async(self.get_response)(request)
+        response._handler_class = self.__class__
+        if isinstance(response, FileResponse):  # the server chunks it
+            response.block_size = self.chunk_size
+        return response
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
