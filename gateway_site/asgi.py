@@ -9,15 +9,12 @@ django.setup(set_prefix=False)
 
 from django.conf import settings  # noqa: E402
 
-# Each request's Django code runs on one of a few reused threads
-# (``serving.GatewayASGIHandler``), each keeping its database connection.
-# A network database's connection is still closed at the end of each
-# request: a link that stalls after the kernel acknowledged the data is not
-# cut by the socket timeouts, and a new connection meets the connect timeout
-# (a fast 503) instead of hanging on the old one. SQLite has no link.
+# Django's ASGI handler runs each request in a thread of its own, so a
+# connection kept open past its request is never used again: it would only
+# pile up (one per request, until garbage collection) and exhaust the
+# database's connection limit. Each request closes its own at its end.
 for _database in settings.DATABASES.values():
-    if not _database["ENGINE"].endswith("sqlite3"):
-        _database["CONN_MAX_AGE"] = 0
+    _database["CONN_MAX_AGE"] = 0
 
 from ftproxy.conf import gateway  # noqa: E402
 from ftproxy.services.spool import clean_spool  # noqa: E402

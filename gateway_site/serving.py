@@ -19,17 +19,13 @@ thread runs the view. Around that:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import errno
 import json
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
-from django.http import FileResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: Seconds a new connection has to send its request line and headers.
@@ -226,80 +222,12 @@ class GuardedApplication:
             )
 
 
-#: Threads per process that run requests' Django code (views, ORM).
-REQUEST_THREADS = int(os.environ.get("FTPROXY_THREADS", 8))
-#: A body read ahead by ``GatewayASGIHandler.__call__`` for ``read_body``.
-_READ_AHEAD: contextvars.ContextVar = contextvars.ContextVar("ftproxy_read_ahead", default=None)
-
-
-class _ThreadPool:
-    """Single-thread executors, each lent to one request at a time and then
-    to the next. Django runs a request's synchronous code on one thread
-    (thread-sensitive mode); by default that is a new thread per request,
-    so every request would open a new database connection. A lent thread
-    keeps its connection (``CONN_MAX_AGE``) for the requests after it."""
-
-    def __init__(self, size: int):
-        self.size = max(1, size)
-        self._idle: asyncio.LifoQueue | None = None
-
-    async def acquire(self) -> ThreadPoolExecutor:
-        if self._idle is None:  # made on the serving loop, on first use
-            self._idle = asyncio.LifoQueue()
-            for n in range(self.size):
-                self._idle.put_nowait(
-                    ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"request-{n}")
-                )
-        return await self._idle.get()
-
-    def release(self, executor: ThreadPoolExecutor) -> None:
-        self._idle.put_nowait(executor)
-
-
 class GatewayASGIHandler(ASGIHandler):
     """Django's ASGI handler, spooling bodies into ``FILE_UPLOAD_TEMP_DIR``
-    (closed and removed if the disk fills up), giving a chunked body the
-    length it turned out to have, and running each request's Django code
-    on one of ``REQUEST_THREADS`` reused threads, taken only once its body
-    is in (a slow client holds no thread)."""
-
-    def __init__(self, threads: int = REQUEST_THREADS):
-        super().__init__()
-        # The middleware are synchronous: chain them as such, and run the
-        # whole chain in one call on the request's thread (Django's async
-        # chain hops to a thread and back at every synchronous middleware).
-        self.load_middleware(is_async=False)
-        self.threads = _ThreadPool(threads)
-
-    async def run_get_response(self, request):
-        response = await sync_to_async(self.get_response)(request)
-        response._handler_class = self.__class__
-        if isinstance(response, FileResponse):  # the server chunks it
-            response.block_size = self.chunk_size
-        return response
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await super().__call__(scope, receive, send)  # refuses it
-        from django.core.exceptions import RequestAborted
-
-        try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
-            return
-        token = _READ_AHEAD.set(body_file)
-        executor = await self.threads.acquire()
-        try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
-        finally:
-            self.threads.release(executor)
-            _READ_AHEAD.reset(token)
+    (closed and removed if the disk fills up) and giving a chunked body the
+    length it turned out to have."""
 
     async def read_body(self, receive):
-        read_ahead = _READ_AHEAD.get()
-        if read_ahead is not None:
-            return read_ahead
         body_file = tempfile.SpooledTemporaryFile(
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
             mode="w+b",
