@@ -105,6 +105,17 @@ def truncated(value: Any, width: int = 24) -> str:
     )
 
 
+def truncated_display(field: str, width: int, description: str | None = None):
+    """A read-only admin column of ``field`` cut to ``width`` characters
+    (the whole on hover), ordered by the field."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def display(self, row: Any) -> str:
+        return truncated(getattr(row, field), width)
+
+    return display
+
+
 def admin_url(obj: Model, view: str = "change") -> str | None:
     opts = obj._meta
     try:

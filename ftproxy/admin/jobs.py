@@ -21,7 +21,7 @@ from ..providers.base import ProviderError
 from ..services.context import MASTER, CallContext
 from ..services.jobs import job_action, retrieve_job
 from .confirm import Touched, confirmation_page, confirmed
-from .display import epoch_display, key_link, link, time_display, truncated
+from .display import epoch_display, key_link, link, time_display, truncated, truncated_display
 from .history import status_history_table
 from .keys import format_usd
 from .ledger import LedgerAdmin, ViewOnly, json_display, ledger_status
@@ -191,9 +191,7 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
     metadata_pretty = json_display("metadata")
     upstream_fields_pretty = json_display("upstream_fields")
 
-    @admin.display(description="id", ordering="public_id")
-    def job_id(self, job: FineTuningJob) -> str:
-        return truncated(job.public_id, 21)
+    job_id = truncated_display("public_id", 21, "id")
 
     @admin.display(description="status", ordering="status")
     def state(self, job: FineTuningJob) -> str:
@@ -207,9 +205,7 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
     def estimated_cost(self, job: FineTuningJob) -> str:
         return format_usd(job.estimated_cost_usd)
 
-    @admin.display(description="model", ordering="model")
-    def model_short(self, job: FineTuningJob) -> str:
-        return truncated(job.model, 20)
+    model_short = truncated_display("model", 20)
 
     def _file(self, public_id: str | None, *, width: int | None = None) -> str:
         """A link to the ledger's file with that public id (else the id as

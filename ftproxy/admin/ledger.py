@@ -23,6 +23,7 @@ from .display import (
     links,
     time_display,
     truncated,
+    truncated_display,
 )
 
 
@@ -185,17 +186,13 @@ class FileAdmin(LedgerAdmin):
     expires_at_local = epoch_display("expires_at", "expires at")
     deleted_at_local = time_display("deleted_at", "deleted at")
 
-    @admin.display(description="id", ordering="public_id")
-    def file_id(self, row: File) -> str:
-        return truncated(row.public_id, 21)
+    file_id = truncated_display("public_id", 21, "id")
 
     @admin.display(description="status", ordering="status")
     def state(self, row: File) -> str:
         return ledger_status(row)
 
-    @admin.display(description="filename", ordering="filename")
-    def filename_short(self, row: File) -> str:
-        return truncated(row.filename, 28)
+    filename_short = truncated_display("filename", 28)
 
     @admin.display(description="training or validation file of")
     def used_by(self, row: File) -> str:
@@ -293,9 +290,7 @@ class AuditEntryAdmin(LedgerAdmin):
     def ms(self, row: AuditEntry) -> int:
         return row.duration_ms
 
-    @admin.display(description="object", ordering="object_id")
-    def object_short(self, row: AuditEntry) -> str:
-        return truncated(row.object_id, 18)
+    object_short = truncated_display("object_id", 18, "object")
 
     @admin.display(description="object")
     def object_link(self, row: AuditEntry) -> str:

@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from ..models import Upload, UploadPart
-from .display import epoch_display, link, truncated
+from .display import epoch_display, link, truncated_display
 from .ledger import LedgerAdmin, ViewOnly
 
 
@@ -30,7 +30,6 @@ class UploadAdmin(LedgerAdmin):
 
     list_display = (
         "upload_id",
-        "provider",
         "filename_short",
         "bytes",
         "received",
@@ -92,13 +91,9 @@ class UploadAdmin(LedgerAdmin):
     created_at_local = epoch_display("created_at", "created at")
     expires_at_local = epoch_display("expires_at", "expires at")
 
-    @admin.display(description="id", ordering="public_id")
-    def upload_id(self, row: Upload) -> str:
-        return truncated(row.public_id, 16)
+    upload_id = truncated_display("public_id", 16, "id")
 
-    @admin.display(description="filename", ordering="filename")
-    def filename_short(self, row: Upload) -> str:
-        return truncated(row.filename, 20)
+    filename_short = truncated_display("filename", 20)
 
     @admin.display(description="file", ordering="file__public_id")
     def file_column(self, row: Upload) -> str:

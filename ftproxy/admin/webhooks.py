@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from ..models import WebhookDelivery, WebhookEvent
 from ..services.webhooks import resend
-from .display import key_link, link, time_display, truncated
+from .display import key_link, link, time_display, truncated_display
 from .ledger import LedgerAdmin, ViewOnly, json_display
 
 
@@ -39,7 +39,6 @@ class WebhookEventAdmin(LedgerAdmin):
         "job_column",
         "state_column",
         "tries",
-        "last_code",
         "next_attempt_column",
         "created_column",
     )
@@ -79,13 +78,9 @@ class WebhookEventAdmin(LedgerAdmin):
     give_up_local = time_display("give_up_at", "give up at")
     delivered_local = time_display("delivered_at", "delivered at")
 
-    @admin.display(description="event id", ordering="event_id")
-    def event_short(self, row: WebhookEvent) -> str:
-        return truncated(row.event_id, 12)
+    event_short = truncated_display("event_id", 12)
 
-    @admin.display(description="event type", ordering="event_type")
-    def type_column(self, row: WebhookEvent) -> str:
-        return truncated(row.event_type, 22)
+    type_column = truncated_display("event_type", 22)
 
     @admin.display(description="key", ordering="key__name")
     def key_column(self, row: WebhookEvent) -> str:
@@ -110,10 +105,6 @@ class WebhookEventAdmin(LedgerAdmin):
     @admin.display(description="tries", ordering="attempts")
     def tries(self, row: WebhookEvent) -> int:
         return row.attempts
-
-    @admin.display(description="last code", ordering="last_status_code")
-    def last_code(self, row: WebhookEvent) -> str:
-        return "—" if row.last_status_code is None else str(row.last_status_code)
 
     @admin.action(description="Resend selected events", permissions=("operate",))
     def resend_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
@@ -158,6 +149,4 @@ class WebhookDeliveryAdmin(LedgerAdmin):
     def event_link(self, row: WebhookDelivery) -> str:
         return link(row.event, row.event.event_id, width=20)
 
-    @admin.display(description="url", ordering="url")
-    def url_short(self, row: WebhookDelivery) -> str:
-        return truncated(row.url, 40)
+    url_short = truncated_display("url", 40)
