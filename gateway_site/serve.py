@@ -38,6 +38,9 @@ def command(bind: str, workers: int) -> list[str]:
         "5",
         "--lifespan",
         "off",
+        # Each request already logs one line of its own (ftproxy.requests),
+        # with its request id, key, action and upstream status.
+        "--no-access-log",
     ]
 
 

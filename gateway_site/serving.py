@@ -1,9 +1,9 @@
 """Serving the gateway so that slow or lying clients hold only their own
 connection, never a worker thread.
 
-uvicorn reads each request on its event loop; Django's ASGI handler spools
-the whole body (to disk past ``FILE_UPLOAD_MAX_MEMORY_SIZE``) before a
-thread runs the view. Around that:
+uvicorn reads each request on its event loop, and the whole body is spooled
+(to disk past ``FILE_UPLOAD_MAX_MEMORY_SIZE``) before a thread runs the
+view. Around that:
 
 - ``GatewayHttpProtocol``: uvicorn's HTTP protocol (httptools, else h11)
   with a header read timeout (a client trickling its request line or
@@ -11,9 +11,10 @@ thread runs the view. Around that:
 - ``GuardedApplication``: a body read timeout between chunks (408), the
   size limit before reading (413), a full disk (507), all in OpenAI's
   error shape;
-- ``GatewayASGIHandler``: Django's handler, spooling into
-  ``FILE_UPLOAD_TEMP_DIR`` (cleaned of dead requests' files) and giving a
-  chunked body its length, so chunked uploads work.
+- ``ThreadedWSGIBridge``: spools the body into ``FILE_UPLOAD_TEMP_DIR``
+  (cleaned of dead requests' files), gives a chunked body its length, so
+  chunked uploads work, and runs Django's WSGI handler on a fixed pool of
+  threads that keep their database connections.
 """
 
 from __future__ import annotations
@@ -22,16 +23,20 @@ import asyncio
 import errno
 import json
 import os
+import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: Seconds a new connection has to send its request line and headers.
 HEADER_TIMEOUT_SECONDS = float(os.environ.get("FTPROXY_HEADER_TIMEOUT_SECONDS", 15))
 #: Seconds the body may pause between two chunks.
 BODY_IDLE_TIMEOUT_SECONDS = float(os.environ.get("FTPROXY_BODY_TIMEOUT_SECONDS", 30))
+#: Threads per worker process that run requests (each keeps its database
+#: connection): how many requests one process works on at once.
+REQUEST_THREADS = int(os.environ.get("FTPROXY_THREADS", 8))
 #: Multipart overhead allowed on top of ``max_upload_mb``.
 BODY_SLACK_BYTES = 1024 * 1024
 
@@ -172,7 +177,8 @@ class GuardedApplication:
             if body_done:  # Django's disconnect listener: no timeout there
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.idle_seconds)
+                async with asyncio.timeout(self.idle_seconds):  # a timer, not a task
+                    message = await receive()
             except TimeoutError:
                 raise _BodyTimeout from None
             if message["type"] == "http.request":
@@ -222,12 +228,47 @@ class GuardedApplication:
             )
 
 
-class GatewayASGIHandler(ASGIHandler):
-    """Django's ASGI handler, spooling bodies into ``FILE_UPLOAD_TEMP_DIR``
-    (closed and removed if the disk fills up) and giving a chunked body the
-    length it turned out to have."""
+class ThreadedWSGIBridge:
+    """The ASGI application: reads each request's body on the event loop
+    (spooled into ``FILE_UPLOAD_TEMP_DIR``, so a slow client holds only its
+    connection), then runs Django's WSGI handler for the whole request on
+    one of ``threads`` long-lived threads.
 
-    async def read_body(self, receive):
+    One thread per request from start to end, and the same few threads for
+    every request: each keeps its database connection between requests
+    (``CONN_MAX_AGE``), and no request pays a thread hop per middleware, as
+    Django's own ASGI handler does. A chunked body is given the length it
+    turned out to have. Header names with an underscore are dropped, as
+    Django's development server and gunicorn do, so that ``X_Forwarded_Proto``
+    cannot pass for ``X-Forwarded-Proto``.
+    """
+
+    def __init__(self, wsgi_app, *, threads: int):
+        self.wsgi_app = wsgi_app
+        self.threads = threads
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="request")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return  # lifespan is off; websockets are not served
+        body = await self._read_body(receive)
+        if body is None:
+            return  # the client went away before its body was in
+        loop = asyncio.get_running_loop()
+        try:
+            status, headers, content, stream = await loop.run_in_executor(
+                self.executor, self._respond, self._environ(scope, body)
+            )
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            if stream is None:
+                await send({"type": "http.response.body", "body": content})
+                return
+            await self._stream(loop, stream, receive, send)
+        finally:
+            body.close()
+
+    @staticmethod
+    async def _read_body(receive):
         body_file = tempfile.SpooledTemporaryFile(
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
             mode="w+b",
@@ -237,11 +278,10 @@ class GatewayASGIHandler(ASGIHandler):
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    from django.core.exceptions import RequestAborted
-
-                    raise RequestAborted()
-                if "body" in message:
-                    body_file.write(message["body"])
+                    body_file.close()
+                    return None
+                if chunk := message.get("body"):
+                    body_file.write(chunk)
                 if not message.get("more_body", False):
                     break
         except BaseException:
@@ -250,11 +290,92 @@ class GatewayASGIHandler(ASGIHandler):
         body_file.seek(0)
         return body_file
 
-    def create_request(self, scope, body_file):
-        headers = scope.get("headers") or []
-        if not any(name == b"content-length" for name, _ in headers):
-            size = body_file.seek(0, 2)
-            body_file.seek(0)
-            if size:
-                scope = {**scope, "headers": [*headers, (b"content-length", str(size).encode())]}
-        return super().create_request(scope, body_file)
+    @staticmethod
+    def _environ(scope, body) -> dict:
+        size = body.seek(0, 2)
+        body.seek(0)
+        server = scope.get("server") or ("localhost", 80)
+        client = scope.get("client") or ("", 0)
+        environ = {
+            "REQUEST_METHOD": scope["method"],
+            "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
+            "PATH_INFO": scope["path"].encode().decode("latin-1"),
+            "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+            "SERVER_NAME": str(server[0]),
+            "SERVER_PORT": str(server[1] or 80),
+            "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+            "REMOTE_ADDR": str(client[0]),
+            "REMOTE_PORT": str(client[1]),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scope.get("scheme", "http"),
+            "wsgi.input": body,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        for raw_name, raw_value in scope.get("headers") or ():
+            name = raw_name.decode("latin-1")
+            if "_" in name:
+                continue
+            value = raw_value.decode("latin-1")
+            if name == "content-length":
+                continue  # the body's real size, below
+            key = (
+                "CONTENT_TYPE"
+                if name == "content-type"
+                else "HTTP_" + name.upper().replace("-", "_")
+            )
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        if size or scope["method"] in ("POST", "PUT", "PATCH"):
+            environ["CONTENT_LENGTH"] = str(size)
+        return environ
+
+    def _respond(self, environ):
+        """On a request thread: the whole of Django's handling, and for an
+        answer held in memory, its body and its close (which ends the
+        request for Django: ``request_finished``)."""
+        started = []
+
+        def start_response(status, headers, exc_info=None):
+            started[:] = [status, headers]
+
+        result = self.wsgi_app(environ, start_response)
+        status, headers = started
+        encoded = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+        ]
+        if getattr(result, "streaming", False):
+            return int(status[:3]), encoded, None, result
+        try:
+            content = b"".join(result)
+        finally:
+            result.close()
+        return int(status[:3]), encoded, content, None
+
+    async def _stream(self, loop, response, receive, send) -> None:
+        """A streamed answer, each chunk read on a request thread; stops
+        reading when the client goes away."""
+        chunks = iter(response)
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            while not gone.done():
+                chunk = await loop.run_in_executor(self.executor, next, chunks, _END)
+                if chunk is _END:
+                    break
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            else:
+                return
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            gone.cancel()
+            await loop.run_in_executor(self.executor, response.close)
+
+
+_END = object()
+
+
+async def _disconnected(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -110,10 +110,19 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     _db_options.setdefault(
         "tcp_user_timeout", int(os.environ.get("FTPROXY_DB_TCP_USER_TIMEOUT_MS", 30_000))
     )
+    _statement_timeout_ms = int(os.environ.get("FTPROXY_DB_STATEMENT_TIMEOUT_MS", 30_000))
     _db_options["options"] = (
-        _db_options.get("options", "")
-        + f" -c statement_timeout={int(os.environ.get('FTPROXY_DB_STATEMENT_TIMEOUT_MS', 30_000))}"
+        _db_options.get("options", "") + f" -c statement_timeout={_statement_timeout_ms}"
     ).strip()
+    # Persistent connections: a kept connection on a link that froze must
+    # fail too, so every wait for an answer is bounded (gateway_site.postgresql).
+    DATABASES["default"]["ENGINE"] = "gateway_site.postgresql"
+    _db_options.setdefault(
+        "answer_timeout",
+        float(
+            os.environ.get("FTPROXY_DB_ANSWER_TIMEOUT_SECONDS", _statement_timeout_ms / 1000 + 5)
+        ),
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

@@ -341,6 +341,7 @@ def test_a_frozen_database_link_is_a_fast_503_and_the_gateway_recovers(tmp_path,
         DATABASE_URL=url,
         FTPROXY_DB_TCP_USER_TIMEOUT_MS="1500",
         FTPROXY_DB_CONNECT_TIMEOUT="1",
+        FTPROXY_DB_ANSWER_TIMEOUT_SECONDS="3",  # kept connections: each wait is bounded
     )
     body = {"model": "gpt-4o-mini", "training_file": "file-x"}
     try:

@@ -17,6 +17,7 @@ from django.db import DatabaseError
 
 from .. import metrics
 from ..models import AuditEntry
+from ..queries import insert_row
 
 logger = logging.getLogger("ftproxy.requests")
 
@@ -85,7 +86,7 @@ class RequestContextMiddleware:
         }
         level, unwritten = logging.INFO, ""
         try:
-            AuditEntry.objects.create(**fields)
+            insert_row(AuditEntry(**fields))  # no signals, id unused: compiled once
         except DatabaseError as exc:
             # The database is down (the answer says so too): one line, no traceback.
             level, unwritten = logging.WARNING, f" audit=unwritten({type(exc).__name__})"

@@ -12,6 +12,7 @@ from ..conf import gateway
 from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
 from ..models import LedgerState
 from ..providers.base import JobCreate, Provider
+from ..queries import first_match
 from .context import CallContext
 
 Row = TypeVar("Row", bound=models.Model)
@@ -64,18 +65,22 @@ def provider_of(api: str, row: Any) -> Provider:
     return provider
 
 
+def _visibility(ctx: CallContext) -> dict[str, Any]:
+    conditions: dict[str, Any] = {"ledger_state": LedgerState.OK}
+    if not ctx.caller.is_master:
+        conditions["owner_id"] = ctx.caller.key.pk
+    return conditions
+
+
 def visible(queryset: models.QuerySet[Row], ctx: CallContext) -> models.QuerySet[Row]:
     """Rows the caller may see: its own, or all for the master key; only
     rows whose upstream creation succeeded."""
-    queryset = queryset.filter(ledger_state=LedgerState.OK)
-    if not ctx.caller.is_master:
-        queryset = queryset.filter(owner=ctx.caller.key)
-    return queryset
+    return queryset.filter(**_visibility(ctx))
 
 
 def find(queryset: models.QuerySet[Row], ctx: CallContext, public_id: str) -> Row | None:
-    # public_id is unique: no ORDER BY needed (first() would add one)
-    return next(iter(visible(queryset, ctx).filter(public_id=public_id)[:1]), None)
+    """The row with ``public_id`` in ``queryset`` that the caller may see."""
+    return first_match(queryset, public_id=public_id, **_visibility(ctx))
 
 
 def not_found(kind: str, public_id: str, param: str | None = None) -> NotFoundError:
