@@ -33,7 +33,9 @@ def as_dict(row):
 
 def test_a_compiled_lookup_reads_the_row_as_django_does(django_assert_num_queries):
     owner = ApiKey.create_key("a")[0]
-    job = ledger_job("ftjob-1", owner=owner, metadata={"k": "v"}, estimated_cost_usd=Decimal("1.25"))
+    job = ledger_job(
+        "ftjob-1", owner=owner, metadata={"k": "v"}, estimated_cost_usd=Decimal("1.25")
+    )
     ledger_job("ftjob-2")
     expected = as_dict(FineTuningJob.objects.get(pk=job.pk))
 
