@@ -8,6 +8,7 @@ Django does (its converters, ``Model.from_db``, ``get_db_prep_save``).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, TypeVar
 
 from django.db import connections, models, router
@@ -62,11 +63,32 @@ def _read_first(model, db: str, values: tuple, sql, fixed, attnames, expressions
     if found is None:
         return None
     row = list(found)
-    ops = connection.ops
-    for position, expression in enumerate(expressions):
-        for convert in ops.get_db_converters(expression) + expression.get_db_converters(connection):
-            row[position] = convert(row[position], expression, connection)
+    for position, converters, expression in _converters(connection, sql, expressions):
+        value = row[position]
+        for convert in converters:
+            value = convert(value, expression, connection)
+        row[position] = value
     return model.from_db(db, attnames, row)
+
+
+#: Each connection's converters for each compiled lookup, as Django's
+#: compiler lists them (they depend on the backend and the column only).
+_CONVERTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _converters(connection, sql: str, expressions) -> list[tuple[int, list, Any]]:
+    known = _CONVERTERS.setdefault(connection, {})
+    found = known.get(sql)
+    if found is None:
+        found = known[sql] = [
+            (position, converters, expression)
+            for position, expression in enumerate(expressions)
+            if (
+                converters := connection.ops.get_db_converters(expression)
+                + expression.get_db_converters(connection)
+            )
+        ]
+    return found
 
 
 #: ``insert_row``'s statements, by (database, model).

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from requests.utils import get_environ_proxies
 
@@ -102,20 +103,29 @@ class HttpClient:
         url = self.url(path)
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method,
-                url,
-                params=merged,
-                **self._environment(url),
-                json=json_body,
-                data=data,
-                headers=headers,
-                timeout=self.timeout,
-                stream=stream,
-                # A redirect elsewhere would carry custom credential headers
-                # (api-key) along: the upstream APIs never redirect.
-                allow_redirects=False,
-            )
+            if self._plain_session:
+                response = self.session.send(
+                    self._prepare(method, url, merged, json_body, data, headers),
+                    **self._environment(url),
+                    timeout=self.timeout,
+                    stream=stream,
+                    allow_redirects=False,
+                )
+            else:  # a session of its own kind (google-auth's): its own request()
+                response = self.session.request(
+                    method,
+                    url,
+                    params=merged,
+                    **self._environment(url),
+                    json=json_body,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                    stream=stream,
+                    # A redirect elsewhere would carry custom credential headers
+                    # (api-key) along: the upstream APIs never redirect.
+                    allow_redirects=False,
+                )
         except requests.exceptions.RequestException as exc:
             metrics.observe_upstream(self.provider, "error", time.monotonic() - started)
             raise transport_error(exc, self.provider, self.timeout) from exc
@@ -126,6 +136,30 @@ class HttpClient:
             # Stream mode errors are small JSON bodies: read them for the message.
             check_response(response, self.provider, self.secrets)
         return response
+
+    @property
+    def _plain_session(self) -> bool:
+        return type(self.session).request is requests.Session.request
+
+    def _prepare(self, method, url, params, json_body, data, headers) -> requests.PreparedRequest:
+        """What ``Session.request`` would send, without its per-call merging
+        of settings this client fixes once (no session-level params, hooks or
+        redirects are used): the session's headers under the call's, its
+        auth and cookies (when it holds any); JSON encoded with orjson."""
+        if json_body is not None and data is None:
+            data = orjson.dumps(json_body)
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=method,
+            url=url,
+            headers={**self.session.headers, **(headers or {})},
+            params=params,
+            data=data,
+            auth=self.session.auth,
+            cookies=self.session.cookies if len(self.session.cookies) else None,
+        )
+        return prepared
 
     def _environment(self, url: str) -> dict[str, Any]:
         """The proxies (honouring ``NO_PROXY``) and CA bundle that requests
