@@ -250,6 +250,9 @@ class Bench:
         """Ledger rows the cases use; big ledgers are reused when present."""
         os.environ.update({k: env[k] for k in ("FTPROXY_CONFIG", "FTPROXY_VAR_DIR")})
         os.environ["DJANGO_SETTINGS_MODULE"] = "gateway_site.settings"
+        # Seeding a million rows takes longer than a request may (this
+        # process only; the gateway keeps its own timeout).
+        os.environ["FTPROXY_DB_STATEMENT_TIMEOUT_MS"] = "900000"
         os.environ.pop("DATABASE_URL", None)
         if self.database_url:
             os.environ["DATABASE_URL"] = self.database_url
