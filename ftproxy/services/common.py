@@ -99,21 +99,30 @@ def page(
     """One page ordered by (created_at, id), starting after the row whose
     public id is ``after``, looked up in ``cursors`` (default: ``queryset``;
     pass a wider set so that a cursor deleted since its page still works).
-    Two queries whatever the ledger's size."""
+    ``limit + 1`` rows tell ``has_more``. Two queries whatever the ledger's
+    size, each one index range: the cursor by its unique public id, the page
+    from the cursor's ``created_at`` on (the (…, created_at, id) indexes)."""
     direction = "-" if descending else ""
     if after:
-        cursor = (
-            (cursors if cursors is not None else queryset)
-            .filter(public_id=after)
-            .values("created_at", "id")
-            .first()
+        # public_id is unique: no ORDER BY (first() would add one).
+        cursor = next(
+            iter(
+                (cursors if cursors is not None else queryset)
+                .filter(public_id=after)
+                .values_list("created_at", "id")[:1]
+            ),
+            None,
         )
         if cursor is None:
             raise InvalidRequest(f"after: no such {kind}: {after}", param="after")
+        created_at, row_id = cursor
         op = "lt" if descending else "gt"
         queryset = queryset.filter(
-            models.Q(**{f"created_at__{op}": cursor["created_at"]})
-            | models.Q(created_at=cursor["created_at"], **{f"id__{op}": cursor["id"]})
+            # The same rows as the condition below alone; this bound is what
+            # lets the index start at the cursor instead of the newest row
+            # (an OR is only a filter, read row by row from the top).
+            models.Q(**{f"created_at__{op}e": created_at}),
+            models.Q(**{f"created_at__{op}": created_at}) | models.Q(**{f"id__{op}": row_id}),
         )
     rows = list(queryset.order_by(f"{direction}created_at", f"{direction}id")[: limit + 1])
     return rows[:limit], len(rows) > limit
