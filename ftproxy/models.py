@@ -246,32 +246,62 @@ class FineTuningJob(LedgerRow):
             models.Index(fields=["terminal", "synced_at"]),
         ]
 
+    #: The columns OpenAI's job object is made of (``openai_job``): all a
+    #: list needs to read.
+    OPENAI_FIELDS = (
+        "public_id",
+        "created_at",
+        "error",
+        "fine_tuned_model",
+        "finished_at",
+        "hyperparameters",
+        "model",
+        "organization_id",
+        "result_files",
+        "seed",
+        "status",
+        "trained_tokens",
+        "training_file",
+        "validation_file",
+        "estimated_finish",
+        "integrations",
+        "metadata",
+        "method",
+        "upstream_fields",
+    )
+
     def __str__(self) -> str:
         return self.public_id
 
     def to_openai(self) -> dict:
+        return self.openai_job({name: getattr(self, name) for name in self.OPENAI_FIELDS})
+
+    @staticmethod
+    def openai_job(values: dict[str, Any]) -> dict:
+        """OpenAI's job object from ``OPENAI_FIELDS`` values (a row's, or a
+        ``values()`` row of a list)."""
         data = {
-            "id": self.public_id,
+            "id": values["public_id"],
             "object": "fine_tuning.job",
-            "created_at": self.created_at,
-            "error": self.error,
-            "fine_tuned_model": self.fine_tuned_model,
-            "finished_at": self.finished_at,
-            "hyperparameters": self.hyperparameters or {},
-            "model": self.model,
-            "organization_id": self.organization_id,
-            "result_files": self.result_files or [],
-            "seed": self.seed,
-            "status": self.status,
-            "trained_tokens": self.trained_tokens,
-            "training_file": self.training_file,
-            "validation_file": self.validation_file,
-            "estimated_finish": self.estimated_finish,
-            "integrations": self.integrations,
-            "metadata": self.metadata,
-            "method": self.method,
+            "created_at": values["created_at"],
+            "error": values["error"],
+            "fine_tuned_model": values["fine_tuned_model"],
+            "finished_at": values["finished_at"],
+            "hyperparameters": values["hyperparameters"] or {},
+            "model": values["model"],
+            "organization_id": values["organization_id"],
+            "result_files": values["result_files"] or [],
+            "seed": values["seed"],
+            "status": values["status"],
+            "trained_tokens": values["trained_tokens"],
+            "training_file": values["training_file"],
+            "validation_file": values["validation_file"],
+            "estimated_finish": values["estimated_finish"],
+            "integrations": values["integrations"],
+            "metadata": values["metadata"],
+            "method": values["method"],
         }
-        for name, value in (self.upstream_fields or {}).items():
+        for name, value in (values["upstream_fields"] or {}).items():
             data.setdefault(name, value)  # what the ledger shapes wins
         return data
 

@@ -270,7 +270,7 @@ class JobListCreateView(APIView):
         metadata_null = params.get("metadata") == "null"
         plain = {k: v for k, v in params.items() if not k.startswith("metadata")}
         query = validated(s.CursorQuerySerializer, plain)
-        rows, has_more = job_service.list_jobs(
+        jobs, has_more = job_service.list_jobs(
             ctx,
             after=query.get("after"),
             limit=query["limit"],
@@ -278,7 +278,7 @@ class JobListCreateView(APIView):
             metadata_null=metadata_null,
             provider_hint=provider_hint(request),
         )
-        return Response(list_body([r.to_openai() for r in rows], has_more, with_ids=False))
+        return Response(list_body(jobs, has_more, with_ids=False))
 
 
 class JobDetailView(APIView):

@@ -214,12 +214,11 @@ def list_jobs(
     metadata: dict[str, str] | None,
     metadata_null: bool = False,
     provider_hint: str | None = None,
-) -> tuple[list[FineTuningJob], bool]:
-    """A page of the caller's jobs from the ledger, newest first (of one
-    provider entry when ``provider_hint`` names one)."""
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the caller's jobs from the ledger as OpenAI job objects,
+    newest first (of one provider entry when ``provider_hint`` names one)."""
     ctx.note(action="fine_tuning.jobs.list")
-    # A list shows OpenAI's fields only: the raw payload need not be read.
-    queryset = visible(FineTuningJob.objects.defer("provider_payload"), ctx)
+    queryset = visible(FineTuningJob.objects.all(), ctx)
     if provider_hint:
         queryset = queryset.filter(provider=choose_provider(FINE_TUNING, provider_hint).name)
     if metadata_null:
@@ -234,7 +233,15 @@ def list_jobs(
         queryset = queryset.alias(**{alias: MetadataText("metadata", key=key)}).filter(
             **{alias: value}
         )
-    return page(queryset, after=after, limit=limit, kind="fine-tuning job")
+    # A list shows OpenAI's fields only: just their columns are read, as
+    # plain values (no model instances).
+    rows, has_more = page(
+        queryset.values(*FineTuningJob.OPENAI_FIELDS),
+        after=after,
+        limit=limit,
+        kind="fine-tuning job",
+    )
+    return [FineTuningJob.openai_job(row) for row in rows], has_more
 
 
 def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[FineTuningJob, bool]:
