@@ -1,0 +1,123 @@
+"""The jobs list read from the ledger: what it answers, and that each page
+is read with one index range whatever the ledger's size (and however deep
+the cursor)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ftproxy.models import ApiKey, FineTuningJob
+from tests.factories import ledger_file, ledger_job
+
+pytestmark = pytest.mark.django_db
+
+TABLE = FineTuningJob._meta.db_table
+
+
+@pytest.fixture
+def alice(sandbox, api_as):
+    key, raw = ApiKey.create_key("alice")
+    return key, api_as(raw)
+
+
+def page_query(queries) -> str:
+    """The SELECT that read the page (the one with a LIMIT over the table)."""
+    selects = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and f'FROM "{TABLE}"' in q["sql"]
+    ]
+    return selects[-1]
+
+
+def plan(sql: str) -> str:
+    """The query plan of ``sql`` (with the parameters the capture inlined),
+    as one text; on PostgreSQL with sequential scans off, so that a small
+    test table is read through its index as a large ledger is."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+            return json.dumps(cursor.fetchone()[0])
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        return " ".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def index_conditions(node: dict) -> list[str]:
+    """The index conditions of a PostgreSQL plan and its sub-plans."""
+    found = [node["Index Cond"]] if "Index Cond" in node else []
+    for child in node.get("Plans", []):
+        found += index_conditions(child)
+    return found
+
+
+def test_a_page_after_a_cursor_starts_the_index_at_the_cursor(alice):
+    """The cursor condition bounds the index scan by ``created_at``: a
+    cursor deep in a large ledger does not read every newer row first
+    (PostgreSQL reads ``a < x OR (a = x AND b < y)`` as a filter only;
+    SQLite finds the range either way)."""
+    key, api = alice
+    for i in range(30):
+        ledger_job(f"ftjob-deep-{i}", owner=key, created_at=1_700_000_000 + i)
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get("/v1/fine_tuning/jobs", {"limit": 5, "after": "ftjob-deep-10"})
+    assert response.status_code == 200, response.content
+    assert [j["id"] for j in response.json()["data"]] == [f"ftjob-deep-{i}" for i in range(9, 4, -1)]
+    text = plan(page_query(queries))
+    if connection.vendor == "postgresql":
+        assert "created_at <=" in " ".join(index_conditions(json.loads(text)[0]["Plan"])), text
+    else:
+        assert "created_at<" in text.replace(" ", ""), text
+
+
+def test_pages_through_jobs_created_in_the_same_second_in_order(alice):
+    key, api = alice
+    ids = []
+    for i in range(7):  # three share each second
+        ids.append(ledger_job(f"ftjob-tie-{i}", owner=key, created_at=1_700_000_000 + i // 3))
+    expected = [job.public_id for job in sorted(ids, key=lambda j: (-j.created_at, -j.id))]
+    seen, after = [], None
+    while True:
+        body = api.get("/v1/fine_tuning/jobs", {"limit": 2, **({"after": after} if after else {})})
+        data = body.json()
+        seen += [j["id"] for j in data["data"]]
+        if not data["has_more"]:
+            break
+        after = data["data"][-1]["id"]
+    assert seen == expected
+
+
+def test_files_page_after_a_cursor_in_both_orders_with_ties(alice):
+    key, api = alice
+    rows = [
+        ledger_file(f"file-tie-{i}", owner=key, created_at=1_700_000_000 + i // 2, bytes=1)
+        for i in range(5)
+    ]
+    newest_first = [f.public_id for f in sorted(rows, key=lambda f: (-f.created_at, -f.id))]
+    for order, expected in (("desc", newest_first), ("asc", newest_first[::-1])):
+        after = expected[1]
+        body = api.get("/v1/files", {"limit": 10, "order": order, "after": after}).json()
+        assert [f["id"] for f in body["data"]] == expected[2:], order
+
+
+def test_the_list_reads_only_the_columns_it_answers_with(alice):
+    key, api = alice
+    job = ledger_job(
+        "ftjob-shown",
+        owner=key,
+        hyperparameters={"n_epochs": 2},
+        metadata={"team": "search"},
+        method={"type": "supervised"},
+        upstream_fields={"user_provided_suffix": "s", "status": "not this one"},
+        provider_payload={"raw": "x" * 1000},
+        requested={"hyperparameters": {"n_epochs": 2}},
+    )
+    with CaptureQueriesContext(connection) as queries:
+        data = api.get("/v1/fine_tuning/jobs").json()["data"]
+    assert data == [FineTuningJob.objects.get(pk=job.pk).to_openai()]
+    assert data[0]["user_provided_suffix"] == "s" and data[0]["status"] == "running"
+    sql = page_query(queries)
+    for column in ("provider_payload", "requested", "lease_owner", "sync_error", "cost_usd"):
+        assert f'"{column}"' not in sql, column
