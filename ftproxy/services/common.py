@@ -87,6 +87,14 @@ def not_found(kind: str, public_id: str, param: str | None = None) -> NotFoundEr
     return NotFoundError(f"No such {kind}: {public_id}", param=param)
 
 
+class _Row(models.Func):
+    """``(a, b)``: a row value, compared column by column in order."""
+
+    function = ""
+    template = "(%(expressions)s)"
+    output_field = models.BigIntegerField()  # (created_at, id): both integers
+
+
 def page(
     queryset: models.QuerySet[Row],
     *,
@@ -99,32 +107,24 @@ def page(
     """One page ordered by (created_at, id), starting after the row whose
     public id is ``after``, looked up in ``cursors`` (default: ``queryset``;
     pass a wider set so that a cursor deleted since its page still works).
-    ``limit + 1`` rows tell ``has_more``. Two queries whatever the ledger's
-    size, each one index range: the cursor by its unique public id, the page
-    from the cursor's ``created_at`` on (the (…, created_at, id) indexes)."""
+
+    One query whatever the ledger's size: the cursor is a subquery (one
+    lookup by its unique public id) and the page the rows
+    ``(created_at, id) < (the cursor's)``, a row comparison that is exactly
+    a range of the (…, created_at, id) indexes, read from the cursor on;
+    ``limit + 1`` rows tell ``has_more``. Only a page that comes back empty
+    asks whether its cursor exists."""
     direction = "-" if descending else ""
     if after:
-        # public_id is unique: no ORDER BY (first() would add one).
-        cursor = next(
-            iter(
-                (cursors if cursors is not None else queryset)
-                .filter(public_id=after)
-                .values_list("created_at", "id")[:1]
-            ),
-            None,
+        cursor = (cursors if cursors is not None else queryset).filter(public_id=after)
+        position = models.Subquery(
+            cursor.values_list("created_at", "id")[:1], output_field=models.BigIntegerField()
         )
-        if cursor is None:
-            raise InvalidRequest(f"after: no such {kind}: {after}", param="after")
-        created_at, row_id = cursor
-        op = "lt" if descending else "gt"
-        queryset = queryset.filter(
-            # The same rows as the condition below alone; this bound is what
-            # lets the index start at the cursor instead of the newest row
-            # (an OR is only a filter, read row by row from the top).
-            models.Q(**{f"created_at__{op}e": created_at}),
-            models.Q(**{f"created_at__{op}": created_at}) | models.Q(**{f"id__{op}": row_id}),
-        )
+        compare = models.lookups.LessThan if descending else models.lookups.GreaterThan
+        queryset = queryset.filter(compare(_Row("created_at", "id"), position))
     rows = list(queryset.order_by(f"{direction}created_at", f"{direction}id")[: limit + 1])
+    if after and not rows and not cursor.exists():
+        raise InvalidRequest(f"after: no such {kind}: {after}", param="after")
     return rows[:limit], len(rows) > limit
 
 

@@ -54,20 +54,23 @@ def index_conditions(node: dict) -> list[str]:
 
 
 def test_a_page_after_a_cursor_starts_the_index_at_the_cursor(alice):
-    """The cursor condition bounds the index scan by ``created_at``: a
-    cursor deep in a large ledger does not read every newer row first
-    (PostgreSQL reads ``a < x OR (a = x AND b < y)`` as a filter only;
-    SQLite finds the range either way)."""
+    """The cursor condition is a range of the index: a cursor deep in a
+    large ledger does not read every newer row first (PostgreSQL reads
+    ``a < x OR (a = x AND b < y)`` as a filter only, the row comparison
+    ``(a, b) < (x, y)`` as an index condition; SQLite finds the range
+    either way)."""
     key, api = alice
     for i in range(30):
         ledger_job(f"ftjob-deep-{i}", owner=key, created_at=1_700_000_000 + i)
     with CaptureQueriesContext(connection) as queries:
         response = api.get("/v1/fine_tuning/jobs", {"limit": 5, "after": "ftjob-deep-10"})
     assert response.status_code == 200, response.content
-    assert [j["id"] for j in response.json()["data"]] == [f"ftjob-deep-{i}" for i in range(9, 4, -1)]
+    shown = [job["id"] for job in response.json()["data"]]
+    assert shown == [f"ftjob-deep-{i}" for i in range(9, 4, -1)]
     text = plan(page_query(queries))
     if connection.vendor == "postgresql":
-        assert "created_at <=" in " ".join(index_conditions(json.loads(text)[0]["Plan"])), text
+        conditions = " ".join(index_conditions(json.loads(text)[0]["Plan"]))
+        assert "ROW(created_at, id) < ROW(" in conditions, text
     else:
         assert "created_at<" in text.replace(" ", ""), text
 
@@ -121,3 +124,17 @@ def test_the_list_reads_only_the_columns_it_answers_with(alice):
     sql = page_query(queries)
     for column in ("provider_payload", "requested", "lease_owner", "sync_error", "cost_usd"):
         assert f'"{column}"' not in sql, column
+
+
+def test_a_cursor_the_caller_cannot_see_is_a_400_and_the_last_one_an_empty_page(alice):
+    key, api = alice
+    ledger_job("ftjob-mine", owner=key)
+    other, _ = ApiKey.create_key("bob")
+    ledger_job("ftjob-bobs", owner=other, created_at=1_800_000_000)
+    for cursor in ("ftjob-nope", "ftjob-bobs"):
+        response = api.get("/v1/fine_tuning/jobs", {"after": cursor})
+        assert response.status_code == 400, cursor
+        assert response.json()["error"]["param"] == "after"
+    last = api.get("/v1/fine_tuning/jobs", {"after": "ftjob-mine"})
+    assert last.status_code == 200
+    assert last.json()["data"] == [] and last.json()["has_more"] is False

@@ -116,6 +116,17 @@ def steady_job(world, job_id: str, status: str = "running") -> str:
     return ledger_job(job_id, status, owner=world["key"], synced_at=timezone.now()).public_id
 
 
+def older_and_newer(world, job_id: str) -> str:
+    """A job of the caller's with an older one after it: a page that is not empty."""
+    ledger_job(f"{job_id}-older", owner=world["key"], created_at=1_500_000_000)
+    return steady_job(world, job_id)
+
+
+def oldest(world, job_id: str, round_: int) -> str:
+    """The caller's oldest job (older in each round): the page after it is empty."""
+    return ledger_job(job_id, owner=world["key"], created_at=1_000_000_000 - round_).public_id
+
+
 def in_sync(world, job_id: str) -> str:
     """Retrieve once, so the ledger holds what the provider answers."""
     assert world["api"].get(f"/v1/fine_tuning/jobs/{job_id}").status_code == 200
@@ -163,8 +174,13 @@ ROUTES = {
         lambda api, _: api.get("/v1/fine_tuning/jobs", {"limit": 20}),
     ),
     "jobs.list after a cursor": (
-        3,  # the cursor; the page; the audit row
-        lambda w, r: steady_job(w, f"ftjob-l{r}"),
+        2,  # the page (the cursor a subquery of it); the audit row
+        lambda w, r: older_and_newer(w, f"ftjob-l{r}"),
+        lambda api, job: api.get("/v1/fine_tuning/jobs", {"limit": 5, "after": job}),
+    ),
+    "jobs.list after the oldest job": (
+        3,  # the page, empty; whether its cursor exists; the audit row
+        lambda w, r: oldest(w, f"ftjob-o{r}", r),
         lambda api, job: api.get("/v1/fine_tuning/jobs", {"limit": 5, "after": job}),
     ),
     "jobs.events": (
