@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, models, transaction
+from django.db.models.lookups import GreaterThan, LessThan
 
 from ..conf import gateway
 from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
@@ -120,7 +121,7 @@ def page(
         position = models.Subquery(
             cursor.values_list("created_at", "id")[:1], output_field=models.BigIntegerField()
         )
-        compare = models.lookups.LessThan if descending else models.lookups.GreaterThan
+        compare = LessThan if descending else GreaterThan
         queryset = queryset.filter(compare(_Row("created_at", "id"), position))
     rows = list(queryset.order_by(f"{direction}created_at", f"{direction}id")[: limit + 1])
     if after and not rows and not cursor.exists():

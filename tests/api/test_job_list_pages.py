@@ -138,3 +138,16 @@ def test_a_cursor_the_caller_cannot_see_is_a_400_and_the_last_one_an_empty_page(
     last = api.get("/v1/fine_tuning/jobs", {"after": "ftjob-mine"})
     assert last.status_code == 200
     assert last.json()["data"] == [] and last.json()["has_more"] is False
+
+
+def test_a_metadata_filtered_list_pages_after_a_cursor_among_its_own_rows(alice):
+    key, api = alice
+    for i in range(6):
+        ledger_job(
+            f"ftjob-meta-{i}", owner=key, created_at=1_700_000_000 + i, metadata={"n": str(i % 2)}
+        )
+    odd = {"metadata[n]": "1", "limit": 1}
+    first = api.get("/v1/fine_tuning/jobs", odd).json()
+    assert [j["id"] for j in first["data"]] == ["ftjob-meta-5"] and first["has_more"]
+    rest = api.get("/v1/fine_tuning/jobs", {**odd, "limit": 5, "after": "ftjob-meta-5"}).json()
+    assert [j["id"] for j in rest["data"]] == ["ftjob-meta-3", "ftjob-meta-1"]
