@@ -119,9 +119,9 @@ def test_a_request_reaches_wsgi_as_a_wsgi_server_would_pass_it():
 def test_requests_run_on_the_same_few_threads():
     app = Recorder()
     bridge = ThreadedWSGIBridge(app, threads=2)
-    for _ in range(10):
+    for _ in range(20):
         call(bridge, scope())
-    assert len(set(app.threads)) == 1  # one at a time: the same thread each time
+    assert len(set(app.threads)) <= 2  # the pool's threads, not one per request
     assert threading.get_ident() not in app.threads
 
 
