@@ -633,3 +633,101 @@ def test_the_command_refuses_a_job_id_the_ledger_does_not_know(openai_gateway, u
             stderr=io.StringIO(),
         )
     assert not upstream.gets
+
+
+# --------------------------------------------------------------------------
+# Threads fetch, the round records
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_worker_threads_only_call_the_upstream_and_never_open_a_database_connection(
+    openai_gateway, upstream
+):
+    ids = [f"ftjob-{i:02d}" for i in range(12)]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    seen: list[tuple[bool, bool]] = []
+
+    def in_a_thread_without_a_connection(job_id: str) -> None:
+        seen.append(
+            (
+                threading.current_thread() is not threading.main_thread(),
+                connections["default"].connection is None,
+            )
+        )
+
+    upstream.on_get = in_a_thread_without_a_connection
+    result = sync_jobs(workers=4, batch_size=5)
+
+    assert (result.checked, result.changed, result.failed) == (12, 12, 0)
+    assert seen == [(True, True)] * 12
+    assert JobEvent.objects.filter(source="sync", to_status="running").count() == 12
+    assert not FineTuningJob.objects.exclude(lease_owner="").exists()
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_recording_fails_is_recorded_job_by_job(
+    openai_gateway, upstream, monkeypatch
+):
+    from ftproxy.services import status
+
+    ids = ["ftjob-a", "ftjob-b", "ftjob-c"]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    record = status._record
+
+    def broken_for_b(row, *args, **kwargs):
+        if row.public_id == "ftjob-b":
+            raise RuntimeError("boom")
+        return record(row, *args, **kwargs)
+
+    monkeypatch.setattr(status, "_record", broken_for_b)
+    result = sync_jobs(workers=3, batch_size=3)  # the three answers form one batch
+
+    assert (result.checked, result.changed, result.failed) == (3, 2, 1)
+    assert result.failures == [("ftjob-b", "RuntimeError: boom")]
+    events = Counter(JobEvent.objects.values_list("job__public_id", "to_status"))
+    assert events == Counter({("ftjob-a", "running"): 1, ("ftjob-c", "running"): 1})
+    rows = {row.public_id: row for row in FineTuningJob.objects.all()}
+    assert rows["ftjob-b"].status == "queued" and rows["ftjob-b"].sync_error == "RuntimeError: boom"
+    assert not FineTuningJob.objects.exclude(lease_owner="").exists()
+
+
+@pytest.mark.django_db
+def test_a_stop_request_frees_the_claimed_jobs_not_yet_fetched(openai_gateway, upstream):
+    ids = ["ftjob-1", "ftjob-2", "ftjob-3"]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    stop = threading.Event()
+    upstream.on_get = lambda job_id: stop.set()
+
+    result = sync_jobs(batch_size=3, should_stop=stop.is_set)
+
+    assert result.checked == 1 and sum(upstream.gets.values()) == 1
+    rows = list(FineTuningJob.objects.order_by("public_id"))
+    assert [row.synced_at is not None for row in rows] == [True, False, False]
+    assert all(row.lease_owner == "" and row.lease_expires_at is None for row in rows)
+
+
+@pytest.mark.django_db
+def test_a_batch_is_claimed_in_a_fixed_number_of_queries(
+    openai_gateway, django_assert_max_num_queries
+):
+    from ftproxy.services.sync import _candidates, _claim
+
+    for i in range(25):
+        make_job(f"ftjob-{i:02d}", "queued")
+    with django_assert_max_num_queries(4):  # savepoint, select, one UPDATE, release
+        claimed = _claim(
+            _candidates(None, None, timezone.now()),
+            owner="me",
+            size=25,
+            lease_seconds=300,
+            row_locking=row_locking_supported(),
+        )
+    assert len(claimed) == 25
+    assert set(FineTuningJob.objects.values_list("lease_owner", flat=True)) == {"me"}
