@@ -1,15 +1,15 @@
 """Job status sync: refresh every job whose provider status is not final.
 
-One round (``sync_jobs``) claims jobs in small batches and hands them to
+One round (``sync_jobs``) claims jobs in batches and queues them for
 worker threads that do nothing but the upstream call; the round's own
-thread records the answers as they come back, many at a time, through
-``change_statuses``: answers that change nothing are written as one UPDATE
-(``synced_at`` and the lease release of all of them), the others in one
-transaction, each real change with one ``JobEvent`` with source ``sync``,
-its cost on success and ``job_status_changed`` sent after commit. Worker
-threads never touch the database, so on SQLite there is one writer, and
-on PostgreSQL a job costs a share of a few statements instead of several
-round trips of its own.
+thread does all the database work: it claims, renews leases, and records
+the answers as they come back, a batch at a time, through
+``change_statuses``: answers that change nothing cost one shared UPDATE
+(``synced_at`` and the lease release), the others one transaction, each
+real change with one ``JobEvent`` with source ``sync``, its cost on
+success and ``job_status_changed`` sent after commit. Since the threads
+never touch the database, SQLite has one writer, and on PostgreSQL a job
+costs a share of a few statements rather than round trips of its own.
 
 Several rounds may run at once, in threads, processes or on several hosts
 against one PostgreSQL. A job is claimed with ``SELECT … FOR UPDATE SKIP
@@ -18,11 +18,13 @@ LOCKED`` in a short transaction that writes a lease (``lease_owner`` =
 else claims a job while its lease is unexpired, and an expired lease (a
 crashed worker) is taken over. The upstream call happens after that
 transaction has committed, so no row lock is held while waiting for a
-provider. Just before a job's own call its lease is renewed to cover that
-call (the entry's timeout × attempts + 60 s, at least ``lease_seconds``;
-the jobs handed to threads together share one UPDATE); a job whose lease
-was lost meanwhile is left to its new owner. A thread is handed a job only
-when it is free, so no renewed job waits behind another call.
+provider. Shortly before a job's own call its lease is renewed to cover
+that call (the entry's timeout × attempts + 60 s, at least
+``lease_seconds``): jobs are renewed a few dozen at a time, in one UPDATE,
+as they are queued for the threads, which keep a small queue; a job a
+thread takes more than ``RENEWAL_VALID_SECONDS`` after its renewal is
+renewed again first. A job whose lease was lost meanwhile is left to its
+new owner. With one worker, each job is renewed just before its call.
 
 Which jobs a round takes: ``terminal=False`` and ``ledger_state="ok"``,
 not synced since the round began (so a round never fetches a job twice),
@@ -38,12 +40,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
+import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -62,15 +65,20 @@ from .status import change_status, change_statuses
 
 logger = logging.getLogger("ftproxy.sync")
 
-#: How long a claim holds. Longer than a batch can wait for a free thread:
-#: ``BATCH_SIZE`` jobs over ``workers`` threads, each call bounded by the
-#: entry's timeout and retries.
+#: How long a claim holds: longer than a claimed job waits to be handed to
+#: a thread (the round renews it then, to cover the call).
 LEASE_SECONDS = 300
 #: Jobs claimed per transaction, and answers recorded per transaction: at
-#: least this, and eight per worker thread (a new batch is claimed while
-#: the threads still have work).
+#: least this, and ``PER_WORKER`` per worker thread.
 BATCH_SIZE = 10
 PER_WORKER = 8
+#: Renewed jobs queued for the threads: this many per worker thread, so
+#: they keep busy while the round's thread claims or records. Refilled,
+#: one renewal for the lot, when half of them have been taken.
+READY_PER_WORKER = 8
+#: A job a thread takes more than this long after its renewal goes back to
+#: be renewed again (the renewal covers the call with 60 s to spare).
+RENEWAL_VALID_SECONDS = 30.0
 #: Answers wait at most this long to be recorded (when fewer than a batch
 #: have come back).
 RECORD_SECONDS = 0.5
@@ -125,15 +133,16 @@ def sync_jobs(
 
     ``provider`` limits the round to one configured entry, ``job_ids`` to
     those public ids; ``older_than`` skips jobs synced within that many
-    seconds. ``workers`` threads make the upstream calls (and nothing
-    else); a batch is ``batch_size`` jobs, by default ``BATCH_SIZE`` or
-    ``PER_WORKER`` per worker, and the next one is claimed before the
-    threads run out of work. Answers are recorded a batch at a time (or
-    after ``RECORD_SECONDS``, or when no call is left running); ``progress``
-    is called with the running totals after each job is recorded;
-    ``should_stop`` is asked before each claim and each hand-out:
-    once it says yes, the jobs claimed but not yet handed to a thread are
-    released (not marked synced) and the round ends with the calls in flight.
+    seconds. With ``workers`` above 1, that many threads make the upstream
+    calls (and nothing else); with 1, the calls are made in this thread,
+    each just after its lease renewal. A batch is ``batch_size`` jobs, by
+    default ``BATCH_SIZE`` or ``PER_WORKER`` per worker; the next one is
+    claimed before the threads run out of work. Answers are recorded a
+    batch at a time (or after ``RECORD_SECONDS``, or when no call is left
+    running); ``progress`` is called with the running totals after each
+    job is recorded. ``should_stop`` is asked before each step: once it
+    says yes, the jobs claimed but not yet taken by a thread are released
+    (not marked synced) and the round ends with the calls in flight.
 
     A job that fails (``ProviderError``, ``GatewayError`` or anything
     unexpected) gets ``sync_error`` and ``synced_at`` set, is counted in
@@ -147,20 +156,22 @@ def sync_jobs(
     batch_size = max(1, int(batch_size)) if batch_size else max(BATCH_SIZE, PER_WORKER * workers)
     ids = list(job_ids) if job_ids is not None else None
     covers: dict[str, float] = {}
+    # In this thread, one job is renewed at a time, just before its call.
+    ready = 1 if workers == 1 else READY_PER_WORKER * workers
 
-    queued: deque[FineTuningJob] = deque()  # claimed, not yet handed to a thread
-    running: dict[Future[Answer], FineTuningJob] = {}
+    claimed: deque[FineTuningJob] = deque()  # leased, not yet renewed for a thread
     answered: list[tuple[FineTuningJob, Answer]] = []  # fetched, not yet recorded
-    first_answer = 0.0  # when the oldest answer not yet recorded came back
-    claiming = True
-    executor = ThreadPoolExecutor(workers, "ftproxy-sync") if workers > 1 else None
+    first_answer = 0.0  # when the oldest of them came back
+    claiming, stopped = True, False
+    fetchers = _Fetchers(0 if workers == 1 else workers)
     try:
         while True:
-            if claiming and should_stop and should_stop():
-                claiming = False
-                _release([job.pk for job in queued], owner, synced=False)
-                queued.clear()
-            if claiming and len(queued) < workers:
+            if not stopped and should_stop and should_stop():
+                stopped, claiming = True, False
+            if stopped and (claimed or fetchers.waiting()):
+                _release([job.pk for job in [*claimed, *fetchers.withdraw()]], owner, synced=False)
+                claimed.clear()
+            if claiming and len(claimed) < ready:
                 cutoff = round_start
                 if older_than is not None:
                     cutoff = min(cutoff, timezone.now() - timedelta(seconds=float(older_than)))
@@ -171,43 +182,121 @@ def sync_jobs(
                     lease_seconds=lease_seconds,
                     row_locking=result.row_locking,
                 )
-                queued.extend(batch)
+                claimed.extend(batch)
                 claiming = bool(batch)
-            free = workers - len(running)
-            if free and queued:
-                handed = [queued.popleft() for _ in range(min(free, len(queued)))]
+            waiting = fetchers.waiting()
+            if claimed and waiting <= ready // 2:
+                handed = [claimed.popleft() for _ in range(min(ready - waiting, len(claimed)))]
+                renewed = time.monotonic()
                 for job in _renew_leases(handed, owner, lease_seconds, covers):
-                    if executor is None:
-                        answered.append((job, _fetch(job)))
-                    else:
-                        running[executor.submit(_fetch, job)] = job
+                    fetchers.put(job, renewed)
             if answered and (
-                not running
+                not fetchers.outstanding
                 or len(answered) >= batch_size
                 or time.monotonic() - first_answer >= RECORD_SECONDS
             ):
                 _record_answers(answered, owner, result, progress)
-                answered.clear()
-            if running:
-                done, _ = wait(running, timeout=RECORD_SECONDS, return_when=FIRST_COMPLETED)
-                if done and not answered:
+                answered = []
+            if not fetchers.outstanding:
+                if not claimed and not claiming:
+                    break
+                continue
+            for job, answer in fetchers.take(timeout=RECORD_SECONDS):
+                if answer is None:  # renewed too long ago: renew it again
+                    claimed.appendleft(job)
+                    continue
+                if not answered:
                     first_answer = time.monotonic()
-                answered.extend((running.pop(future), future.result()) for future in done)
-            elif not queued and not claiming:
-                break
+                answered.append((job, answer))
     finally:
-        if executor is not None:
-            executor.shutdown(wait=True)
-            answered.extend((job, future.result()) for future, job in running.items())
-        if answered or queued:  # interrupted: keep what was fetched, free the rest
+        # Interrupted (a second Ctrl-C) or failed: keep what was fetched, free the rest.
+        unfetched = [*claimed, *fetchers.withdraw()]
+        fetchers.close()  # waits for the calls in flight
+        for job, answer in fetchers.take(timeout=0):
+            if answer is None:
+                unfetched.append(job)
+            else:
+                answered.append((job, answer))
+        if answered or unfetched:
             try:
                 _record_answers(answered, owner, result, progress)
-                _release([job.pk for job in queued], owner, synced=False)
+                _release([job.pk for job in unfetched], owner, synced=False)
             except Exception:
-                logger.exception("sync: could not record the answers of an interrupted round")
+                logger.exception("sync: could not record the end of an interrupted round")
         result.seconds = time.monotonic() - started
     _record_round(result, owner, round_start)
     return result
+
+
+class _Fetchers:
+    """``count`` threads that take renewed jobs from a queue, fetch each from
+    its provider and put the answer on another; they never touch the
+    database. With ``count`` 0 there are no threads: ``put`` fetches in the
+    caller's thread. A job taken more than ``RENEWAL_VALID_SECONDS`` after
+    its renewal is answered with None, to be renewed again."""
+
+    def __init__(self, count: int) -> None:
+        self._todo: queue.SimpleQueue[tuple[FineTuningJob, float] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[FineTuningJob, Answer | None]] = queue.SimpleQueue()
+        #: Jobs put whose answer has not been taken yet.
+        self.outstanding = 0
+        self._threads = [
+            threading.Thread(target=self._work, name=f"ftproxy-sync-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def put(self, job: FineTuningJob, renewed: float) -> None:
+        self.outstanding += 1
+        if self._threads:
+            self._todo.put((job, renewed))
+        else:
+            self._done.put((job, _fetch(job)))
+
+    def waiting(self) -> int:
+        """Jobs put that no thread has taken yet."""
+        return self._todo.qsize()
+
+    def take(self, timeout: float) -> list[tuple[FineTuningJob, Answer | None]]:
+        """The answers there are, waiting up to ``timeout`` for a first one."""
+        answers = []
+        try:
+            answers.append(self._done.get(timeout=timeout) if timeout else self._done.get_nowait())
+            while True:
+                answers.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        self.outstanding -= len(answers)
+        return answers
+
+    def withdraw(self) -> list[FineTuningJob]:
+        """Take back the jobs no thread has taken yet."""
+        jobs = []
+        try:
+            while True:
+                item = self._todo.get_nowait()
+                if item is not None:
+                    jobs.append(item[0])
+        except queue.Empty:
+            pass
+        self.outstanding -= len(jobs)
+        return jobs
+
+    def close(self) -> None:
+        """Stop the threads once their calls in flight are answered."""
+        for _ in self._threads:
+            self._todo.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _work(self) -> None:
+        while (item := self._todo.get()) is not None:
+            job, renewed = item
+            if time.monotonic() - renewed > RENEWAL_VALID_SECONDS:
+                self._done.put((job, None))
+            else:
+                self._done.put((job, _fetch(job)))
 
 
 def _fetch(job: FineTuningJob) -> Answer:
@@ -324,39 +413,35 @@ def _claim(
     rows are locked with SKIP LOCKED (rows another claimer is leasing right
     now are passed over) and leased. Without it, one UPDATE that repeats
     the candidate conditions leases them, so a row claimed in the meantime
-    is not taken twice.
+    is not taken twice. Then one query loads the rows the lease names.
     """
     expires = timezone.now() + timedelta(seconds=lease_seconds)
     ordered = candidates.order_by(F("synced_at").asc(nulls_first=True), "id")
     with transaction.atomic():
         if row_locking:
-            jobs = list(ordered.select_for_update(skip_locked=True)[:size])
-            FineTuningJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
+            pks = list(
+                ordered.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size]
+            )
+            FineTuningJob.objects.filter(pk__in=pks).update(
                 lease_owner=owner, lease_expires_at=expires
             )
         else:
-            jobs = list(ordered[:size])
-            pks = [job.pk for job in jobs]
-            leased = candidates.filter(pk__in=pks).update(
-                lease_owner=owner, lease_expires_at=expires
-            )
-            if leased < len(pks):
-                mine = set(
-                    FineTuningJob.objects.filter(
-                        pk__in=pks, lease_owner=owner, lease_expires_at=expires
-                    ).values_list("pk", flat=True)
-                )
-                jobs = [job for job in jobs if job.pk in mine]
-    for job in jobs:
-        job.lease_owner, job.lease_expires_at = owner, expires
-    return jobs
+            pks = list(ordered.values_list("pk", flat=True)[:size])
+            candidates.filter(pk__in=pks).update(lease_owner=owner, lease_expires_at=expires)
+    if not pks:
+        return []
+    # Loaded once leased (the lock sorted the ids alone, not whole rows); the
+    # lease names the rows this claim took.
+    jobs = FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner, lease_expires_at=expires)
+    order = {pk: index for index, pk in enumerate(pks)}
+    return sorted(jobs, key=lambda job: order[job.pk])
 
 
 def _renew_leases(
     jobs: list[FineTuningJob], owner: str, lease_seconds: float, covers: dict[str, float]
 ) -> list[FineTuningJob]:
     """Extend ``owner``'s lease on jobs about to be fetched to cover each
-    one's own upstream call (they may have waited for a free thread); one
+    one's own upstream call (they may have waited since their claim); one
     UPDATE per entry's timeout. Returns the jobs still held: one whose
     lease expired and went to another worker is left to it."""
     groups: dict[float, list[FineTuningJob]] = {}
@@ -373,12 +458,33 @@ def _renew_leases(
     held: list[FineTuningJob] = []
     for seconds, group in groups.items():
         pks = [job.pk for job in group]
-        mine = FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner)
-        if mine.update(lease_expires_at=now + timedelta(seconds=seconds)) < len(pks):
-            still = set(mine.values_list("pk", flat=True))
+        if _extend_leases(pks, owner, now + timedelta(seconds=seconds)) < len(pks):
+            still = set(
+                FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner).values_list(
+                    "pk", flat=True
+                )
+            )
             group = [job for job in group if job.pk in still]
         held.extend(group)
     return held
+
+
+def _extend_leases(pks: list[int], owner: str, expires: datetime) -> int:
+    """``UPDATE … SET lease_expires_at = expires WHERE pk IN pks AND
+    lease_owner = owner``; returns the rows updated. Plain SQL: it runs at
+    every hand-out, between one call ending and the next starting, where
+    building the ORM's query costs three times the statement."""
+    meta = FineTuningJob._meta
+    quote = connection.ops.quote_name
+    expiry = meta.get_field("lease_expires_at")
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {quote(expiry.column)} = %s "
+        f"WHERE {quote(meta.pk.column)} IN ({', '.join(['%s'] * len(pks))}) "
+        f"AND {quote(meta.get_field('lease_owner').column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [expiry.get_db_prep_save(expires, connection), *pks, owner])
+        return cursor.rowcount
 
 
 def _release(pks: list[int], owner: str, *, error: str | None = None, synced: bool = True) -> None:
