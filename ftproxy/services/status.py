@@ -5,7 +5,6 @@ nothing takes no lock and writes (almost) nothing."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -59,6 +58,10 @@ COPIED_FIELDS = (
 #: than this (the sync writes it itself on every job it fetched).
 SYNCED_AT_RESOLUTION = timedelta(seconds=60)
 
+#: What ``change_statuses`` may change on the caller's instance (and puts
+#: back if its transaction fails).
+RESTORED = (*COPIED_FIELDS, "updated")
+
 #: ``cost_usd`` as the column stores it, so a stored cost compares equal.
 COST_PLACES = Decimal(1).scaleb(-FineTuningJob._meta.get_field("cost_usd").decimal_places)
 
@@ -110,26 +113,33 @@ def change_statuses(
     if not pending:
         return changed
     written: list[tuple[int, FineTuningJob, FineTuningJob]] = []
-    with transaction.atomic():
-        rows = _lock_current([job for _, job, _ in pending])
-        updates: list[tuple[FineTuningJob, dict[str, Any]]] = []
-        for _, job, remote in pending:
-            row = rows.get(job.pk)
-            if row is None:
-                raise FineTuningJob.DoesNotExist(f"{job.public_id} is no longer in the ledger.")
-            updates.append((row, _mirror(row, remote)))
-        old_statuses = [row.status for row, _ in updates]
-        _write(updates)
-        for (index, job, remote), (row, values), old_status in zip(
-            pending, updates, old_statuses, strict=True
-        ):
-            changed[index] = _record(row, old_status, values, remote, source, message)
-            written.append((index, job, row))
-    # Only once committed: a rolled-back batch leaves the callers' jobs as loaded.
+    # A rolled-back batch leaves the callers' jobs as loaded.
+    loaded = [(job, {name: getattr(job, name) for name in RESTORED}) for _, job, _ in pending]
+    try:
+        with transaction.atomic():
+            rows = _lock_current([job for _, job, _ in pending])
+            updates: list[tuple[FineTuningJob, dict[str, Any]]] = []
+            for _, job, remote in pending:
+                row = rows.get(job.pk)
+                if row is None:
+                    raise FineTuningJob.DoesNotExist(f"{job.public_id} is no longer in the ledger.")
+                updates.append((row, _mirror(row, remote)))
+            old_statuses = [row.status for row, _ in updates]
+            _write(updates)
+            for (index, job, remote), (row, values), old_status in zip(
+                pending, updates, old_statuses, strict=True
+            ):
+                changed[index] = _record(row, old_status, values, remote, source, message)
+                written.append((index, job, row))
+    except BaseException:
+        for job, values in loaded:
+            for name, value in values.items():
+                setattr(job, name, value)
+        raise
     for _, job, row in written:
-        for name in COPIED_FIELDS:
-            setattr(job, name, getattr(row, name))
-        job.updated = row.updated
+        if row is not job:  # read again under the lock
+            for name in RESTORED:
+                setattr(job, name, getattr(row, name))
     for index, _, row in written:
         if changed[index] and row.status == "succeeded":
             describe_result_files(row)  # outside the row lock: it asks the provider
@@ -145,8 +155,8 @@ VERSION_FIELDS = ("status", "raw_status", "terminal", "sync_error", "updated")
 
 def _lock_current(jobs: list[FineTuningJob]) -> dict[int, FineTuningJob]:
     """Lock the jobs' rows (primary-key order) and return them by pk as they
-    are now: a copy of the loaded job where the row has not changed since
-    it was loaded, else the row read again. A row gone is left out."""
+    are now: the loaded job itself where the row has not changed since it
+    was loaded, else the row read again. A row gone is left out."""
     locked = FineTuningJob.objects.select_for_update().filter(pk__in=[job.pk for job in jobs])
     versions = {
         pk: tuple(values)
@@ -159,7 +169,7 @@ def _lock_current(jobs: list[FineTuningJob]) -> dict[int, FineTuningJob]:
         if version is None:
             continue
         if version == tuple(getattr(job, name) for name in VERSION_FIELDS):
-            rows[job.pk] = copy.copy(job)  # the caller's job stays as loaded until commit
+            rows[job.pk] = job
         else:
             moved.append(job.pk)
     if moved:  # already locked: no lock needed to read them again
