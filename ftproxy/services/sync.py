@@ -268,6 +268,9 @@ class _Fetchers:
         except queue.Empty:
             pass
         self.outstanding -= len(answers)
+        threads = self._threads
+        if timeout and threads and not answers and not any(t.is_alive() for t in threads):
+            raise RuntimeError("every sync thread has ended")
         return answers
 
     def withdraw(self) -> list[FineTuningJob]:
@@ -295,8 +298,13 @@ class _Fetchers:
             job, renewed = item
             if time.monotonic() - renewed > RENEWAL_VALID_SECONDS:
                 self._done.put((job, None))
-            else:
-                self._done.put((job, _fetch(job)))
+                continue
+            try:
+                answer = _fetch(job)
+            except BaseException as exc:  # the thread ends; its job is answered all the same
+                self._done.put((job, (None, f"{type(exc).__name__}: {exc}")))
+                raise
+            self._done.put((job, answer))
 
 
 def _fetch(job: FineTuningJob) -> Answer:

@@ -815,3 +815,54 @@ def test_a_stop_request_with_threads_ends_with_the_calls_in_flight_and_frees_the
     assert {row.public_id for row in rows if row.status == "running"} == fetched
     assert not FineTuningJob.objects.exclude(lease_owner="").exists()
     assert not FineTuningJob.objects.filter(lease_expires_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_thread_that_dies_answers_its_job_as_failed_and_the_others_carry_on(
+    openai_gateway, upstream, monkeypatch
+):
+    from ftproxy.services import sync
+
+    ids = [f"ftjob-{i}" for i in range(6)]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    fetch = sync._fetch
+
+    def exits_on_3(job):
+        if job.public_id == "ftjob-3":
+            raise SystemExit("provider code called exit")
+        return fetch(job)
+
+    monkeypatch.setattr(sync, "_fetch", exits_on_3)
+    result = sync_jobs(workers=2)
+
+    assert (result.checked, result.changed, result.failed) == (6, 5, 1)
+    assert result.failures == [("ftjob-3", "SystemExit: provider code called exit")]
+    assert not FineTuningJob.objects.exclude(lease_owner="").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_when_every_thread_has_died_the_round_fails_and_frees_its_jobs(
+    openai_gateway, upstream, monkeypatch
+):
+    from ftproxy.services import sync
+
+    ids = [f"ftjob-{i}" for i in range(6)]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+
+    def exits(job):
+        raise SystemExit("provider code called exit")
+
+    monkeypatch.setattr(sync, "_fetch", exits)
+    with pytest.raises(RuntimeError, match="every sync thread has ended"):
+        sync_jobs(workers=2)
+
+    rows = list(FineTuningJob.objects.all())
+    assert not [row for row in rows if row.lease_owner or row.lease_expires_at]
+    failed = [row.public_id for row in rows if row.sync_error]
+    assert len(failed) == 2 and all(row.synced_at is None for row in rows if not row.sync_error)
