@@ -25,6 +25,7 @@ Measured, on SQLite and (when ``DATABASE_URL`` is set) on PostgreSQL:
 Prints one table and writes it as JSON under ``bench/results/``. Nothing
 here is asserted by the tests. ``--quick`` runs fewer rounds and smaller
 files (for development); ``--only sqlite|postgres`` runs one database;
+``--case sync`` runs only the sync case;
 ``--profile`` records a py-spy profile of the worker during the throughput
 case (py-spy is not a dependency: ``pip install py-spy``); ``--million``
 runs only the jobs.list cases over a million jobs (PostgreSQL).
@@ -323,7 +324,7 @@ class Bench:
                 ],
                 batch_size=2000,
             )
-        if self.database_url:
+        if self.database_url and self.args.case != "sync":
             seeded["key_1m"] = self.seed_million(connection)
         connection.close()
         return seeded
@@ -605,6 +606,11 @@ class Bench:
         env = self.environment()
         started = time.perf_counter()
         try:
+            if self.args.case == "sync":  # only the sync case: no gateway, no million jobs
+                self.start_fake(self.slow_port, delay_ms=20)
+                self.seed(env)
+                self.result["sync"] = self.sync(env)
+                return self.result
             fast = self.start_fake(self.fast_port)
             self.start_fake(self.slow_port, delay_ms=20)
             seeded = self.seed(env)
@@ -796,6 +802,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller files")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--profile", action="store_true", help="py-spy the worker (throughput)")
+    parser.add_argument("--case", choices=["all", "sync"], default="all", help="only these cases")
     parser.add_argument("--port-base", type=int, default=0, help="ten ports from here (else free)")
     parser.add_argument("--label", default="", help="a word for the result file's name")
     parser.add_argument(

@@ -15,7 +15,7 @@ from ..conf import FINE_TUNING
 from ..errors import InvalidRequest
 from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ..pricing import epochs_of, estimated_cost
-from ..providers.base import Page
+from ..providers.base import Page, RemoteJob
 from ..validation.provider_rules import check_training_file
 from . import budgets
 from .common import (
@@ -289,11 +289,18 @@ def run_job_hook(
 ) -> bool:
     """Call the provider's ``<action>_job`` hook (retrieve, cancel, pause,
     resume) for a ledger job and record the answer through ``change_status``.
-    The one path for API calls, admin actions and the sync. Returns whether
-    the status changed."""
+    The one path for API calls and admin actions (the sync fetches with
+    ``fetch_job`` and records its batches with ``change_statuses``).
+    Returns whether the status changed."""
+    return change_status(job, fetch_job(ctx, job, action), source=source or action)
+
+
+def fetch_job(ctx: CallContext, job: FineTuningJob, action: str = "retrieve") -> RemoteJob:
+    """Call the provider's ``<action>_job`` hook for a ledger job and return
+    its answer, recording nothing (``run_job_hook`` records it; the sync
+    fetches in its threads and records in batches)."""
     provider = provider_of(FINE_TUNING, job)
-    remote = ctx.upstream(provider, getattr(provider, f"{action}_job"), job.remote_id)
-    return change_status(job, remote, source=source or action)
+    return ctx.upstream(provider, getattr(provider, f"{action}_job"), job.remote_id)
 
 
 def _act(ctx: CallContext, action: str, job_id: str, provider_hint: str | None) -> FineTuningJob:

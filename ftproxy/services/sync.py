@@ -1,10 +1,15 @@
 """Job status sync: refresh every job whose provider status is not final.
 
-One round (``sync_jobs``) claims jobs in small batches, fetches each from
-its provider outside any transaction, records the answer through
-``change_status`` (so each real change writes one ``JobEvent`` with source
-``sync``, fills in cost on success and sends ``job_status_changed`` after
-commit), and releases the claims (the batch's synced jobs in one UPDATE).
+One round (``sync_jobs``) claims jobs in batches and queues them for
+worker threads that do nothing but the upstream call; the round's own
+thread does all the database work: it claims, renews leases, and records
+the answers as they come back, a batch at a time, through
+``change_statuses``: answers that change nothing cost one shared UPDATE
+(``synced_at`` and the lease release), the others one transaction, each
+real change with one ``JobEvent`` with source ``sync``, its cost on
+success and ``job_status_changed`` sent after commit. Since the threads
+never touch the database, SQLite has one writer, and on PostgreSQL a job
+costs a share of a few statements rather than round trips of its own.
 
 Several rounds may run at once, in threads, processes or on several hosts
 against one PostgreSQL. A job is claimed with ``SELECT … FOR UPDATE SKIP
@@ -13,17 +18,21 @@ LOCKED`` in a short transaction that writes a lease (``lease_owner`` =
 else claims a job while its lease is unexpired, and an expired lease (a
 crashed worker) is taken over. The upstream call happens after that
 transaction has committed, so no row lock is held while waiting for a
-provider. Just before a job's own call its lease is renewed to cover that
-call (the entry's timeout × attempts + 60 s, at least ``lease_seconds``);
-a job whose lease was lost meanwhile is left to its new owner.
+provider. Shortly before a job's own call its lease is renewed to cover
+that call (the entry's timeout × attempts + 60 s, at least
+``lease_seconds``): jobs are renewed a few dozen at a time, in one UPDATE,
+as they are queued for the threads, which keep a small queue; a job a
+thread takes more than ``RENEWAL_VALID_SECONDS`` after its renewal is
+renewed again first. A job whose lease was lost meanwhile is left to its
+new owner. With one worker, each job is renewed just before its call.
 
 Which jobs a round takes: ``terminal=False`` and ``ledger_state="ok"``,
 not synced since the round began (so a round never fetches a job twice),
 and with ``older_than`` not synced within that many seconds by anyone (so
 several workers share the work instead of repeating it).
 
-On a database without ``SKIP LOCKED`` (SQLite) there are no row locks: each
-job is claimed by a conditional UPDATE instead, which is enough for one
+On a database without ``SKIP LOCKED`` (SQLite) there are no row locks: a
+batch is claimed by a conditional UPDATE instead, which is enough for one
 process; SQLite is for one process on one machine.
 """
 
@@ -31,16 +40,17 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -48,21 +58,35 @@ from .. import metrics
 from ..conf import FINE_TUNING, gateway
 from ..errors import GatewayError
 from ..models import SYNC_ROUND_RETENTION_DAYS, FineTuningJob, LedgerState, SyncRound
-from ..providers.base import ProviderError
+from ..providers.base import ProviderError, RemoteJob
 from .context import MASTER, CallContext
-from .jobs import run_job_hook
+from .jobs import fetch_job
+from .status import change_status, change_statuses
 
 logger = logging.getLogger("ftproxy.sync")
 
-#: How long a claim holds. Longer than a batch can take: a batch of
-#: ``BATCH_SIZE`` jobs over ``workers`` threads, each call bounded by the
-#: entry's timeout and retries.
+#: How long a claim holds: longer than a claimed job waits to be handed to
+#: a thread (the round renews it then, to cover the call).
 LEASE_SECONDS = 300
-#: Jobs claimed per transaction: at least this, and two per worker thread
-#: (so no thread idles while the batch's slowest call finishes).
+#: Jobs claimed per transaction, and answers recorded per transaction: at
+#: least this, and ``PER_WORKER`` per worker thread.
 BATCH_SIZE = 10
+PER_WORKER = 8
+#: Renewed jobs queued for the threads: this many per worker thread, so
+#: they keep busy while the round's thread claims or records. Refilled,
+#: one renewal for the lot, when half of them have been taken.
+READY_PER_WORKER = 8
+#: A job a thread takes more than this long after its renewal goes back to
+#: be renewed again (the renewal covers the call with 60 s to spare).
+RENEWAL_VALID_SECONDS = 30.0
+#: Answers wait at most this long to be recorded (when fewer than a batch
+#: have come back).
+RECORD_SECONDS = 0.5
 #: ``sync_error`` is cut to this many characters.
 MAX_ERROR_LENGTH = 2000
+
+#: A fetched job: the provider's answer, or the error message.
+Answer = tuple[RemoteJob | None, str | None]
 
 
 @dataclass
@@ -109,12 +133,16 @@ def sync_jobs(
 
     ``provider`` limits the round to one configured entry, ``job_ids`` to
     those public ids; ``older_than`` skips jobs synced within that many
-    seconds. ``workers`` threads make the upstream calls (each keeps its
-    database connection for the round and closes it at the end); a batch
-    is ``batch_size`` jobs, by default ``BATCH_SIZE`` or two per worker.
-    ``progress`` is called with the running totals after each job;
-    ``should_stop`` is asked before each batch, so a stop request ends the
-    round after the current batch.
+    seconds. With ``workers`` above 1, that many threads make the upstream
+    calls (and nothing else); with 1, the calls are made in this thread,
+    each just after its lease renewal. A batch is ``batch_size`` jobs, by
+    default ``BATCH_SIZE`` or ``PER_WORKER`` per worker; the next one is
+    claimed before the threads run out of work. Answers are recorded a
+    batch at a time (or after ``RECORD_SECONDS``, or when no call is left
+    running); ``progress`` is called with the running totals after each
+    job is recorded. ``should_stop`` is asked before each step: once it
+    says yes, the jobs claimed but not yet taken by a thread are released
+    (not marked synced) and the round ends with the calls in flight.
 
     A job that fails (``ProviderError``, ``GatewayError`` or anything
     unexpected) gets ``sync_error`` and ``synced_at`` set, is counted in
@@ -124,64 +152,225 @@ def sync_jobs(
     round_start = timezone.now()
     owner = lease_owner_id()
     result = SyncResult(row_locking=row_locking_supported())
-    lock = threading.Lock()
     workers = max(1, int(workers))
-    batch_size = max(1, int(batch_size)) if batch_size else max(BATCH_SIZE, 2 * workers)
+    batch_size = max(1, int(batch_size)) if batch_size else max(BATCH_SIZE, PER_WORKER * workers)
     ids = list(job_ids) if job_ids is not None else None
+    covers: dict[str, float] = {}
+    # In this thread, one job is renewed at a time, just before its call.
+    ready = 1 if workers == 1 else READY_PER_WORKER * workers
 
-    def record(public_id: str, changed: bool, error: str | None) -> None:
-        with lock:
-            result.checked += 1
-            if error is not None:
-                result.failed += 1
-                result.failures.append((public_id, error))
-            elif changed:
-                result.changed += 1
-            if progress is not None:
-                progress(result)
-
-    def run(job: FineTuningJob, synced: list[int]) -> None:
-        outcome = _sync_one(job, owner, lease_seconds)
-        if outcome is None:  # the lease went to another worker
-            return
-        if outcome[1] is None:
-            synced.append(job.pk)  # released with the rest of the batch
-        record(job.public_id, *outcome)
-
-    executor = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    claimed: deque[FineTuningJob] = deque()  # leased, not yet renewed for a thread
+    answered: list[tuple[FineTuningJob, Answer]] = []  # fetched, not yet recorded
+    first_answer = 0.0  # when the oldest of them came back
+    claiming, stopped = True, False
+    fetchers = _Fetchers(0 if workers == 1 else workers)
     try:
-        while not (should_stop and should_stop()):
-            cutoff = round_start
-            if older_than is not None:
-                cutoff = min(cutoff, timezone.now() - timedelta(seconds=float(older_than)))
-            batch = _claim(
-                _candidates(provider, ids, cutoff),
-                owner=owner,
-                size=batch_size,
-                lease_seconds=lease_seconds,
-                row_locking=result.row_locking,
-            )
-            if not batch:
-                break
-            # One query loads the batch; one releases the jobs synced.
-            jobs = FineTuningJob.objects.in_bulk([pk for pk, _ in batch])
-            synced: list[int] = []
-            try:
-                if executor is None:
-                    for job in jobs.values():
-                        run(job, synced)
-                else:
-                    # list() waits for the whole batch and re-raises any bug.
-                    list(executor.map(run, jobs.values(), [synced] * len(jobs)))
-            finally:
-                _release(synced, owner)
+        while True:
+            if not stopped and should_stop and should_stop():
+                stopped, claiming = True, False
+            if stopped and (claimed or fetchers.waiting()):
+                _release([job.pk for job in [*claimed, *fetchers.withdraw()]], owner, synced=False)
+                claimed.clear()
+            if claiming and len(claimed) < ready:
+                cutoff = round_start
+                if older_than is not None:
+                    cutoff = min(cutoff, timezone.now() - timedelta(seconds=float(older_than)))
+                batch = _claim(
+                    _candidates(provider, ids, cutoff),
+                    owner=owner,
+                    size=batch_size,
+                    lease_seconds=lease_seconds,
+                    row_locking=result.row_locking,
+                )
+                claimed.extend(batch)
+                claiming = bool(batch)
+            waiting = fetchers.waiting()
+            if claimed and waiting <= ready // 2:
+                handed = [claimed.popleft() for _ in range(min(ready - waiting, len(claimed)))]
+                renewed = time.monotonic()
+                for job in _renew_leases(handed, owner, lease_seconds, covers):
+                    fetchers.put(job, renewed)
+            if answered and (
+                not fetchers.outstanding
+                or len(answered) >= batch_size
+                or time.monotonic() - first_answer >= RECORD_SECONDS
+            ):
+                _record_answers(answered, owner, result, progress)
+                answered = []
+            if not fetchers.outstanding:
+                if not claimed and not claiming:
+                    break
+                continue
+            for job, answer in fetchers.take(timeout=RECORD_SECONDS):
+                if answer is None:  # renewed too long ago: renew it again
+                    claimed.appendleft(job)
+                    continue
+                if not answered:
+                    first_answer = time.monotonic()
+                answered.append((job, answer))
     finally:
-        if executor is not None:
-            _close_thread_connections(executor, workers)
-            executor.shutdown(wait=True)
+        # Interrupted (a second Ctrl-C) or failed: keep what was fetched, free the rest.
+        unfetched = [*claimed, *fetchers.withdraw()]
+        fetchers.close()  # waits for the calls in flight
+        for job, answer in fetchers.take(timeout=0):
+            if answer is None:
+                unfetched.append(job)
+            else:
+                answered.append((job, answer))
+        if answered or unfetched:
+            try:
+                _record_answers(answered, owner, result, progress)
+                _release([job.pk for job in unfetched], owner, synced=False)
+            except Exception:
+                logger.exception("sync: could not record the end of an interrupted round")
         result.seconds = time.monotonic() - started
     _record_round(result, owner, round_start)
     return result
+
+
+class _Fetchers:
+    """``count`` threads that take renewed jobs from a queue, fetch each from
+    its provider and put the answer on another; they never touch the
+    database. With ``count`` 0 there are no threads: ``put`` fetches in the
+    caller's thread. A job taken more than ``RENEWAL_VALID_SECONDS`` after
+    its renewal is answered with None, to be renewed again."""
+
+    def __init__(self, count: int) -> None:
+        self._todo: queue.SimpleQueue[tuple[FineTuningJob, float] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[FineTuningJob, Answer | None]] = queue.SimpleQueue()
+        #: Jobs put whose answer has not been taken yet.
+        self.outstanding = 0
+        self._threads = [
+            threading.Thread(target=self._work, name=f"ftproxy-sync-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def put(self, job: FineTuningJob, renewed: float) -> None:
+        self.outstanding += 1
+        if self._threads:
+            self._todo.put((job, renewed))
+        else:
+            self._done.put((job, _fetch(job)))
+
+    def waiting(self) -> int:
+        """Jobs put that no thread has taken yet."""
+        return self._todo.qsize()
+
+    def take(self, timeout: float) -> list[tuple[FineTuningJob, Answer | None]]:
+        """The answers there are, waiting up to ``timeout`` for a first one."""
+        answers = []
+        try:
+            answers.append(self._done.get(timeout=timeout) if timeout else self._done.get_nowait())
+            while True:
+                answers.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        self.outstanding -= len(answers)
+        threads = self._threads
+        if timeout and threads and not answers and not any(t.is_alive() for t in threads):
+            raise RuntimeError("every sync thread has ended")
+        return answers
+
+    def withdraw(self) -> list[FineTuningJob]:
+        """Take back the jobs no thread has taken yet."""
+        jobs = []
+        try:
+            while True:
+                item = self._todo.get_nowait()
+                if item is not None:
+                    jobs.append(item[0])
+        except queue.Empty:
+            pass
+        self.outstanding -= len(jobs)
+        return jobs
+
+    def close(self) -> None:
+        """Stop the threads once their calls in flight are answered."""
+        for _ in self._threads:
+            self._todo.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _work(self) -> None:
+        while (item := self._todo.get()) is not None:
+            job, renewed = item
+            if time.monotonic() - renewed > RENEWAL_VALID_SECONDS:
+                self._done.put((job, None))
+                continue
+            try:
+                answer = _fetch(job)
+            except BaseException as exc:  # the thread ends; its job is answered all the same
+                self._done.put((job, (None, f"{type(exc).__name__}: {exc}")))
+                raise
+            self._done.put((job, answer))
+
+
+def _fetch(job: FineTuningJob) -> Answer:
+    """The provider's answer for one leased job (run in a worker thread: the
+    upstream call only, no database), or the error message."""
+    try:
+        return fetch_job(CallContext(caller=MASTER), job, "retrieve"), None
+    except (ProviderError, GatewayError) as exc:
+        message = exc.message or type(exc).__name__
+        logger.warning("sync of %s failed: %s", job.public_id, message)
+    except Exception as exc:  # a bug: keep syncing the others
+        message = f"{type(exc).__name__}: {exc}"
+        logger.exception("sync of %s failed unexpectedly", job.public_id)
+    return None, message
+
+
+def _record_answers(
+    answered: list[tuple[FineTuningJob, Answer]],
+    owner: str,
+    result: SyncResult,
+    progress: Callable[[SyncResult], None] | None,
+) -> None:
+    """Record fetched jobs: the answers through ``change_statuses`` (one
+    batch; if it fails, job by job, so one bad job fails alone), then the
+    lease release of every job synced in one UPDATE, and each failure."""
+    now = timezone.now()
+    fetched: list[tuple[FineTuningJob, RemoteJob]] = []
+    errors: dict[int, str] = {}
+    for job, (remote, error) in answered:
+        if remote is None:
+            errors[job.pk] = error or "unknown error"
+        else:
+            job.synced_at = now  # _release writes it: change_statuses need not
+            fetched.append((job, remote))
+    changed: dict[int, bool] = {}
+    try:
+        changed = dict(
+            zip(
+                (job.pk for job, _ in fetched),
+                change_statuses(fetched, source="sync"),
+                strict=True,
+            )
+        )
+    except Exception:  # rolled back whole: record them one by one
+        logger.warning("sync: recording a batch failed; recording its jobs one by one")
+        for job, remote in fetched:
+            try:
+                changed[job.pk] = change_status(job, remote, source="sync")
+            except Exception as exc:  # a bug or a database error: keep syncing the others
+                errors[job.pk] = f"{type(exc).__name__}: {exc}"
+                logger.exception("sync of %s failed unexpectedly", job.public_id)
+    _release(list(changed), owner)
+    by_message: dict[str, list[int]] = {}
+    for pk, message in errors.items():
+        by_message.setdefault(message[:MAX_ERROR_LENGTH], []).append(pk)
+    for message, pks in by_message.items():
+        _release(pks, owner, error=message)
+    for job, _ in answered:
+        result.checked += 1
+        if job.pk in errors:
+            result.failed += 1
+            result.failures.append((job.public_id, errors[job.pk]))
+        elif changed.get(job.pk):
+            result.changed += 1
+        if progress is not None:
+            progress(result)
 
 
 def _record_round(result: SyncResult, owner: str, round_start: datetime) -> None:
@@ -199,22 +388,6 @@ def _record_round(result: SyncResult, owner: str, round_start: datetime) -> None
         first_error=(": ".join(result.failures[0]) if result.failures else "")[:MAX_ERROR_LENGTH],
     )
     SyncRound.objects.filter(finished__lt=now - timedelta(days=SYNC_ROUND_RETENTION_DAYS)).delete()
-
-
-def _close_thread_connections(executor: ThreadPoolExecutor, workers: int) -> None:
-    """Close the database connection of each of the executor's threads: one
-    task per thread, held at a barrier until every thread has one."""
-    barrier = threading.Barrier(workers)
-
-    def close() -> None:
-        try:
-            barrier.wait(timeout=30)
-        except threading.BrokenBarrierError:
-            pass
-        connections.close_all()
-
-    for future in [executor.submit(close) for _ in range(workers)]:
-        future.result()
 
 
 def _candidates(
@@ -241,84 +414,97 @@ def _claim(
     size: int,
     lease_seconds: float,
     row_locking: bool,
-) -> list[tuple[int, str]]:
-    """Lease up to ``size`` candidates to ``owner``; return their (pk, public id).
+) -> list[FineTuningJob]:
+    """Lease up to ``size`` candidates to ``owner`` and return them, loaded.
 
-    Oldest-synced first. With row locking, one short transaction locks the
-    rows with SKIP LOCKED (rows another claimer is leasing right now are
-    passed over) and writes the lease. Without it, each row is leased by an
-    UPDATE that repeats the candidate conditions, so a row claimed in the
-    meantime is not taken twice.
+    Oldest-synced first, in one short transaction. With row locking, the
+    rows are locked with SKIP LOCKED (rows another claimer is leasing right
+    now are passed over) and leased. Without it, one UPDATE that repeats
+    the candidate conditions leases them, so a row claimed in the meantime
+    is not taken twice. Then one query loads the rows the lease names.
     """
     expires = timezone.now() + timedelta(seconds=lease_seconds)
     ordered = candidates.order_by(F("synced_at").asc(nulls_first=True), "id")
-    if row_locking:
-        with transaction.atomic():
-            rows = list(
-                ordered.select_for_update(skip_locked=True).values_list("pk", "public_id")[:size]
+    with transaction.atomic():
+        if row_locking:
+            pks = list(
+                ordered.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size]
             )
-            FineTuningJob.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            FineTuningJob.objects.filter(pk__in=pks).update(
                 lease_owner=owner, lease_expires_at=expires
             )
-        return rows
-    claimed = []
-    for pk, public_id in ordered.values_list("pk", "public_id")[:size]:
-        if candidates.filter(pk=pk).update(lease_owner=owner, lease_expires_at=expires):
-            claimed.append((pk, public_id))
-    return claimed
+        else:
+            pks = list(ordered.values_list("pk", flat=True)[:size])
+            candidates.filter(pk__in=pks).update(lease_owner=owner, lease_expires_at=expires)
+    if not pks:
+        return []
+    # Loaded once leased (the lock sorted the ids alone, not whole rows); the
+    # lease names the rows this claim took.
+    jobs = FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner, lease_expires_at=expires)
+    order = {pk: index for index, pk in enumerate(pks)}
+    return sorted(jobs, key=lambda job: order[job.pk])
 
 
-def _renew_lease(job: FineTuningJob, owner: str, lease_seconds: float) -> bool:
-    """Extend ``owner``'s lease to cover this job's own upstream call (the
-    job may have waited behind slow calls of its batch). False when the
-    lease expired and another worker holds the job now."""
-    provider = gateway().provider(FINE_TUNING, job.provider)
-    seconds = lease_seconds
-    if provider is not None:
-        seconds = max(seconds, provider.timeout * (provider.max_retries + 1) + 60)
-    renewed = FineTuningJob.objects.filter(pk=job.pk, lease_owner=owner).update(
-        lease_expires_at=timezone.now() + timedelta(seconds=seconds)
+def _renew_leases(
+    jobs: list[FineTuningJob], owner: str, lease_seconds: float, covers: dict[str, float]
+) -> list[FineTuningJob]:
+    """Extend ``owner``'s lease on jobs about to be fetched to cover each
+    one's own upstream call (they may have waited since their claim); one
+    UPDATE per entry's timeout. Returns the jobs still held: one whose
+    lease expired and went to another worker is left to it."""
+    groups: dict[float, list[FineTuningJob]] = {}
+    for job in jobs:
+        seconds = covers.get(job.provider)
+        if seconds is None:
+            seconds = lease_seconds
+            provider = gateway().provider(FINE_TUNING, job.provider)
+            if provider is not None:
+                seconds = max(seconds, provider.timeout * (provider.max_retries + 1) + 60)
+            covers[job.provider] = seconds
+        groups.setdefault(seconds, []).append(job)
+    now = timezone.now()
+    held: list[FineTuningJob] = []
+    for seconds, group in groups.items():
+        pks = [job.pk for job in group]
+        if _extend_leases(pks, owner, now + timedelta(seconds=seconds)) < len(pks):
+            still = set(
+                FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner).values_list(
+                    "pk", flat=True
+                )
+            )
+            group = [job for job in group if job.pk in still]
+        held.extend(group)
+    return held
+
+
+def _extend_leases(pks: list[int], owner: str, expires: datetime) -> int:
+    """``UPDATE … SET lease_expires_at = expires WHERE pk IN pks AND
+    lease_owner = owner``; returns the rows updated. Plain SQL: it runs at
+    every hand-out, between one call ending and the next starting, where
+    building the ORM's query costs three times the statement."""
+    meta = FineTuningJob._meta
+    quote = connection.ops.quote_name
+    expiry = meta.get_field("lease_expires_at")
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {quote(expiry.column)} = %s "
+        f"WHERE {quote(meta.pk.column)} IN ({', '.join(['%s'] * len(pks))}) "
+        f"AND {quote(meta.get_field('lease_owner').column)} = %s"
     )
-    return renewed == 1
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [expiry.get_db_prep_save(expires, connection), *pks, owner])
+        return cursor.rowcount
 
 
-def _sync_one(
-    job: FineTuningJob, owner: str, lease_seconds: float
-) -> tuple[bool, str | None] | None:
-    """Fetch one leased job from its provider and record the answer. Returns
-    (status changed, error message or None), or None when the lease was
-    lost to another worker before the call. A failed job is released here
-    with its error; a synced one by the caller, with its batch."""
-    public_id = job.public_id
-    try:
-        if not _renew_lease(job, owner, lease_seconds):
-            return None
-        job.synced_at = timezone.now()  # _release writes it: change_status need not
-        ctx = CallContext(caller=MASTER)
-        changed = run_job_hook(ctx, job, "retrieve", source="sync")
-        return changed, None
-    except (ProviderError, GatewayError) as exc:
-        message = exc.message or type(exc).__name__
-        logger.warning("sync of %s failed: %s", public_id, message)
-    except Exception as exc:  # a bug or a database error: keep syncing the others
-        message = f"{type(exc).__name__}: {exc}"
-        logger.exception("sync of %s failed unexpectedly", public_id)
-    _release([job.pk], owner, error=message[:MAX_ERROR_LENGTH])
-    return False, message
-
-
-def _release(pks: list[int], owner: str, *, error: str | None = None) -> None:
-    """Drop ``owner``'s lease on the jobs and mark them synced (``change_status``
-    leaves a fresh ``synced_at`` alone); with ``error``, record the failure."""
+def _release(pks: list[int], owner: str, *, error: str | None = None, synced: bool = True) -> None:
+    """Drop ``owner``'s lease on the jobs and mark them synced (``change_statuses``
+    leaves a fresh ``synced_at`` alone); with ``error``, record the failure;
+    with ``synced=False`` (jobs never fetched), only drop the lease."""
     if not pks:
         return
     now = timezone.now()
-    fields: dict[str, object] = {
-        "lease_owner": "",
-        "lease_expires_at": None,
-        "synced_at": now,
-        "updated": now,
-    }
+    fields: dict[str, object] = {"lease_owner": "", "lease_expires_at": None}
+    if synced:
+        fields.update(synced_at=now, updated=now)
     if error is not None:
         fields.update(sync_error=error)
     FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner).update(**fields)

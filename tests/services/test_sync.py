@@ -26,6 +26,7 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.utils import timezone
 
+from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
 from ftproxy.services.sync import row_locking_supported, sync_jobs
 from ftproxy.signals import job_status_changed
@@ -633,3 +634,235 @@ def test_the_command_refuses_a_job_id_the_ledger_does_not_know(openai_gateway, u
             stderr=io.StringIO(),
         )
     assert not upstream.gets
+
+
+# --------------------------------------------------------------------------
+# Threads fetch, the round records
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_worker_threads_only_call_the_upstream_and_never_open_a_database_connection(
+    openai_gateway, upstream
+):
+    ids = [f"ftjob-{i:02d}" for i in range(12)]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    seen: list[tuple[bool, bool]] = []
+
+    def in_a_thread_without_a_connection(job_id: str) -> None:
+        seen.append(
+            (
+                threading.current_thread() is not threading.main_thread(),
+                connections["default"].connection is None,
+            )
+        )
+
+    upstream.on_get = in_a_thread_without_a_connection
+    result = sync_jobs(workers=4, batch_size=5)
+
+    assert (result.checked, result.changed, result.failed) == (12, 12, 0)
+    assert seen == [(True, True)] * 12
+    assert JobEvent.objects.filter(source="sync", to_status="running").count() == 12
+    assert not FineTuningJob.objects.exclude(lease_owner="").exists()
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_recording_fails_is_recorded_job_by_job(
+    openai_gateway, upstream, monkeypatch
+):
+    from ftproxy.services import status
+
+    ids = ["ftjob-a", "ftjob-b", "ftjob-c"]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    record = status._record
+
+    def broken_for_b(row, *args, **kwargs):
+        if row.public_id == "ftjob-b":
+            raise RuntimeError("boom")
+        return record(row, *args, **kwargs)
+
+    monkeypatch.setattr(status, "_record", broken_for_b)
+    result = sync_jobs(workers=3, batch_size=3)  # the three answers form one batch
+
+    assert (result.checked, result.changed, result.failed) == (3, 2, 1)
+    assert result.failures == [("ftjob-b", "RuntimeError: boom")]
+    events = Counter(JobEvent.objects.values_list("job__public_id", "to_status"))
+    assert events == Counter({("ftjob-a", "running"): 1, ("ftjob-c", "running"): 1})
+    rows = {row.public_id: row for row in FineTuningJob.objects.all()}
+    assert rows["ftjob-b"].status == "queued" and rows["ftjob-b"].sync_error == "RuntimeError: boom"
+    assert not FineTuningJob.objects.exclude(lease_owner="").exists()
+
+
+@pytest.mark.django_db
+def test_a_stop_request_frees_the_claimed_jobs_not_yet_fetched(openai_gateway, upstream):
+    ids = ["ftjob-1", "ftjob-2", "ftjob-3"]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    stop = threading.Event()
+    upstream.on_get = lambda job_id: stop.set()
+
+    result = sync_jobs(batch_size=3, should_stop=stop.is_set)
+
+    assert result.checked == 1 and sum(upstream.gets.values()) == 1
+    rows = list(FineTuningJob.objects.order_by("public_id"))
+    assert [row.synced_at is not None for row in rows] == [True, False, False]
+    assert all(row.lease_owner == "" and row.lease_expires_at is None for row in rows)
+
+
+@pytest.mark.django_db
+def test_a_batch_is_claimed_in_a_fixed_number_of_queries(
+    openai_gateway, django_assert_max_num_queries
+):
+    from ftproxy.services.sync import _candidates, _claim
+
+    for i in range(25):
+        make_job(f"ftjob-{i:02d}", "queued")
+    # savepoint, the ids, one UPDATE, release; the rows loaded in one query
+    with django_assert_max_num_queries(5):
+        claimed = _claim(
+            _candidates(None, None, timezone.now()),
+            owner="me",
+            size=25,
+            lease_seconds=300,
+            row_locking=row_locking_supported(),
+        )
+    assert len(claimed) == 25
+    assert set(FineTuningJob.objects.values_list("lease_owner", flat=True)) == {"me"}
+
+
+@pytest.mark.django_db
+def test_a_jobs_lease_covers_its_own_call_when_the_call_starts(openai_gateway, upstream):
+    make_job("ftjob-1")
+    make_job("ftjob-2")
+    upstream.jobs = {"ftjob-1": "running", "ftjob-2": "running"}
+    left: dict[str, float] = {}
+
+    def lease_left(job_id: str) -> None:  # in this thread: workers=1 calls here
+        expires = FineTuningJob.objects.get(public_id=job_id).lease_expires_at
+        left[job_id] = (expires - timezone.now()).total_seconds()
+
+    upstream.on_get = lease_left
+    sync_jobs(batch_size=2, lease_seconds=30)
+
+    # The entry's timeout × its attempts + 60 s, not the 30 s of the claim.
+    entry = gateway().provider(FINE_TUNING, "openai")
+    cover = entry.timeout * (entry.max_retries + 1) + 60
+    assert cover > 300
+    assert set(left) == {"ftjob-1", "ftjob-2"}
+    assert all(cover - 10 < seconds <= cover for seconds in left.values()), left
+
+
+@pytest.mark.django_db
+def test_a_job_taken_by_a_thread_long_after_its_renewal_is_renewed_again_first(
+    openai_gateway, upstream, monkeypatch
+):
+    from ftproxy.services import sync
+
+    ids = [f"ftjob-{i}" for i in range(6)]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    put, extend = sync._Fetchers.put, sync._extend_leases
+    handed: Counter[str] = Counter()
+    renewed: Counter[str] = Counter()
+
+    def put_as_if_long_ago(self, job, renewed_at):
+        handed[job.public_id] += 1
+        if handed[job.public_id] == 1:  # as if it had waited an hour for a free thread
+            renewed_at -= 3600
+        put(self, job, renewed_at)
+
+    def counting_extend(pks, owner, expires):
+        for public_id in FineTuningJob.objects.filter(pk__in=pks).values_list(
+            "public_id", flat=True
+        ):
+            renewed[public_id] += 1
+        return extend(pks, owner, expires)
+
+    monkeypatch.setattr(sync._Fetchers, "put", put_as_if_long_ago)
+    monkeypatch.setattr(sync, "_extend_leases", counting_extend)
+    result = sync_jobs(workers=2)
+
+    assert (result.checked, result.changed, result.failed) == (6, 6, 0)
+    assert upstream.gets == Counter(dict.fromkeys(ids, 1))
+    assert renewed == Counter(dict.fromkeys(ids, 2))
+
+
+@pytest.mark.django_db
+def test_a_stop_request_with_threads_ends_with_the_calls_in_flight_and_frees_the_rest(
+    openai_gateway, upstream
+):
+    ids = [f"ftjob-{i:02d}" for i in range(40)]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    upstream.delay = 0.01
+    stop = threading.Event()
+    upstream.on_get = lambda job_id: stop.set()
+
+    result = sync_jobs(workers=2, should_stop=stop.is_set)
+
+    fetched = set(upstream.gets)
+    assert 1 <= result.checked == len(fetched) < 40
+    assert set(upstream.gets.values()) == {1}
+    rows = FineTuningJob.objects.all()
+    assert {row.public_id for row in rows if row.synced_at is not None} == fetched
+    assert {row.public_id for row in rows if row.status == "running"} == fetched
+    assert not FineTuningJob.objects.exclude(lease_owner="").exists()
+    assert not FineTuningJob.objects.filter(lease_expires_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_thread_that_dies_answers_its_job_as_failed_and_the_others_carry_on(
+    openai_gateway, upstream, monkeypatch
+):
+    from ftproxy.services import sync
+
+    ids = [f"ftjob-{i}" for i in range(6)]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+    fetch = sync._fetch
+
+    def exits_on_3(job):
+        if job.public_id == "ftjob-3":
+            raise SystemExit("provider code called exit")
+        return fetch(job)
+
+    monkeypatch.setattr(sync, "_fetch", exits_on_3)
+    result = sync_jobs(workers=2)
+
+    assert (result.checked, result.changed, result.failed) == (6, 5, 1)
+    assert result.failures == [("ftjob-3", "SystemExit: provider code called exit")]
+    assert not FineTuningJob.objects.exclude(lease_owner="").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_when_every_thread_has_died_the_round_fails_and_frees_its_jobs(
+    openai_gateway, upstream, monkeypatch
+):
+    from ftproxy.services import sync
+
+    ids = [f"ftjob-{i}" for i in range(6)]
+    for job_id in ids:
+        make_job(job_id, "queued")
+    upstream.jobs = dict.fromkeys(ids, "running")
+
+    def exits(job):
+        raise SystemExit("provider code called exit")
+
+    monkeypatch.setattr(sync, "_fetch", exits)
+    with pytest.raises(RuntimeError, match="every sync thread has ended"):
+        sync_jobs(workers=2)
+
+    rows = list(FineTuningJob.objects.all())
+    assert not [row for row in rows if row.lease_owner or row.lease_expires_at]
+    failed = [row.public_id for row in rows if row.sync_error]
+    assert len(failed) == 2 and all(row.synced_at is None for row in rows if not row.sync_error)
