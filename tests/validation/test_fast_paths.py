@@ -71,3 +71,12 @@ def test_an_overlong_line_between_chunks_is_one_error_and_the_next_line_reads() 
     result = validate_fine_tune_file(io.BytesIO(data), chunk_size=16, max_line_bytes=200)
     assert [e.line for e in result.errors] == [2]
     assert result.examples == 2
+
+
+@pytest.mark.parametrize("role", [["user"], {"name": "user"}, None, 1])
+def test_a_plain_message_whose_role_is_not_a_string_is_an_error_not_a_crash(role) -> None:
+    bad = {"messages": [{"role": role, "content": "q"}, {"role": "assistant", "content": "a"}]}
+    result = validate_fine_tune_file(io.BytesIO(json.dumps(bad).encode() + b"\n"))
+    assert not result.is_valid
+    assert result.errors[0].line == 1
+    assert "messages[0].role" in result.summary()
