@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import IO, Any
@@ -39,6 +41,10 @@ logger = logging.getLogger("ftproxy.services")
 
 FINE_TUNE = "fine-tune"
 READ_CHUNK = 1024 * 1024
+#: Hashed inline up to this size (a thread costs more than hashing a small file).
+HASH_INLINE_BYTES = 4 * 1024 * 1024
+#: Chunks read ahead of the hashing thread, at most (memory: a few MiB).
+HASH_QUEUE_CHUNKS = 8
 
 
 @dataclass
@@ -63,18 +69,59 @@ def check_size(size: int | None) -> None:
 
 
 class _HashingReader:
-    """Hashes and counts what is read through it."""
+    """Hashes and counts what is read through it.
+
+    Past the first ``HASH_INLINE_BYTES`` the SHA-256 runs on a thread of its
+    own, fed the same chunks (``hashlib`` lets go of the GIL while it
+    hashes a large buffer), so hashing a big upload overlaps its validation
+    instead of adding to it; at most ``HASH_QUEUE_CHUNKS`` chunks wait for
+    it. ``hexdigest`` waits for the last chunk; ``close`` stops the thread
+    (a scan that raised)."""
 
     def __init__(self, stream: IO[bytes]):
         self.stream = stream
         self.digest = hashlib.sha256()
         self.size = 0
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._failed: BaseException | None = None
 
     def read(self, size: int = -1) -> bytes:
         data = self.stream.read(size)
-        self.digest.update(data)
+        if not data:
+            return data
         self.size += len(data)
+        if self._queue is None and self.size > HASH_INLINE_BYTES:
+            self._queue = queue.Queue(HASH_QUEUE_CHUNKS)
+            self._thread = threading.Thread(target=self._hash, name="ftproxy-sha256", daemon=True)
+            self._thread.start()
+        if self._queue is None:
+            self.digest.update(data)
+        else:
+            self._queue.put(bytes(data))  # bytes: a caller may reuse a buffer it was given
         return data
+
+    def _hash(self) -> None:
+        assert self._queue is not None
+        while (chunk := self._queue.get()) is not None:
+            if self._failed is None:
+                try:
+                    self.digest.update(chunk)
+                except BaseException as exc:  # kept for hexdigest; the reader never blocks
+                    self._failed = exc
+
+    def close(self) -> None:
+        if self._thread is not None:
+            assert self._queue is not None
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def hexdigest(self) -> str:
+        self.close()
+        if self._failed is not None:
+            raise self._failed
+        return self.digest.hexdigest()
 
 
 def scan_upload(stream: IO[bytes], purpose: str) -> Scan:
@@ -83,17 +130,21 @@ def scan_upload(stream: IO[bytes], purpose: str) -> Scan:
     stream.seek(0)
     reader = _HashingReader(stream)
     estimated_tokens = examples = max_example_tokens = None
-    if purpose == FINE_TUNE:
-        validator = validate_fine_tune_file(reader)
-        if validator.errors:
-            raise InvalidRequest(validator.summary(), param="file", code="invalid_file_format")
-        estimated_tokens = validator.estimated_tokens
-        examples, max_example_tokens = validator.examples, validator.max_example_tokens
-    else:
-        while reader.read(READ_CHUNK):
-            pass
+    try:
+        if purpose == FINE_TUNE:
+            validator = validate_fine_tune_file(reader)
+            if validator.errors:
+                raise InvalidRequest(validator.summary(), param="file", code="invalid_file_format")
+            estimated_tokens = validator.estimated_tokens
+            examples, max_example_tokens = validator.examples, validator.max_example_tokens
+        else:
+            while reader.read(READ_CHUNK):
+                pass
+        sha256 = reader.hexdigest()
+    finally:
+        reader.close()
     return Scan(
-        sha256=reader.digest.hexdigest(),
+        sha256=sha256,
         size=reader.size,
         estimated_tokens=estimated_tokens,
         examples=examples,
