@@ -70,3 +70,42 @@ def test_a_read_that_fails_mid_scan_raises_and_leaves_no_thread() -> None:
     with pytest.raises(OSError, match="disk went away"):
         scan_upload(Failing(os.urandom(3 * HASH_INLINE_BYTES)), "batch")
     assert not hashing_threads()
+
+
+class Reopenable(io.BytesIO):
+    """A stream with a second reader of its bytes (as a spooled part has)."""
+
+    def __init__(self, data: bytes, second: bytes | None = None):
+        super().__init__(data)
+        self.second = data if second is None else second
+
+    def reopen(self) -> io.BytesIO:
+        return io.BytesIO(self.second)
+
+
+@pytest.mark.parametrize(
+    "size", [HASH_INLINE_BYTES - 1, HASH_INLINE_BYTES + 1, 5 * HASH_INLINE_BYTES]
+)
+def test_a_stream_that_reopens_is_hashed_by_a_reader_of_its_own_to_the_same_digest(
+    size: int,
+) -> None:
+    data = os.urandom(size)
+    scan = scan_upload(Reopenable(data), "batch")
+    assert (scan.sha256, scan.size) == (hashlib.sha256(data).hexdigest(), size)
+    lines = LINE * (3 * HASH_INLINE_BYTES // len(LINE))
+    assert scan_upload(Reopenable(lines), "fine-tune").sha256 == hashlib.sha256(lines).hexdigest()
+    assert not hashing_threads()
+
+
+def test_a_second_reader_that_sees_other_bytes_fails_the_scan() -> None:
+    data = os.urandom(3 * HASH_INLINE_BYTES)
+    with pytest.raises(RuntimeError, match="changed while it was read"):
+        scan_upload(Reopenable(data, second=data + b"more"), "batch")
+    assert not hashing_threads()
+
+
+def test_a_bad_line_stops_the_hashing_reader_of_its_own_too() -> None:
+    data = LINE * (5 * HASH_INLINE_BYTES // len(LINE)) + b"oops\n"
+    with pytest.raises(InvalidRequest, match="not valid JSON"):
+        scan_upload(Reopenable(data), "fine-tune")
+    assert not hashing_threads()
