@@ -45,9 +45,15 @@ COPY_CHUNK_BYTES = 1024 * 1024
 def spooled_body(request) -> tuple[Any, int] | None:
     """The file the server spooled the body of ``request`` to, and its
     descriptor, when there is one on disk holding exactly the declared
-    body and nothing of it has been read yet; else None."""
-    stream = getattr(request, "_stream", None)
-    if stream is None or getattr(request, "_read_started", True):
+    body and nothing of it has been read yet; else None. The server hands
+    it over as ``wsgi.input`` (the gateway's bridge to Django's WSGI
+    handler) or as the body file of Django's ASGI handler."""
+    if getattr(request, "_read_started", True):
+        return None
+    stream = getattr(request, "environ", {}).get("wsgi.input")
+    if not isinstance(stream, (tempfile.SpooledTemporaryFile, io.IOBase)):
+        stream = getattr(request, "_stream", None)  # ASGIRequest: the body file itself
+    if stream is None:
         return None
     if isinstance(stream, tempfile.SpooledTemporaryFile) and not stream._rolled:
         return None  # a small body, still in memory: nothing to spare

@@ -14,6 +14,7 @@ import tempfile
 import pytest
 from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
 from django.core.handlers.asgi import ASGIRequest
+from django.core.handlers.wsgi import WSGIRequest
 
 from ftproxy.api.multipart import PARSE_CHUNK_BYTES, SpooledPart, upload_handlers
 
@@ -34,15 +35,32 @@ def body(*parts: bytes) -> bytes:
     return b"".join(parts) + b"--" + BOUNDARY + b"--\r\n"
 
 
-def request_for(raw: bytes, *, spooled: bool = True) -> ASGIRequest:
-    """A request as the ASGI server hands it over: the body in a spool
-    (rolled to disk past 2.5 MB), or (``spooled=False``) in memory."""
+def request_for(raw: bytes, *, spooled: bool = True, bridge: str = "wsgi"):
+    """A request as the server hands it over: the body in a spool (rolled
+    to disk past 2.5 MB), or (``spooled=False``) in memory; as the
+    ``wsgi.input`` of the gateway's bridge to Django's WSGI handler, or as
+    the body file of Django's ASGI handler."""
     if spooled:
         stream = tempfile.SpooledTemporaryFile(max_size=2_621_440, mode="w+b")
         stream.write(raw)
         stream.seek(0)
     else:
         stream = io.BytesIO(raw)
+    if bridge == "wsgi":
+        request = WSGIRequest(
+            {
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/v1/files",
+                "SERVER_NAME": "testserver",
+                "SERVER_PORT": "80",
+                "wsgi.url_scheme": "http",
+                "CONTENT_TYPE": "multipart/form-data; boundary=" + BOUNDARY.decode(),
+                "CONTENT_LENGTH": str(len(raw)),
+                "wsgi.input": stream,
+            }
+        )
+        request.upload_handlers = upload_handlers(request)
+        return request
     scope = {
         "type": "http",
         "method": "POST",
@@ -73,9 +91,11 @@ def big(size: int = 3 * 1024 * 1024 + 17) -> bytes:
     return (b'{"messages": "x"}\n' + os.urandom(64)) * (size // 82) + b"tail"
 
 
-def test_a_big_file_is_a_window_onto_the_spool_with_exactly_its_bytes(spool_dir):
+@pytest.mark.parametrize("bridge", ["wsgi", "asgi"])
+def test_a_big_file_is_a_window_onto_the_spool_with_exactly_its_bytes(spool_dir, bridge):
     data = big()
-    request = request_for(body(part("purpose", b"fine-tune"), part("file", data, "t.jsonl")))
+    raw = body(part("purpose", b"fine-tune"), part("file", data, "t.jsonl"))
+    request = request_for(raw, bridge=bridge)
     upload = request.FILES["file"]
     assert isinstance(upload, SpooledPart)
     assert request.POST["purpose"] == "fine-tune"
@@ -139,10 +159,12 @@ def test_an_empty_file_is_an_empty_window():
     assert upload.size == 0 and content(upload) == b""
 
 
+@pytest.mark.parametrize("bridge", ["wsgi", "asgi"])
 @pytest.mark.parametrize("spooled", [True, False])
-def test_a_body_not_on_disk_is_left_to_djangos_handlers(spooled):
+def test_a_body_not_on_disk_is_left_to_djangos_handlers(spooled, bridge):
     small = b'{"a": 1}\n' * 100
-    upload = request_for(body(part("file", small, "t.jsonl")), spooled=spooled).FILES["file"]
+    raw = body(part("file", small, "t.jsonl"))
+    upload = request_for(raw, spooled=spooled, bridge=bridge).FILES["file"]
     assert isinstance(upload, InMemoryUploadedFile)
     assert content(upload) == small
 
