@@ -46,8 +46,9 @@ READ_CHUNK = 1024 * 1024
 HASH_INLINE_BYTES = 4 * 1024 * 1024
 #: Chunks read ahead of the hashing thread, at most (memory: a few MiB).
 HASH_QUEUE_CHUNKS = 4
-#: Read size of a hashing thread with a reader of its own.
-HASH_BLOCK_BYTES = 8 * 1024 * 1024
+#: Read size of a hashing thread with a reader of its own (8 MiB blocks
+#: took the worker's peak RSS growth from 16 MB to 28 MB on a 200 MB upload).
+HASH_BLOCK_BYTES = 2 * 1024 * 1024
 #: Fine-tune files at least this big are sent while they are scanned, to a
 #: provider that streams uploads (see ``_send_while_scanning``).
 SEND_WHILE_SCANNING_BYTES = 8 * 1024 * 1024
@@ -87,7 +88,7 @@ class _HashingReader:
     A stream that can ``reopen`` (a second reader of the same bytes, as the
     spooled parts of request bodies can) is hashed by the thread from a
     reader of its own in ``HASH_BLOCK_BYTES`` blocks, which wakes it, and
-    takes the GIL from the validation, eight times less often; any other is
+    takes the GIL from the validation, half as often; any other is
     hashed from the chunks read, at most ``HASH_QUEUE_CHUNKS`` waiting.
     ``hexdigest`` waits for the thread; ``close`` stops it (a scan that
     raised)."""
