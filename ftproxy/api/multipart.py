@@ -76,7 +76,8 @@ class SpooledPart(UploadedFile):
     """A file part as a window (``offset``, ``size``) onto the spooled body.
     Reads use ``os.pread``: the spool's own position is never moved, and
     each ``SpooledPart`` (and each ``reopen``) has a position of its own.
-    Closing it leaves the spool to the server, which removes it."""
+    Closing it leaves the spool to the server, which closes and removes it
+    when the request is over: a window is good for its request only."""
 
     def __init__(
         self,
@@ -145,9 +146,11 @@ class _Window(io.RawIOBase):
 
 class SpooledUploadHandler(FileUploadHandler):
     """Hands each uploaded file on as a ``SpooledPart`` of the spooled body
-    (see the module's docstring). Put it first, before ``fallbacks``."""
+    (see the module's docstring). Put it first: a body that is not in a file
+    goes on to the handlers after it."""
 
     chunk_size = PARSE_CHUNK_BYTES
+    spool: tuple[Any, int] | None = None
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         self.spool = spooled_body(self.request)
