@@ -21,6 +21,7 @@ from ..services import jobs as job_service
 from ..services.context import CallContext
 from . import hygiene, schema
 from . import serializers as s
+from .multipart import upload_handlers
 from .schema import answers
 from .streaming import ChunkedStreamingResponse
 
@@ -105,6 +106,8 @@ class FileListCreateView(APIView):
                     f"The request is {declared} bytes; this gateway accepts uploads up to "
                     f"{limit // (1024 * 1024)} MB (ftproxy_settings.max_upload_mb)."
                 )
+        # The file stays in the server's spool of the body (see ``multipart``).
+        request._request.upload_handlers = upload_handlers(request._request)
         if not isinstance(request.data, Mapping):
             raise InvalidRequest(
                 "Send the file as multipart/form-data with 'file' and 'purpose' fields.",

@@ -333,6 +333,11 @@ class Provider:
     mints_ids: ClassVar[bool] = False
     #: True when jobs may carry a ``training_type`` (Azure's training tiers).
     accepts_training_type: ClassVar[bool] = False
+    #: True when ``upload_file`` reads ``upload.stream`` once, front to back,
+    #: into the body of one HTTP request with a Content-Length: a body cut
+    #: short (the stream raising mid-way) is then never a file upstream, so
+    #: the gateway may send a file while it still validates it.
+    streams_uploads: ClassVar[bool] = False
 
     COMMON_OPTIONS: ClassVar[frozenset[str]] = frozenset(
         {"custom_llm_provider", "name", "timeout", "max_retries"}

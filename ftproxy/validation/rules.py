@@ -58,7 +58,8 @@ def _check_messages(messages: Any, path: str) -> tuple[int, int, int]:
             type(message) is dict
             and len(message) == 2
             and type(message.get("content")) is str
-            and message.get("role") in _PLAIN_ROLES
+            and type(message.get("role")) is str  # a list or object is not hashable
+            and message["role"] in _PLAIN_ROLES
         ):
             chars += len(message["content"])
         else:

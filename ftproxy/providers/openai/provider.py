@@ -83,6 +83,7 @@ class OpenAIProvider(Provider):
 
     kind = "openai"
     forwards_uploads = True
+    streams_uploads = True  # one multipart POST, streamed (``uploads.multipart_upload``)
     #: ``webhook_secret``: OpenAI's signing secret for ``POST /v1/webhooks/<name>``.
     options = frozenset({"api_key", "api_base", "organization", "project", "webhook_secret"})
     required_options = frozenset({"api_key"})
