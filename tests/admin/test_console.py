@@ -30,7 +30,7 @@ def console(gateway_config):
     failed job, audit rows, and another key's job."""
     gateway_config({})
     alice, _ = ApiKey.create_key("alice-search-team")
-    bob, _ = ApiKey.create_key("bob")
+    bob, _ = ApiKey.create_key("bob-search-team")
     now = int(time.time())
     train = ledger_file("file-train-1", owner=alice, filename="support-chats.jsonl", bytes=900)
     result = ledger_file(
@@ -154,7 +154,7 @@ def test_a_key_page_links_its_jobs_files_and_audit_entries(admin_client, console
         ("finetuningjob", "file-train-1", {"ftjob-done", "ftjob-broke"}),
         ("finetuningjob", "alice-search", {"ftjob-done", "ftjob-broke"}),
         ("file", "alice-search", {"file-train-1", "file-result-1"}),
-        ("auditentry", "bob", {"req-bob"}),
+        ("auditentry", "bob-search", {"req-bob"}),  # a key name no random prefix holds
     ],
 )
 def test_search_by_training_file_and_key_name(admin_client, console, model, query, expected):
