@@ -13,13 +13,13 @@ from pathlib import Path
 
 def command(bind: str, workers: int) -> list[str]:
     """The argv that serves the gateway on ``bind`` with ``workers`` processes:
-    uvicorn with Django's ASGI handler, which reads every request (headers
-    and body) on its event loop before a thread runs the view, so a slow
-    client never holds a worker thread (``gateway_site.serving``).
+    uvicorn, which reads every request (headers and body) on its event loop
+    before one of the process's request threads runs Django for it, so a
+    slow client never holds a thread (``gateway_site.serving``).
 
     ``FTPROXY_SERVER=gthread`` serves with gunicorn's thread workers over
-    WSGI instead: less overhead per request, but a slow client holds a
-    thread (put a buffering proxy in front)."""
+    WSGI instead: about as fast, but a slow client holds a thread (put a
+    buffering proxy in front)."""
     if os.environ.get("FTPROXY_SERVER") == "gthread":
         return _gthread(bind, workers)
     host, _, port = bind.rpartition(":")
