@@ -12,6 +12,7 @@ import weakref
 from typing import Any, TypeVar
 
 from django.db import connections, models, router
+from django.db.models.query import ModelIterable
 
 Row = TypeVar("Row", bound=models.Model)
 
@@ -28,30 +29,42 @@ def first_match(queryset: models.QuerySet[Row], **conditions: Any) -> Row | None
     filters and deferred fields, and the names of ``conditions``), and the
     row then read with the new values as Django itself would read it: its
     converters, ``Model.from_db``. A queryset with joins, annotations or
-    extras is always left to Django."""
+    extras, row locks, ``values()``, a None value (``IS NULL``: other SQL)
+    or a subquery filter is always left to Django."""
     query = queryset.query
+    where = str(query.where)
+    values = tuple(value for _, value in sorted(conditions.items()))
+    if (
+        query.select_related
+        or query.annotations
+        or query.extra
+        or query.select_for_update
+        or queryset._iterable_class is not ModelIterable
+        or None in values
+        or " object at 0x" in where  # a subquery: its values are not in the shape
+        or query.is_empty()
+    ):
+        return next(iter(queryset.filter(**conditions)[:1]), None)
     shape = (
         queryset.db,
         queryset.model,
-        str(query.where),
+        where,
         query.deferred_loading[1],
         frozenset(query.deferred_loading[0]),
         tuple(sorted(conditions)),
     )
-    values = tuple(value for _, value in sorted(conditions.items()))
     compiled = _MATCHES.get(shape)
     if compiled is not None:
         return _read_first(queryset.model, queryset.db, values, *compiled)
     matching = queryset.filter(**conditions)[:1]
-    if not (query.select_related or query.annotations or query.extra):
-        compiler = matching.query.get_compiler(using=queryset.db)
-        sql, params = compiler.as_sql()
-        fixed = tuple(params[: len(params) - len(values)])
-        expressions = [column for column, _, _ in compiler.select]
-        if tuple(params[len(fixed) :]) == values and compiler.klass_info["select_fields"] == list(
-            range(len(expressions))
-        ):  # the values pass through unchanged, last; only the model's own columns
-            _MATCHES[shape] = (sql, fixed, [col.target.attname for col in expressions], expressions)
+    compiler = matching.query.get_compiler(using=queryset.db)
+    sql, params = compiler.as_sql()
+    fixed = tuple(params[: len(params) - len(values)])
+    expressions = [column for column, _, _ in compiler.select]
+    if tuple(params[len(fixed) :]) == values and compiler.klass_info["select_fields"] == list(
+        range(len(expressions))
+    ):  # the values pass through unchanged, last; only the model's own columns
+        _MATCHES[shape] = (sql, fixed, [col.target.attname for col in expressions], expressions)
     return next(iter(matching), None)
 
 

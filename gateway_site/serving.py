@@ -259,11 +259,15 @@ class ThreadedWSGIBridge:
             status, headers, content, stream = await loop.run_in_executor(
                 self.executor, self._respond, self._environ(scope, body)
             )
-            await send({"type": "http.response.start", "status": status, "headers": headers})
             if stream is None:
+                await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": content})
                 return
-            await self._stream(loop, stream, receive, send)
+            try:
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await self._stream(loop, stream, receive, send)
+            finally:
+                await loop.run_in_executor(self.executor, stream.close)
         finally:
             body.close()
 
@@ -296,10 +300,14 @@ class ThreadedWSGIBridge:
         body.seek(0)
         server = scope.get("server") or ("localhost", 80)
         client = scope.get("client") or ("", 0)
+        root_path = scope.get("root_path", "")
+        path = scope["path"]
+        if root_path and path.startswith(root_path):  # the ASGI path includes the root path
+            path = path[len(root_path) :] or "/"
         environ = {
             "REQUEST_METHOD": scope["method"],
-            "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
-            "PATH_INFO": scope["path"].encode().decode("latin-1"),
+            "SCRIPT_NAME": root_path.encode().decode("latin-1"),
+            "PATH_INFO": path.encode().decode("latin-1"),
             "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
             "SERVER_NAME": str(server[0]),
             "SERVER_PORT": str(server[1] or 80),
@@ -370,7 +378,6 @@ class ThreadedWSGIBridge:
             await send({"type": "http.response.body", "body": b""})
         finally:
             gone.cancel()
-            await loop.run_in_executor(self.executor, response.close)
 
 
 _END = object()

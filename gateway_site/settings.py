@@ -99,8 +99,8 @@ if os.environ.get("FTPROXY_HTTPS", "") in ("1", "true", "True"):
 
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A dead or frozen database link fails a request within bounds instead
-    # of hanging it (README "Environment"). Separate entries, so other settings
-    # (persistent connections, pooling) compose with them.
+    # of hanging it (README "Environment"). Separate entries, so other options
+    # compose with them (not psycopg_pool: it takes no answer_timeout).
     _db_options = DATABASES["default"].setdefault("OPTIONS", {})
     _db_options.setdefault("connect_timeout", int(os.environ.get("FTPROXY_DB_CONNECT_TIMEOUT", 5)))
     _db_options.setdefault("keepalives", 1)

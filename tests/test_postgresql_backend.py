@@ -42,3 +42,16 @@ def test_the_health_check_runs_only_on_a_connection_idle_for_a_while():
     assert checked > 0.0
     assert connection.is_usable()  # answered just now: no round trip
     assert raw.answered_at == checked
+
+
+def test_after_an_error_the_connection_is_always_checked_with_the_server():
+    raw = connection.connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    recent = raw.answered_at
+    connection.errors_occurred = True  # e.g. the server said it is shutting down
+    try:
+        assert connection.is_usable()
+        assert raw.answered_at > recent  # it asked, though the server answered just now
+    finally:
+        connection.errors_occurred = False

@@ -109,3 +109,40 @@ def test_an_inserted_row_is_the_row_django_would_insert():
         "created": None,
         "id": inserted.id,
     }
+
+
+def test_locks_values_none_and_subqueries_are_left_to_django():
+    ledger_job("ftjob-1")
+    jobs = FineTuningJob.objects.all()
+    assert queries.first_match(jobs, public_id="ftjob-1") is not None  # a plain shape, cached
+    assert len(queries._MATCHES) == 1
+    values = queries.first_match(jobs.values("public_id"), public_id="ftjob-1")
+    assert values == {"public_id": "ftjob-1"}
+    assert queries.first_match(jobs, public_id="ftjob-1", suffix=None).public_id == "ftjob-1"
+    live_files = File.objects.filter(deleted=False).values("public_id")
+    assert (
+        queries.first_match(jobs.filter(training_file__in=live_files), public_id="ftjob-1") is None
+    )
+    assert queries.first_match(jobs.none(), public_id="ftjob-1") is None
+    assert len(queries._MATCHES) == 1  # none of these compiled a shape
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_lock_is_never_served_from_a_compiled_plain_lookup():
+    from django.db import connection, transaction
+
+    ledger_job("ftjob-1")
+    queries.first_match(FineTuningJob.objects.all(), public_id="ftjob-1")
+    with transaction.atomic(), connection.execute_wrapper(_record_sql):
+        locked = queries.first_match(FineTuningJob.objects.select_for_update(), public_id="ftjob-1")
+    assert locked.public_id == "ftjob-1"
+    if connection.features.has_select_for_update:
+        assert any("FOR UPDATE" in sql for sql in _SEEN)
+
+
+_SEEN: list[str] = []
+
+
+def _record_sql(execute, sql, params, many, context):
+    _SEEN.append(sql)
+    return execute(sql, params, many, context)

@@ -179,3 +179,11 @@ def test_django_answers_through_the_bridge():
 
     sent = call(ThreadedWSGIBridge(WSGIHandler(), threads=1), scope("/health/liveliness"))
     assert sent[0]["status"] == 200
+
+
+def test_a_root_path_is_the_script_name_and_not_part_of_the_path():
+    app = Recorder()
+    request = {**scope("/gateway/v1/files"), "root_path": "/gateway"}
+    call(ThreadedWSGIBridge(app, threads=1), request)
+    assert app.environs[0]["SCRIPT_NAME"] == "/gateway"
+    assert app.environs[0]["PATH_INFO"] == "/v1/files"

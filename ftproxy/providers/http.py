@@ -147,7 +147,10 @@ class HttpClient:
         redirects are used): the session's headers under the call's, its
         auth and cookies (when it holds any); JSON encoded with orjson."""
         if json_body is not None and data is None:
-            data = orjson.dumps(json_body)
+            try:
+                data = orjson.dumps(json_body)
+            except TypeError:  # integers past 64 bits, non-string keys: as requests would
+                data = json.dumps(json_body, allow_nan=False).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
         prepared = requests.PreparedRequest()
         prepared.prepare(

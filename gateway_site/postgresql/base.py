@@ -29,8 +29,9 @@ class BoundedConnection(psycopg.Connection):
     answered_at = 0.0
 
     def wait(self, gen, interval=0.1, timeout=None):
-        if timeout is None:
-            timeout = self.answer_timeout
+        if timeout is not None:  # psycopg's own bounded waits keep their meaning
+            return super().wait(gen, interval=interval, timeout=timeout)
+        timeout = self.answer_timeout
         try:
             answer = super().wait(gen, interval=interval, timeout=timeout)
         except psycopg.errors._WaitTimeout:  # psycopg's own signal for a bounded wait
@@ -63,7 +64,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
     recently_alive_seconds = 1.0
 
     def is_usable(self):
-        answered_at = getattr(self.connection, "answered_at", 0.0)
-        if time.monotonic() - answered_at < self.recently_alive_seconds:
+        connection = self.connection
+        answered_at = getattr(connection, "answered_at", 0.0)
+        if (
+            not self.errors_occurred  # after an error, always ask the server
+            and connection is not None
+            and not connection.closed
+            and time.monotonic() - answered_at < self.recently_alive_seconds
+        ):
             return True
         return super().is_usable()

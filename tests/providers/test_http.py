@@ -311,3 +311,24 @@ def test_redaction_leaves_ordinary_words_alone(message):
     from ftproxy.providers.http import redact
 
     assert redact(message) == message
+
+
+def test_a_json_body_goes_out_with_the_sessions_headers_params_and_any_integer():
+    import responses as responses_lib
+
+    client = HttpClient(
+        "azure",
+        "https://upstream.test",
+        headers={"api-key": "k" * 32, "Accept": "application/json"},
+        params={"api-version": "2025-04-01-preview"},
+    )
+    with responses_lib.RequestsMock() as rsps:
+        rsps.post("https://upstream.test/jobs", json={"id": "j"})
+        client.json("POST", "jobs", json_body={"seed": 2**70, "name": "é"}, headers={"X-One": "1"})
+        client.json("POST", "jobs", json_body={"seed": 1})
+        first, second = (call.request for call in rsps.calls)
+    assert first.url == "https://upstream.test/jobs?api-version=2025-04-01-preview"
+    assert first.headers["api-key"] == "k" * 32 and first.headers["X-One"] == "1"
+    assert first.headers["Content-Type"] == "application/json"
+    assert json.loads(first.body) == {"seed": 2**70, "name": "é"}  # past 64 bits: still sent
+    assert json.loads(second.body) == {"seed": 1} and "X-One" not in second.headers
