@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftproxy.models import File, FineTuningJob, LedgerState
+from ftproxy.models import File, FineTuningJob, LedgerState, Upload
 
 FINAL = ("succeeded", "failed", "cancelled")
 
@@ -42,3 +42,19 @@ def ledger_job(
         "ledger_state": LedgerState.OK,
     }
     return FineTuningJob.objects.create(**{**values, **fields})
+
+
+def ledger_upload(public_id: str, **fields: Any) -> Upload:
+    """A 30-byte fine-tune upload on the sandbox, started at Unix time 1."""
+    values: dict[str, Any] = {
+        "public_id": public_id,
+        "provider": "sandbox",
+        "provider_kind": "sandbox",
+        "filename": "big.jsonl",
+        "purpose": "fine-tune",
+        "mime_type": "text/jsonl",
+        "bytes": 30,
+        "created_at": 1,
+        "expires_at": 3601,
+    }
+    return Upload.objects.create(**{**values, **fields})

@@ -146,6 +146,21 @@ def links(objects: list[Model], *, width: int | None = None) -> str:
     return format_html_join(", ", "{}", ((link(obj, width=width),) for obj in objects))
 
 
+def related_display(
+    relation: str, label: str, *, width: int | None = None, description: str | None = None
+):
+    """A read-only admin column (or detail field) linking to the row's
+    ``relation``, shown by its ``label`` field (cut to ``width`` characters
+    when given), ordered by that field."""
+
+    @admin.display(description=description or relation, ordering=f"{relation}__{label}")
+    def display(self, row: Any) -> str:
+        related = getattr(row, relation)
+        return link(related, getattr(related, label) if related else None, width=width)
+
+    return display
+
+
 def key_link(key: Model | None, *, width: int | None = 16) -> str:
     """An owner column: the key's name linking to its page; the master key
     when there is none."""

@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from ..models import Upload, UploadPart
-from .display import epoch_display, link, truncated_display
+from .display import epoch_display, related_display, truncated_display
 from .ledger import LedgerAdmin, ViewOnly
 
 
@@ -95,13 +95,8 @@ class UploadAdmin(LedgerAdmin):
 
     filename_short = truncated_display("filename", 20)
 
-    @admin.display(description="file", ordering="file__public_id")
-    def file_column(self, row: Upload) -> str:
-        return link(row.file, row.file.public_id if row.file else None, width=16)
-
-    @admin.display(description="file")
-    def file_link(self, row: Upload) -> str:
-        return link(row.file, row.file.public_id if row.file else None)
+    file_column = related_display("file", "public_id", width=16)
+    file_link = related_display("file", "public_id")
 
     @admin.display(description="received", ordering="bytes_received")
     def received(self, row: Upload) -> int:

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from ..models import WebhookDelivery, WebhookEvent
 from ..services.webhooks import resend
-from .display import key_link, link, time_display, truncated_display
+from .display import key_link, related_display, time_display, truncated_display
 from .ledger import LedgerAdmin, ViewOnly, json_display
 
 
@@ -90,13 +90,8 @@ class WebhookEventAdmin(LedgerAdmin):
     def key_page(self, row: WebhookEvent) -> str:
         return key_link(row.key, width=None)
 
-    @admin.display(description="job", ordering="job__public_id")
-    def job_column(self, row: WebhookEvent) -> str:
-        return link(row.job, row.job.public_id if row.job else None, width=14)
-
-    @admin.display(description="job")
-    def job_link(self, row: WebhookEvent) -> str:
-        return link(row.job, row.job.public_id if row.job else None)
+    job_column = related_display("job", "public_id", width=14)
+    job_link = related_display("job", "public_id")
 
     @admin.display(description="state", ordering="state")
     def state_column(self, row: WebhookEvent) -> str:
@@ -145,8 +140,6 @@ class WebhookDeliveryAdmin(LedgerAdmin):
     attempted_column = time_display("attempted_at", "attempted", column=True)
     attempted_local = time_display("attempted_at", "attempted at")
 
-    @admin.display(description="event", ordering="event__event_id")
-    def event_link(self, row: WebhookDelivery) -> str:
-        return link(row.event, row.event.event_id, width=20)
+    event_link = related_display("event", "event_id", width=20)
 
     url_short = truncated_display("url", 40)

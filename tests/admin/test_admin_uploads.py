@@ -5,23 +5,13 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from ftproxy.models import Upload, UploadPart
+from ftproxy.models import UploadPart
+from tests.factories import ledger_upload
 
 
 @pytest.fixture
 def upload(db):
-    row = Upload.objects.create(
-        public_id="upload-abc",
-        provider="sandbox",
-        provider_kind="sandbox",
-        filename="big.jsonl",
-        purpose="fine-tune",
-        mime_type="text/jsonl",
-        bytes=30,
-        bytes_received=20,
-        created_at=1,
-        expires_at=3601,
-    )
+    row = ledger_upload("upload-abc", bytes_received=20)
     for n in range(2):
         UploadPart.objects.create(upload=row, public_id=f"part-{n}", bytes=10, created_at=1)
     return row

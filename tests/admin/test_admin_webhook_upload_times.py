@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from ftproxy.models import ApiKey, Upload, WebhookDelivery, WebhookEvent
-from tests.factories import ledger_job
+from ftproxy.models import ApiKey, WebhookDelivery, WebhookEvent
+from tests.factories import ledger_job, ledger_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -43,16 +43,8 @@ def test_webhook_events_and_deliveries_show_local_times_with_seconds(admin_clien
 
 
 def test_an_upload_shows_its_unix_times_as_dates(admin_client):
-    upload = Upload.objects.create(
-        public_id="upload-abc",
-        provider="sandbox",
-        provider_kind="sandbox",
-        filename="big.jsonl",
-        purpose="fine-tune",
-        mime_type="text/jsonl",
-        bytes=30,
-        created_at=int(WHEN.timestamp()),
-        expires_at=int(WHEN.timestamp()) + 3600,
+    upload = ledger_upload(
+        "upload-abc", created_at=int(WHEN.timestamp()), expires_at=int(WHEN.timestamp()) + 3600
     )
     html = admin_client.get(reverse("admin:ftproxy_upload_change", args=[upload.pk])).content
     text = html.decode()
@@ -61,17 +53,7 @@ def test_an_upload_shows_its_unix_times_as_dates(admin_client):
 
 
 def test_an_empty_value_reads_as_the_consoles_dash(admin_client):
-    upload = Upload.objects.create(
-        public_id="upload-empty",
-        provider="sandbox",
-        provider_kind="sandbox",
-        filename="big.jsonl",
-        purpose="fine-tune",
-        mime_type="text/jsonl",
-        bytes=30,
-        created_at=1,
-        expires_at=3601,
-    )
+    upload = ledger_upload("upload-empty")
     text = admin_client.get(reverse("admin:ftproxy_upload_change", args=[upload.pk])).content
     assert b'<div class="readonly">-</div>' not in text  # Django's default dash
     assert '<div class="readonly">—</div>'.encode() in text  # remote id, md5, error
