@@ -73,13 +73,13 @@ UPSTREAM_DURATION = Histogram(
 )
 SYNC_ROUNDS = Counter("ftproxy_sync_rounds", "Job sync rounds completed.")
 SYNC_FAILURES = Counter("ftproxy_sync_failures", "Jobs whose sync failed, over all rounds.")
-#: Counted by ``services.budgets.refuse`` (budget and job-quota refusals).
+#: Counted by ``services.accounts.budgets.refuse`` (budget and job-quota refusals).
 BUDGET_REFUSALS = Counter(
     "ftproxy_budget_refusals",
     "Job creates refused by a key's budget or job quota, by error code.",
     ["code"],
 )
-#: Counted by ``services.webhooks.record_outcome``.
+#: Counted by ``services.accounts.webhooks.record_outcome``.
 WEBHOOK_DELIVERIES = Counter(
     "ftproxy_webhook_deliveries",
     "Webhook delivery attempts, by outcome (delivered, retrying, failed).",

@@ -10,7 +10,7 @@ django.setup(set_prefix=False)
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from ftproxy.conf import gateway  # noqa: E402
-from ftproxy.services.spool import clean_spool  # noqa: E402
+from ftproxy.services.files.spool import clean_spool  # noqa: E402
 from gateway_site.serving import (  # noqa: E402
     BODY_SLACK_BYTES,
     REQUEST_THREADS,

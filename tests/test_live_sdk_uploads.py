@@ -22,7 +22,7 @@ import responses
 from requests_toolbelt import MultipartDecoder
 
 from ftproxy.models import File, Upload
-from ftproxy.services import upload_store
+from ftproxy.services.uploads import store as upload_store
 from tests.conftest import MASTER_KEY, chat_line, jsonl
 from tests.test_live_sdk_vertex import Vertex, sdk_as, token_endpoint  # noqa: F401 (fixtures)
 

@@ -9,8 +9,8 @@ from django.forms.models import model_to_dict
 
 from ftproxy import queries
 from ftproxy.models import ApiKey, AuditEntry, File, FineTuningJob
-from ftproxy.services.common import find
-from ftproxy.services.context import MASTER, Caller
+from ftproxy.services.ledger.common import find
+from ftproxy.services.ledger.context import MASTER, Caller
 
 from .factories import ledger_file, ledger_job
 

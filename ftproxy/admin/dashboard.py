@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ..models import Dashboard, FineTuningJob, LedgerState, SyncRound
-from ..services.sync_health import sync_health
+from ..services.jobs.sync_health import sync_health
 from .display import (
     changelist_url,
     from_epoch,

@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from ..models import ApiKey, AuditEntry
-from ..services import budgets
-from ..services import webhooks as webhook_service
+from ..services.accounts import budgets
+from ..services.accounts import webhooks as webhook_service
 
 
 @admin.display(description="active jobs")

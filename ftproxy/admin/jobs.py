@@ -18,8 +18,8 @@ from django.utils.html import format_html, format_html_join
 from ..errors import GatewayError
 from ..models import File, FineTuningJob, JobEvent
 from ..providers.base import ProviderError
-from ..services.context import MASTER, CallContext
-from ..services.jobs import job_action, retrieve_job
+from ..services.jobs.service import job_action, retrieve_job
+from ..services.ledger.context import MASTER, CallContext
 from .confirm import Touched, confirmation_page, confirmed
 from .display import epoch_display, key_link, link, time_display, truncated, truncated_display
 from .history import status_history_table
@@ -329,7 +329,7 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
         if not self.has_operate_permission(request):
             raise PermissionDenied
         # Imported here: the sync service is optional to the rest of the admin.
-        from ..services.sync import sync_jobs
+        from ..services.jobs.sync import sync_jobs
 
         try:
             result = sync_jobs()

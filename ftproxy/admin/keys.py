@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from ..models import ApiKey, AuditEntry, File, FineTuningJob
-from ..services import budgets
+from ..services.accounts import budgets
 from . import governance
 from .confirm import Touched, confirmation_page, confirmed
 from .display import changelist_url, link, local_time_text, time_display
@@ -144,7 +144,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.display(description="spend (USD)", ordering="spend")
     def spend(self, key: ApiKey) -> str:
         """Costs of the key's final jobs plus estimates of the others
-        (``services.budgets``; from the annotation)."""
+        (``services.accounts.budgets``; from the annotation)."""
         return format_usd(getattr(key, "spend", None))
 
     @admin.display(description="budget (USD)", ordering="budget_usd")

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from ..errors import GatewayError
 from ..models import FineTuningJob
 from ..providers.base import ProviderError
-from ..services.retrain import retrain_job, target_entries, tier_left_behind
+from ..services.jobs.retrain import retrain_job, target_entries, tier_left_behind
 
 ACTION = "retrain_selected"
 

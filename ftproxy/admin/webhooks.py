@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from ..models import WebhookDelivery, WebhookEvent
-from ..services.webhooks import resend
+from ..services.accounts.webhooks import resend
 from .display import key_link, related_display, time_display, truncated_display
 from .ledger import LedgerAdmin, ViewOnly, json_display
 

@@ -23,7 +23,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from ..conf import gateway
 from ..models import ApiKey, hash_key
-from ..services.context import Caller
+from ..services.ledger.context import Caller
 
 #: last_used is written at most this often per key, to keep requests at a
 #: fixed, small number of queries.

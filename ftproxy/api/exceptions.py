@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from ..errors import GatewayError, envelope, may_have_happened
 from ..providers.base import ProviderError
-from ..services.context import UPSTREAM_CALLED
+from ..services.ledger.context import UPSTREAM_CALLED
 
 logger = logging.getLogger("ftproxy.api")
 

@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..errors import InvalidRequest, TooLarge
-from ..services import idempotency, upload_store
-from ..services import uploads as upload_service
+from ..services.ledger import idempotency
+from ..services.uploads import service as upload_service
+from ..services.uploads import store as upload_store
 from . import schema
 from .schema import answers
 from .serializers import FILE_PURPOSES, StrictSerializer

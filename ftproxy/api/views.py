@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 
 from ..conf import gateway
 from ..errors import InvalidRequest, TooLarge
-from ..services import files as file_service
-from ..services import idempotency
-from ..services import jobs as job_service
-from ..services.context import CallContext
+from ..services.files import service as file_service
+from ..services.jobs import service as job_service
+from ..services.ledger import idempotency
+from ..services.ledger.context import CallContext
 from . import hygiene, schema
 from . import serializers as s
 from .multipart import upload_handlers

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..services import inbound_webhooks
-from ..services.context import MASTER, CallContext
+from ..services.jobs import inbound_webhooks
+from ..services.ledger.context import MASTER, CallContext
 from .schema import answers
 
 

@@ -268,7 +268,7 @@ def test_an_idempotency_key_left_in_flight_by_a_dead_request_is_freed(sandbox, m
     from django.utils import timezone
 
     from ftproxy.models import IdempotencyRecord
-    from ftproxy.services.idempotency import fingerprint
+    from ftproxy.services.ledger.idempotency import fingerprint
 
     IdempotencyRecord.objects.create(
         scope="master",

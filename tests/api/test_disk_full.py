@@ -15,7 +15,7 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.core.management import call_command
 
 from ftproxy.models import File
-from ftproxy.services.spool import clean_spool
+from ftproxy.services.files.spool import clean_spool
 from gateway_site.serving import GuardedApplication
 from tests.conftest import TRAINING
 

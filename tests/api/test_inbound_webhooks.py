@@ -19,7 +19,7 @@ import responses
 
 from ftproxy.config import ConfigError, load_config
 from ftproxy.models import ApiKey, AuditEntry, FineTuningJob, JobEvent, WebhookEvent
-from ftproxy.services import webhooks
+from ftproxy.services.accounts import webhooks
 from tests.conftest import write_config
 from tests.factories import ledger_job
 

@@ -12,7 +12,7 @@ import pytest
 import responses
 from prometheus_client.parser import text_string_to_metric_families
 
-from ftproxy.services.sync import sync_jobs
+from ftproxy.services.jobs.sync import sync_jobs
 from tests.conftest import MASTER_KEY, TRAINING
 from tests.factories import ledger_job
 

@@ -13,9 +13,9 @@ import pytest
 
 from ftproxy.errors import GatewayError
 from ftproxy.models import Upload
-from ftproxy.services import upload_store
-from ftproxy.services import uploads as upload_service
-from ftproxy.services.upload_cleanup import clean_up_uploads
+from ftproxy.services.uploads import service as upload_service
+from ftproxy.services.uploads import store as upload_store
+from ftproxy.services.uploads.cleanup import clean_up_uploads
 from tests.api.test_uploads import add_part, create, error
 from tests.conftest import TRAINING
 
@@ -98,7 +98,7 @@ def test_a_part_is_507_before_it_is_read_when_the_disk_is_nearly_full(sandbox, m
 
 
 def test_a_disk_that_fills_up_while_a_part_is_stored_is_507_not_500(sandbox, db, monkeypatch):
-    from ftproxy.services.context import MASTER, CallContext
+    from ftproxy.services.ledger.context import MASTER, CallContext
 
     ctx = CallContext(MASTER)
     upload = upload_service.create_upload(

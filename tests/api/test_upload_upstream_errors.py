@@ -7,7 +7,7 @@ from __future__ import annotations
 import responses
 
 from ftproxy.models import File, LedgerState, Upload
-from ftproxy.services import upload_store
+from ftproxy.services.uploads import store as upload_store
 from tests.api.test_uploads import (
     OPENAI_BASE,
     add_part,

@@ -12,10 +12,10 @@ import responses
 from django.core.management import call_command
 
 from ftproxy.models import AuditEntry, File, Upload, UploadPart
-from ftproxy.services import upload_store
-from ftproxy.services import uploads as upload_service
-from ftproxy.services.context import MASTER, CallContext
-from ftproxy.services.upload_cleanup import clean_up_uploads
+from ftproxy.services.ledger.context import MASTER, CallContext
+from ftproxy.services.uploads import service as upload_service
+from ftproxy.services.uploads import store as upload_store
+from ftproxy.services.uploads.cleanup import clean_up_uploads
 from tests.conftest import TRAINING
 
 OPENAI_BASE = "https://api.openai.test/v1"

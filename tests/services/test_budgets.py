@@ -1,4 +1,4 @@
-"""Training budgets and active-job quotas per key (``services.budgets``).
+"""Training budgets and active-job quotas per key (``services.accounts.budgets``).
 
 The upstream is OpenAI's API mocked at the HTTP boundary; a refusal must
 happen before anything is sent there. The concurrent-create race runs on
@@ -20,9 +20,9 @@ from prometheus_client import REGISTRY
 
 from ftproxy.errors import QuotaExceeded
 from ftproxy.models import ApiKey, AuditEntry, FineTuningJob
-from ftproxy.services import budgets
-from ftproxy.services.context import CallContext, Caller
-from ftproxy.services.jobs import create_job
+from ftproxy.services.accounts import budgets
+from ftproxy.services.jobs.service import create_job
+from ftproxy.services.ledger.context import CallContext, Caller
 from tests.factories import ledger_file, ledger_job
 
 UPSTREAM = "https://upstream.test/v1"

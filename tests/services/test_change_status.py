@@ -10,7 +10,7 @@ from django.db import transaction
 
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
 from ftproxy.providers.base import RemoteJob
-from ftproxy.services.status import change_status
+from ftproxy.services.ledger.status import change_status
 from ftproxy.signals import job_status_changed
 from tests.factories import FINAL, ledger_job
 

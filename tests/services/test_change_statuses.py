@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from ftproxy.models import FineTuningJob, JobEvent
 from ftproxy.providers.base import RemoteJob
-from ftproxy.services import status
-from ftproxy.services.status import change_statuses
+from ftproxy.services.ledger import status
+from ftproxy.services.ledger.status import change_statuses
 from ftproxy.signals import job_status_changed
 from tests.factories import FINAL, ledger_job
 

@@ -3,8 +3,8 @@
 import pytest
 
 from ftproxy.models import IdempotencyRecord
-from ftproxy.services.context import MASTER, CallContext
-from ftproxy.services.idempotency import run_once
+from ftproxy.services.ledger.context import MASTER, CallContext
+from ftproxy.services.ledger.idempotency import run_once
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from ftproxy.models import FineTuningJob, JobEvent
 from ftproxy.providers.base import RemoteJob
-from ftproxy.services.status import SYNCED_AT_RESOLUTION, change_status
-from ftproxy.services.sync import sync_jobs
+from ftproxy.services.jobs.sync import sync_jobs
+from ftproxy.services.ledger.status import SYNCED_AT_RESOLUTION, change_status
 from tests.factories import ledger_job
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ import pytest
 from ftproxy.errors import InvalidRequest
 from ftproxy.models import File, LedgerState
 from ftproxy.providers.base import ProviderError
-from ftproxy.services import files as file_service
-from ftproxy.services.context import MASTER, UPSTREAM_CALLED, CallContext
+from ftproxy.services.files import service as file_service
+from ftproxy.services.ledger.context import MASTER, UPSTREAM_CALLED, CallContext
 from tests.files_upstream import files_upstream
 
 LINE = (

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
-from ftproxy.services.sync import row_locking_supported, sync_jobs
+from ftproxy.services.jobs.sync import row_locking_supported, sync_jobs
 from ftproxy.signals import job_status_changed
 from tests.factories import ledger_job
 
@@ -672,7 +672,7 @@ def test_worker_threads_only_call_the_upstream_and_never_open_a_database_connect
 def test_a_batch_whose_recording_fails_is_recorded_job_by_job(
     openai_gateway, upstream, monkeypatch
 ):
-    from ftproxy.services import status
+    from ftproxy.services.ledger import status
 
     ids = ["ftjob-a", "ftjob-b", "ftjob-c"]
     for job_id in ids:
@@ -718,7 +718,7 @@ def test_a_stop_request_frees_the_claimed_jobs_not_yet_fetched(openai_gateway, u
 def test_a_batch_is_claimed_in_a_fixed_number_of_queries(
     openai_gateway, django_assert_max_num_queries
 ):
-    from ftproxy.services.sync import _candidates, _claim
+    from ftproxy.services.jobs.sync import _candidates, _claim
 
     for i in range(25):
         make_job(f"ftjob-{i:02d}", "queued")
@@ -761,7 +761,7 @@ def test_a_jobs_lease_covers_its_own_call_when_the_call_starts(openai_gateway, u
 def test_a_job_taken_by_a_thread_long_after_its_renewal_is_renewed_again_first(
     openai_gateway, upstream, monkeypatch
 ):
-    from ftproxy.services import sync
+    from ftproxy.services.jobs import sync
 
     ids = [f"ftjob-{i}" for i in range(6)]
     for job_id in ids:
@@ -822,7 +822,7 @@ def test_a_stop_request_with_threads_ends_with_the_calls_in_flight_and_frees_the
 def test_a_thread_that_dies_answers_its_job_as_failed_and_the_others_carry_on(
     openai_gateway, upstream, monkeypatch
 ):
-    from ftproxy.services import sync
+    from ftproxy.services.jobs import sync
 
     ids = [f"ftjob-{i}" for i in range(6)]
     for job_id in ids:
@@ -848,7 +848,7 @@ def test_a_thread_that_dies_answers_its_job_as_failed_and_the_others_carry_on(
 def test_when_every_thread_has_died_the_round_fails_and_frees_its_jobs(
     openai_gateway, upstream, monkeypatch
 ):
-    from ftproxy.services import sync
+    from ftproxy.services.jobs import sync
 
     ids = [f"ftjob-{i}" for i in range(6)]
     for job_id in ids:

@@ -10,8 +10,8 @@ import tracemalloc
 import pytest
 
 from ftproxy.models import File
-from ftproxy.services import uploads as upload_service
-from ftproxy.services.context import MASTER, CallContext
+from ftproxy.services.ledger.context import MASTER, CallContext
+from ftproxy.services.uploads import service as upload_service
 
 PART_BYTES = 64 * 1024 * 1024
 PARTS = 5  # 320 MiB in all

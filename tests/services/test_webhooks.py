@@ -1,4 +1,4 @@
-"""Outgoing webhooks (``services.webhooks``): queued with each status change,
+"""Outgoing webhooks (``services.accounts.webhooks``): queued with each status change,
 signed so the real ``openai`` SDK verifies them, delivered by the sync round
 and by ``ftproxy_deliver_webhooks``, retried, given up, resent.
 
@@ -32,8 +32,8 @@ from standardwebhooks import Webhook
 
 from ftproxy.models import ApiKey, JobEvent, WebhookDelivery, WebhookEvent, WebhookState
 from ftproxy.providers.base import RemoteJob
-from ftproxy.services import webhooks
-from ftproxy.services.status import change_status
+from ftproxy.services.accounts import webhooks
+from ftproxy.services.ledger.status import change_status
 from tests.factories import FINAL, ledger_job
 
 UPSTREAM = "https://upstream.test/v1"

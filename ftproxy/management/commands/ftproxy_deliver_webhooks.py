@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ftproxy.services.webhooks import deliver_due
+from ftproxy.services.accounts.webhooks import deliver_due
 
 from .ftproxy_sync_jobs import STOP_SIGNALS, _positive, _sleep
 

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ftproxy.errors import GatewayError
 from ftproxy.providers.base import ProviderError
-from ftproxy.services.retrain import retrain_job, tier_left_behind
+from ftproxy.services.jobs.retrain import retrain_job, tier_left_behind
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """``manage.py ftproxy_sync_jobs``: refresh jobs whose provider status is not final.
 
-Thin: parses arguments and calls ``ftproxy.services.sync.sync_jobs`` once,
+Thin: parses arguments and calls ``ftproxy.services.jobs.sync.sync_jobs`` once,
 or every ``--interval`` seconds with ``--watch``. Prints progress (updated
 in place on a terminal) and one summary line per round::
 
@@ -21,11 +21,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
-from ftproxy.services.reconcile import reconcile_pending
-from ftproxy.services.spool import clean_spool
-from ftproxy.services.sync import SyncResult, row_locking_supported, sync_jobs
-from ftproxy.services.upload_cleanup import clean_up_uploads
-from ftproxy.services.webhooks import deliver_due
+from ftproxy.services.accounts.webhooks import deliver_due
+from ftproxy.services.files.spool import clean_spool
+from ftproxy.services.jobs.sync import SyncResult, row_locking_supported, sync_jobs
+from ftproxy.services.ledger.reconcile import reconcile_pending
+from ftproxy.services.uploads.cleanup import clean_up_uploads
 
 
 def _positive(value: str) -> float:
@@ -180,7 +180,7 @@ class Command(BaseCommand):
 
     def _settle_pending(self, provider: str | None) -> None:
         """Creates whose request is over and whose outcome is unknown: linked,
-        failed, or flagged for an admin (see ``services.reconcile``)."""
+        failed, or flagged for an admin (see ``services.ledger.reconcile``)."""
         clean_spool()
         counts = reconcile_pending(provider=provider)
         if any(counts.values()):

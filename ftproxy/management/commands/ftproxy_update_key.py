@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from ftproxy.models import KEY_PREFIX, ApiKey
-from ftproxy.services import webhooks
+from ftproxy.services.accounts import webhooks
 
 from . import _limits
 

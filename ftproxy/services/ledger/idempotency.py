@@ -13,8 +13,8 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from ..errors import GatewayError, InvalidRequest, RetryLater, envelope, may_have_happened
-from ..models import File, FineTuningJob, IdempotencyRecord, LedgerState
+from ...errors import GatewayError, InvalidRequest, RetryLater, envelope, may_have_happened
+from ...models import File, FineTuningJob, IdempotencyRecord, LedgerState
 from .context import CallContext
 from .reconcile import reconcile, request_limit
 

@@ -13,10 +13,10 @@ from typing import IO, Any
 
 from django.utils import timezone
 
-from ..conf import FILES, gateway
-from ..errors import GatewayError, InvalidRequest, TooLarge
-from ..models import ApiKey, File, LedgerState, mint_id
-from ..providers.base import (
+from ...conf import FILES, gateway
+from ...errors import GatewayError, InvalidRequest, TooLarge
+from ...models import ApiKey, File, LedgerState, mint_id
+from ...providers.base import (
     FileContent,
     FileUpload,
     Provider,
@@ -24,8 +24,8 @@ from ..providers.base import (
     ProviderNotFound,
     RemoteFile,
 )
-from ..validation import validate_fine_tune_file
-from .common import (
+from ...validation import validate_fine_tune_file
+from ..ledger.common import (
     choose_provider,
     locate,
     not_found,
@@ -34,9 +34,9 @@ from .common import (
     save_adopted,
     visible,
 )
-from .context import CallContext
-from .reconcile import settle_failed_create
-from .status import SYNCED_AT_RESOLUTION, describe_file
+from ..ledger.context import CallContext
+from ..ledger.reconcile import settle_failed_create
+from ..ledger.status import SYNCED_AT_RESOLUTION, describe_file
 
 logger = logging.getLogger("ftproxy.services")
 

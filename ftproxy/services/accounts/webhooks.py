@@ -44,8 +44,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from .. import metrics
-from ..models import ApiKey, FineTuningJob, WebhookDelivery, WebhookEvent, WebhookState
+from ... import metrics
+from ...models import ApiKey, FineTuningJob, WebhookDelivery, WebhookEvent, WebhookState
 
 logger = logging.getLogger("ftproxy.webhooks")
 

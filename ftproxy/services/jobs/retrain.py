@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conf import FINE_TUNING, gateway
-from ..errors import InvalidRequest, NotFoundError
-from ..models import File, FineTuningJob, LedgerState
-from .common import choose_provider
-from .context import CallContext, Caller
+from ...conf import FINE_TUNING, gateway
+from ...errors import InvalidRequest, NotFoundError
+from ...models import File, FineTuningJob, LedgerState
+from ..ledger.common import choose_provider
+from ..ledger.context import CallContext, Caller
 from .continuation import source_job_payload
 from .copies import check_job_for
-from .jobs import create_job
+from .service import create_job
 
 #: Which base models each kind of entry trains: a model name carries over
 #: only between entries of one family (Azure deploys OpenAI's models).

@@ -31,10 +31,10 @@ from typing import IO, Any
 
 from django.db.models import F
 
-from ..conf import FILES, gateway
-from ..errors import GatewayError, InvalidRequest, TooLarge
-from ..models import File, Upload, UploadPart, mint_id
-from ..providers.base import (
+from ...conf import FILES, gateway
+from ...errors import GatewayError, InvalidRequest, TooLarge
+from ...models import File, Upload, UploadPart, mint_id
+from ...providers.base import (
     FileUpload,
     Provider,
     ProviderError,
@@ -42,10 +42,10 @@ from ..providers.base import (
     RemoteFile,
     UploadCreate,
 )
-from . import upload_store
-from .common import choose_provider, not_found, provider_of
-from .context import CallContext
-from .files import scan_upload, store_file
+from ..files.service import scan_upload, store_file
+from ..ledger.common import choose_provider, not_found, provider_of
+from ..ledger.context import CallContext
+from . import store as upload_store
 
 #: As on OpenAI: an upload accepts parts for one hour.
 UPLOAD_TTL_SECONDS = 3600

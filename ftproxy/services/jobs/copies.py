@@ -25,10 +25,10 @@ from typing import IO, Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..conf import FILES, gateway
-from ..errors import GatewayError, InvalidRequest, RetryLater, TooLarge
-from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
-from ..providers.base import (
+from ...conf import FILES, gateway
+from ...errors import GatewayError, InvalidRequest, RetryLater, TooLarge
+from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
+from ...providers.base import (
     FileUpload,
     Provider,
     ProviderError,
@@ -36,9 +36,9 @@ from ..providers.base import (
     RemoteFile,
     UploadCreate,
 )
-from . import upload_store
-from .common import job_request, provider_of
-from .context import CallContext
+from ..ledger.common import job_request, provider_of
+from ..ledger.context import CallContext
+from ..uploads import store as upload_store
 
 #: ``JobEvent.source`` of the events that tell of a copy.
 COPY_SOURCE = "copy"
@@ -257,7 +257,7 @@ def copy_file(ctx: CallContext, original: File, target: Provider, param: str) ->
 
 def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, param: str) -> File:
     # Imported here: files.py is the upload path this one follows.
-    from .files import FINE_TUNE, _apply, scan_upload
+    from ..files.service import FINE_TUNE, _apply, scan_upload
 
     step = DOWNLOAD
     remote: RemoteFile | None = None
@@ -344,7 +344,7 @@ def _upload_in_parts(ctx: CallContext, target: Provider, upload: FileUpload) -> 
     """The copy sent through the target's own Uploads API, in 64 MB parts:
     for a file larger than its ``POST /files`` takes (a file made by the
     gateway's Uploads API may be). A failure cancels the upstream upload."""
-    from .uploads import MAX_PART_BYTES
+    from ..uploads.service import MAX_PART_BYTES
 
     opened = ctx.upstream(
         target,

@@ -11,14 +11,14 @@ from django.db import transaction
 from django.db.models import F, Func, TextField
 from django.utils import timezone
 
-from ..conf import FINE_TUNING
-from ..errors import InvalidRequest
-from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
-from ..pricing import epochs_of, estimated_cost
-from ..providers.base import Page, RemoteJob
-from ..validation.provider_rules import check_training_file
-from . import budgets
-from .common import (
+from ...conf import FINE_TUNING
+from ...errors import InvalidRequest
+from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
+from ...pricing import epochs_of, estimated_cost
+from ...providers.base import Page, RemoteJob
+from ...validation.provider_rules import check_training_file
+from ..accounts import budgets
+from ..ledger.common import (
     choose_provider,
     find,
     job_request,
@@ -28,11 +28,11 @@ from .common import (
     save_adopted,
     visible,
 )
-from .context import CallContext
+from ..ledger.context import CallContext
+from ..ledger.reconcile import link_job, settle_failed_create
+from ..ledger.status import change_status
 from .continuation import source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
-from .reconcile import link_job, settle_failed_create
-from .status import change_status
 
 GS_PREFIX = "gs://"
 

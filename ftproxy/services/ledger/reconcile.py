@@ -24,10 +24,10 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from ..conf import FILES, FINE_TUNING, gateway
-from ..errors import may_have_happened
-from ..models import File, FineTuningJob, LedgerState
-from ..providers.base import (
+from ...conf import FILES, FINE_TUNING, gateway
+from ...errors import may_have_happened
+from ...models import File, FineTuningJob, LedgerState
+from ...providers.base import (
     FileUpload,
     Provider,
     ProviderError,
@@ -182,7 +182,7 @@ def reconcile_file(row: File) -> str:
         return row.ledger_state
     if remote is None:
         return _fail(row, "The upload never completed at the provider (no such file there).")
-    from .files import link_file  # files records through this module
+    from ..files.service import link_file  # files records through this module
 
     link_file(row, remote, provider)
     return row.ledger_state

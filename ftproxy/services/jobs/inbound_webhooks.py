@@ -19,11 +19,11 @@ from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from ..conf import FINE_TUNING, gateway
-from ..errors import InvalidRequest, NotFoundError
-from ..models import FineTuningJob, LedgerState
-from .context import CallContext
-from .jobs import run_job_hook
+from ...conf import FINE_TUNING, gateway
+from ...errors import InvalidRequest, NotFoundError
+from ...models import FineTuningJob, LedgerState
+from ..ledger.context import CallContext
+from .service import run_job_hook
 
 JOB_EVENT_PREFIX = "fine_tuning.job."
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from ..conf import gateway
-from ..models import FineTuningJob, LedgerState, SyncRound
+from ...conf import gateway
+from ...models import FineTuningJob, LedgerState, SyncRound
 
 #: A watcher is "late" when no round finished for this many intervals.
 LATE_AFTER_INTERVALS = 3

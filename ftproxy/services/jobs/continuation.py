@@ -17,10 +17,10 @@ from typing import Any
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
-from ..errors import InvalidRequest
-from ..models import FineTuningJob, LedgerState
-from ..providers.base import Provider
-from .context import CallContext
+from ...errors import InvalidRequest
+from ...models import FineTuningJob, LedgerState
+from ...providers.base import Provider
+from ..ledger.context import CallContext
 
 
 def source_job_payload(ctx: CallContext, provider: Provider, model: str) -> dict[str, Any] | None:

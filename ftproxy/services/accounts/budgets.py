@@ -40,11 +40,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from .. import metrics
-from ..conf import gateway
-from ..errors import QuotaExceeded
-from ..models import ApiKey, FineTuningJob, LedgerState
-from ..pricing import price_per_million
+from ... import metrics
+from ...conf import gateway
+from ...errors import QuotaExceeded
+from ...models import ApiKey, FineTuningJob, LedgerState
+from ...pricing import price_per_million
 
 logger = logging.getLogger("ftproxy.budgets")
 

@@ -13,12 +13,12 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ..conf import FILES, gateway
-from ..models import File, FineTuningJob, JobEvent, LedgerState
-from ..pricing import training_cost
-from ..providers.base import ProviderError, RemoteEvent, RemoteJob
-from ..signals import job_status_changed
-from . import webhooks
+from ...conf import FILES, gateway
+from ...models import File, FineTuningJob, JobEvent, LedgerState
+from ...pricing import training_cost
+from ...providers.base import ProviderError, RemoteEvent, RemoteJob
+from ...signals import job_status_changed
+from ..accounts import webhooks
 
 logger = logging.getLogger("ftproxy.services")
 

@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, models, transaction
 from django.db.models.lookups import GreaterThan, LessThan
 
-from ..conf import gateway
-from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
-from ..models import LedgerState
-from ..providers.base import JobCreate, Provider
-from ..queries import first_match
+from ...conf import gateway
+from ...errors import GatewayMisconfigured, InvalidRequest, NotFoundError
+from ...models import LedgerState
+from ...providers.base import JobCreate, Provider
+from ...queries import first_match
 from .context import CallContext
 
 Row = TypeVar("Row", bound=models.Model)

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from .reconcile import request_limit
+from ..ledger.reconcile import request_limit
 
 logger = logging.getLogger("ftproxy.spool")
 

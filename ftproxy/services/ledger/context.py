@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..models import ApiKey
-from ..providers.base import Provider, ProviderError
+from ...models import ApiKey
+from ...providers.base import Provider, ProviderError
 
 T = TypeVar("T")
 

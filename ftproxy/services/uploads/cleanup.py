@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..conf import FILES, gateway
-from ..models import Upload
-from ..providers.base import ProviderError, ProviderNotFound
-from . import upload_store
-from .uploads import OPEN, UPLOAD_TTL_SECONDS, Status, free_storage
+from ...conf import FILES, gateway
+from ...models import Upload
+from ...providers.base import ProviderError, ProviderNotFound
+from . import store as upload_store
+from .service import OPEN, UPLOAD_TTL_SECONDS, Status, free_storage
 
 
 @dataclass

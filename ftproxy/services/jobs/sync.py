@@ -54,14 +54,14 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from .. import metrics
-from ..conf import FINE_TUNING, gateway
-from ..errors import GatewayError
-from ..models import SYNC_ROUND_RETENTION_DAYS, FineTuningJob, LedgerState, SyncRound
-from ..providers.base import ProviderError, RemoteJob
-from .context import MASTER, CallContext
-from .jobs import fetch_job
-from .status import change_status, change_statuses
+from ... import metrics
+from ...conf import FINE_TUNING, gateway
+from ...errors import GatewayError
+from ...models import SYNC_ROUND_RETENTION_DAYS, FineTuningJob, LedgerState, SyncRound
+from ...providers.base import ProviderError, RemoteJob
+from ..ledger.context import MASTER, CallContext
+from ..ledger.status import change_status, change_statuses
+from .service import fetch_job
 
 logger = logging.getLogger("ftproxy.sync")
 
