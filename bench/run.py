@@ -518,7 +518,7 @@ class Bench:
         }
 
     def validation(self, path: Path) -> dict:
-        from ftproxy.services.files.service import scan_upload
+        from ftproxy.services.files.scan import scan_upload
         from ftproxy.validation import validate_fine_tune_file
 
         size = path.stat().st_size

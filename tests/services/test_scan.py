@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from ftproxy.errors import InvalidRequest
-from ftproxy.services.files.service import HASH_INLINE_BYTES, scan_upload
+from ftproxy.services.files.scan import HASH_INLINE_BYTES, scan_upload
 
 LINE = (
     json.dumps(

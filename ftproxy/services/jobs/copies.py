@@ -257,7 +257,8 @@ def copy_file(ctx: CallContext, original: File, target: Provider, param: str) ->
 
 def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, param: str) -> File:
     # Imported here: files.py is the upload path this one follows.
-    from ..files.service import FINE_TUNE, _apply, scan_upload
+    from ..files.scan import FINE_TUNE, scan_upload
+    from ..files.service import _apply
 
     step = DOWNLOAD
     remote: RemoteFile | None = None

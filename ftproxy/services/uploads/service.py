@@ -42,7 +42,8 @@ from ...providers.base import (
     RemoteFile,
     UploadCreate,
 )
-from ..files.service import scan_upload, store_file
+from ..files.scan import scan_upload
+from ..files.service import store_file
 from ..ledger.common import choose_provider, not_found, provider_of
 from ..ledger.context import CallContext
 from . import store as upload_store
