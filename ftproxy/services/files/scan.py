@@ -1,6 +1,6 @@
 """The bytes of an upload: hashed and validated in one streamed pass
 (``scan_upload``), and held back from a provider that is sent them while
-they are scanned (``_HeldBack``)."""
+they are scanned (``HeldBack``)."""
 
 from __future__ import annotations
 
@@ -170,11 +170,11 @@ def scan_upload(
 
 
 class UploadCutShort(Exception):
-    """Raised to the provider reading a ``_HeldBack`` stream whose scan
+    """Raised to the provider reading a ``HeldBack`` stream whose scan
     refused the file (or failed): its request ends before its body does."""
 
 
-class _HeldBack:
+class HeldBack:
     """The upload as the provider reads it while the scan is still going:
     never more than ``SEND_LEAD_BYTES`` ahead of what the scan has read, and
     never its last ``HOLD_BACK_BYTES`` before ``release``. Until then the

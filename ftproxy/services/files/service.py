@@ -32,9 +32,9 @@ from ..ledger.common import (
     visible,
 )
 from ..ledger.context import CallContext
-from ..ledger.reconcile import settle_failed_create
-from ..ledger.status import SYNCED_AT_RESOLUTION, describe_file
-from .scan import FINE_TUNE, SEND_WHILE_SCANNING_BYTES, Scan, _HeldBack, scan_upload
+from ..ledger.reconcile import apply_remote_file, link_file, settle_failed_create
+from ..ledger.status import describe_file
+from .scan import FINE_TUNE, SEND_WHILE_SCANNING_BYTES, HeldBack, Scan, scan_upload
 
 logger = logging.getLogger("ftproxy.services")
 
@@ -47,35 +47,6 @@ def check_size(size: int | None) -> None:
             f"The file is {size} bytes; this gateway accepts uploads up to "
             f"{limit // (1024 * 1024)} MB (ftproxy_settings.max_upload_mb)."
         )
-
-
-def _apply(row: File, remote: RemoteFile) -> list[str]:
-    """Copy the provider's view of the file onto the row; the changed fields.
-    ``synced_at`` counts as changed only with another field, or when it is
-    older than ``SYNCED_AT_RESOLUTION`` (so an answer that changes nothing
-    writes nothing)."""
-    values: dict[str, Any] = {
-        "status": remote.status,
-        "status_details": remote.status_details,
-        "raw_status": remote.status,
-        "provider_payload": remote.raw,
-    }
-    if remote.bytes is not None:
-        values["bytes"] = remote.bytes
-    if remote.created_at:
-        values["created_at"] = remote.created_at
-    if remote.expires_at is not None:
-        values["expires_at"] = remote.expires_at
-    if remote.filename:
-        values["filename"] = remote.filename
-    changed = [name for name, value in values.items() if getattr(row, name) != value]
-    for name in changed:
-        setattr(row, name, values[name])
-    now = timezone.now()
-    if changed or row.synced_at is None or now - row.synced_at > SYNCED_AT_RESOLUTION:
-        row.synced_at = now
-        changed.append("synced_at")
-    return changed
 
 
 def create_file(
@@ -140,7 +111,7 @@ def _send_while_scanning(
     naming the lines, no row is written, and the Idempotency-Key is free.
     """
     public_id = mint_id("file")
-    held = _HeldBack(second, upload.size)
+    held = HeldBack(second, upload.size)
     sending = replace(upload, stream=held, gateway_id=public_id)
     outcome: dict[str, Any] = {}
 
@@ -261,27 +232,6 @@ def store_file(
     return row
 
 
-def link_file(row: File, remote: RemoteFile, provider) -> None:
-    """Tie the pending row to the file upstream: remote id, public id, the
-    provider's view of it and ``ok``, in one save."""
-    row.remote_id = remote.remote_id
-    if not provider.mints_ids:
-        row.public_id = remote.remote_id
-    changed = _apply(row, remote)
-    row.ledger_state = LedgerState.OK
-    row.ledger_error = ""
-    row.save(
-        update_fields=[
-            *changed,
-            "remote_id",
-            "public_id",
-            "ledger_state",
-            "ledger_error",
-            "updated",
-        ]
-    )
-
-
 def list_files(
     ctx: CallContext,
     *,
@@ -351,7 +301,7 @@ def _adopt(ctx: CallContext, provider, file_id: str) -> File:
         created_at=remote.created_at,
         ledger_state=LedgerState.OK,
     )
-    _apply(row, remote)
+    apply_remote_file(row, remote)
     return save_adopted(row)
 
 
@@ -371,7 +321,7 @@ def retrieve_file(ctx: CallContext, file_id: str, provider_hint: str | None = No
         _mark_deleted(row, status_details="not found at the provider")
         raise not_found("file", file_id) from None
     if remote is not None:
-        changed = _apply(row, remote)
+        changed = apply_remote_file(row, remote)
         if changed:
             row.save(update_fields=[*changed, "updated"])
     return row

@@ -36,9 +36,12 @@ from ...providers.base import (
     RemoteFile,
     UploadCreate,
 )
+from ..files.scan import FINE_TUNE, scan_upload
 from ..ledger.common import job_request, provider_of
 from ..ledger.context import CallContext
+from ..ledger.reconcile import apply_remote_file
 from ..uploads import store as upload_store
+from ..uploads.service import MAX_PART_BYTES
 
 #: ``JobEvent.source`` of the events that tell of a copy.
 COPY_SOURCE = "copy"
@@ -256,10 +259,6 @@ def copy_file(ctx: CallContext, original: File, target: Provider, param: str) ->
 
 
 def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, param: str) -> File:
-    # Imported here: files.py is the upload path this one follows.
-    from ..files.scan import FINE_TUNE, scan_upload
-    from ..files.service import _apply
-
     step = DOWNLOAD
     remote: RemoteFile | None = None
     try:
@@ -320,7 +319,7 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
     row.remote_id = remote.remote_id
     if not target.mints_ids:
         row.public_id = remote.remote_id
-    changed = _apply(row, remote)
+    changed = apply_remote_file(row, remote)
     row.ledger_state = LedgerState.OK
     row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
     return row
@@ -345,8 +344,6 @@ def _upload_in_parts(ctx: CallContext, target: Provider, upload: FileUpload) -> 
     """The copy sent through the target's own Uploads API, in 64 MB parts:
     for a file larger than its ``POST /files`` takes (a file made by the
     gateway's Uploads API may be). A failure cancels the upstream upload."""
-    from ..uploads.service import MAX_PART_BYTES
-
     opened = ctx.upstream(
         target,
         target.create_upload,

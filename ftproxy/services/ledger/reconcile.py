@@ -13,6 +13,9 @@ for the job with that tag: found → linked (the job and its status enter the
 ledger as if the create had answered); provably absent → ``failed``; the
 provider cannot tell → ``unknown``, flagged for an admin with the reason.
 A retry with the same ``Idempotency-Key`` and the sync command both use it.
+
+The link step of both kinds of row lives here (``link_job``, ``link_file``),
+so that the services that create and this module that settles share it.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from ...providers.base import (
     Provider,
     ProviderError,
     ProviderNotSupported,
+    RemoteFile,
     RemoteJob,
 )
-from .status import change_status
+from .status import SYNCED_AT_RESOLUTION, change_status
 
 logger = logging.getLogger("ftproxy.reconcile")
 
@@ -79,6 +83,58 @@ def link_job(job: FineTuningJob, remote: RemoteJob, *, public_id: str, source: s
             ]
         )
         change_status(job, remote, source=source)
+
+
+def link_file(row: File, remote: RemoteFile, provider) -> None:
+    """Tie the pending row to the file upstream: remote id, public id, the
+    provider's view of it and ``ok``, in one save."""
+    row.remote_id = remote.remote_id
+    if not provider.mints_ids:
+        row.public_id = remote.remote_id
+    changed = apply_remote_file(row, remote)
+    row.ledger_state = LedgerState.OK
+    row.ledger_error = ""
+    row.save(
+        update_fields=[
+            *changed,
+            "remote_id",
+            "public_id",
+            "ledger_state",
+            "ledger_error",
+            "updated",
+        ]
+    )
+
+
+def apply_remote_file(row: File, remote: RemoteFile) -> list[str]:
+    """Copy the provider's view of the file onto the row; the changed fields
+    (to save). Used wherever a provider answers about a file: its link,
+    a retrieve, an adoption, a copy.
+    ``synced_at`` counts as changed only with another field, or when it is
+    older than ``SYNCED_AT_RESOLUTION`` (so an answer that changes nothing
+    writes nothing)."""
+    values: dict[str, Any] = {
+        "status": remote.status,
+        "status_details": remote.status_details,
+        "raw_status": remote.status,
+        "provider_payload": remote.raw,
+    }
+    if remote.bytes is not None:
+        values["bytes"] = remote.bytes
+    if remote.created_at:
+        values["created_at"] = remote.created_at
+    if remote.expires_at is not None:
+        values["expires_at"] = remote.expires_at
+    if remote.filename:
+        values["filename"] = remote.filename
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    now = timezone.now()
+    if changed or row.synced_at is None or now - row.synced_at > SYNCED_AT_RESOLUTION:
+        row.synced_at = now
+        changed.append("synced_at")
+    return changed
 
 
 def settle_failed_create(row: Any, exc: BaseException, *, reached_provider: bool) -> None:
@@ -182,8 +238,6 @@ def reconcile_file(row: File) -> str:
         return row.ledger_state
     if remote is None:
         return _fail(row, "The upload never completed at the provider (no such file there).")
-    from ..files.service import link_file  # files records through this module
-
     link_file(row, remote, provider)
     return row.ledger_state
 
