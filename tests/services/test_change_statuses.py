@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from ftproxy.models import FineTuningJob, JobEvent
@@ -136,16 +137,15 @@ def test_a_final_status_reached_since_loading_is_not_replaced_in_a_batch():
 
 def test_a_batch_that_fails_is_rolled_back_whole_and_leaves_the_jobs_as_loaded(monkeypatch):
     loaded = jobs(3, "queued")
-    record = status._record
+    last = loaded[2].pk
 
-    def broken(row, *args, **kwargs):
-        if row.public_id == "ftjob-02":
+    def broken(execute, sql, params, many, context):  # the event of the last job's change
+        if sql.startswith("INSERT") and "ftproxy_jobevent" in sql and last in (params or ()):
             raise RuntimeError("boom")
-        return record(row, *args, **kwargs)
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(status, "_record", broken)
     answers = [(job, answer(job.public_id, "running", trained_tokens=7)) for job in loaded]
-    with pytest.raises(RuntimeError):
+    with connection.execute_wrapper(broken), pytest.raises(RuntimeError):
         change_statuses(answers, source="sync")
 
     assert set(FineTuningJob.objects.values_list("status", flat=True)) == {"queued"}

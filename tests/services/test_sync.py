@@ -672,21 +672,19 @@ def test_worker_threads_only_call_the_upstream_and_never_open_a_database_connect
 def test_a_batch_whose_recording_fails_is_recorded_job_by_job(
     openai_gateway, upstream, monkeypatch
 ):
-    from ftproxy.services.ledger import status
-
     ids = ["ftjob-a", "ftjob-b", "ftjob-c"]
     for job_id in ids:
         make_job(job_id, "queued")
     upstream.jobs = dict.fromkeys(ids, "running")
-    record = status._record
+    b = FineTuningJob.objects.get(public_id="ftjob-b").pk
 
-    def broken_for_b(row, *args, **kwargs):
-        if row.public_id == "ftjob-b":
+    def broken_for_b(execute, sql, params, many, context):  # the event of b's change
+        if sql.startswith("INSERT") and "ftproxy_jobevent" in sql and b in (params or ()):
             raise RuntimeError("boom")
-        return record(row, *args, **kwargs)
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(status, "_record", broken_for_b)
-    result = sync_jobs(workers=3, batch_size=3)  # the three answers form one batch
+    with connection.execute_wrapper(broken_for_b):  # the round records in this thread
+        result = sync_jobs(workers=3, batch_size=3)  # the three answers form one batch
 
     assert (result.checked, result.changed, result.failed) == (3, 2, 1)
     assert result.failures == [("ftjob-b", "RuntimeError: boom")]
@@ -718,14 +716,14 @@ def test_a_stop_request_frees_the_claimed_jobs_not_yet_fetched(openai_gateway, u
 def test_a_batch_is_claimed_in_a_fixed_number_of_queries(
     openai_gateway, django_assert_max_num_queries
 ):
-    from ftproxy.services.jobs.sync import _candidates, _claim
+    from ftproxy.services.jobs.leases import candidates, claim
 
     for i in range(25):
         make_job(f"ftjob-{i:02d}", "queued")
     # savepoint, the ids, one UPDATE, release; the rows loaded in one query
     with django_assert_max_num_queries(5):
-        claimed = _claim(
-            _candidates(None, None, timezone.now()),
+        claimed = claim(
+            candidates(None, None, timezone.now()),
             owner="me",
             size=25,
             lease_seconds=300,
@@ -761,13 +759,14 @@ def test_a_jobs_lease_covers_its_own_call_when_the_call_starts(openai_gateway, u
 def test_a_job_taken_by_a_thread_long_after_its_renewal_is_renewed_again_first(
     openai_gateway, upstream, monkeypatch
 ):
-    from ftproxy.services.jobs import sync
+    from ftproxy.services.jobs import leases
+    from ftproxy.services.jobs.fetchers import Fetchers
 
     ids = [f"ftjob-{i}" for i in range(6)]
     for job_id in ids:
         make_job(job_id, "queued")
     upstream.jobs = dict.fromkeys(ids, "running")
-    put, extend = sync._Fetchers.put, sync._extend_leases
+    put, extend = Fetchers.put, leases.extend_leases
     handed: Counter[str] = Counter()
     renewed: Counter[str] = Counter()
 
@@ -784,8 +783,8 @@ def test_a_job_taken_by_a_thread_long_after_its_renewal_is_renewed_again_first(
             renewed[public_id] += 1
         return extend(pks, owner, expires)
 
-    monkeypatch.setattr(sync._Fetchers, "put", put_as_if_long_ago)
-    monkeypatch.setattr(sync, "_extend_leases", counting_extend)
+    monkeypatch.setattr(Fetchers, "put", put_as_if_long_ago)
+    monkeypatch.setattr(leases, "extend_leases", counting_extend)
     result = sync_jobs(workers=2)
 
     assert (result.checked, result.changed, result.failed) == (6, 6, 0)
@@ -822,20 +821,16 @@ def test_a_stop_request_with_threads_ends_with_the_calls_in_flight_and_frees_the
 def test_a_thread_that_dies_answers_its_job_as_failed_and_the_others_carry_on(
     openai_gateway, upstream, monkeypatch
 ):
-    from ftproxy.services.jobs import sync
-
     ids = [f"ftjob-{i}" for i in range(6)]
     for job_id in ids:
         make_job(job_id, "queued")
     upstream.jobs = dict.fromkeys(ids, "running")
-    fetch = sync._fetch
 
-    def exits_on_3(job):
-        if job.public_id == "ftjob-3":
+    def exits_on_3(job_id):  # raised from inside the provider's HTTP call
+        if job_id == "ftjob-3":
             raise SystemExit("provider code called exit")
-        return fetch(job)
 
-    monkeypatch.setattr(sync, "_fetch", exits_on_3)
+    upstream.on_get = exits_on_3
     result = sync_jobs(workers=2)
 
     assert (result.checked, result.changed, result.failed) == (6, 5, 1)
@@ -848,17 +843,15 @@ def test_a_thread_that_dies_answers_its_job_as_failed_and_the_others_carry_on(
 def test_when_every_thread_has_died_the_round_fails_and_frees_its_jobs(
     openai_gateway, upstream, monkeypatch
 ):
-    from ftproxy.services.jobs import sync
-
     ids = [f"ftjob-{i}" for i in range(6)]
     for job_id in ids:
         make_job(job_id, "queued")
     upstream.jobs = dict.fromkeys(ids, "running")
 
-    def exits(job):
+    def exits(job_id):  # raised from inside the provider's HTTP call
         raise SystemExit("provider code called exit")
 
-    monkeypatch.setattr(sync, "_fetch", exits)
+    upstream.on_get = exits
     with pytest.raises(RuntimeError, match="every sync thread has ended"):
         sync_jobs(workers=2)
 

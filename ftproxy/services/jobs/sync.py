@@ -39,29 +39,27 @@ process; SQLite is for one process on one machine.
 from __future__ import annotations
 
 import logging
-import os
-import queue
-import socket
-import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from ... import metrics
-from ...conf import FINE_TUNING, gateway
-from ...errors import GatewayError
-from ...models import SYNC_ROUND_RETENTION_DAYS, FineTuningJob, LedgerState, SyncRound
-from ...providers.base import ProviderError, RemoteJob
-from ..ledger.context import MASTER, CallContext
+from ...models import SYNC_ROUND_RETENTION_DAYS, FineTuningJob, SyncRound
+from ...providers.base import RemoteJob
 from ..ledger.status import change_status, change_statuses
-from .service import fetch_job
+from .fetchers import Answer, Fetchers
+from .leases import (
+    candidates,
+    claim,
+    lease_owner_id,
+    release,
+    renew_leases,
+    row_locking_supported,
+)
 
 logger = logging.getLogger("ftproxy.sync")
 
@@ -76,17 +74,11 @@ PER_WORKER = 8
 #: they keep busy while the round's thread claims or records. Refilled,
 #: one renewal for the lot, when half of them have been taken.
 READY_PER_WORKER = 8
-#: A job a thread takes more than this long after its renewal goes back to
-#: be renewed again (the renewal covers the call with 60 s to spare).
-RENEWAL_VALID_SECONDS = 30.0
 #: Answers wait at most this long to be recorded (when fewer than a batch
 #: have come back).
 RECORD_SECONDS = 0.5
 #: ``sync_error`` is cut to this many characters.
 MAX_ERROR_LENGTH = 2000
-
-#: A fetched job: the provider's answer, or the error message.
-Answer = tuple[RemoteJob | None, str | None]
 
 
 @dataclass
@@ -106,16 +98,6 @@ class SyncResult:
             f"checked={self.checked} changed={self.changed} failed={self.failed} "
             f"seconds={self.seconds:.1f}"
         )
-
-
-def lease_owner_id() -> str:
-    """A name for this claimer, unique across hosts and processes: host:pid:uuid."""
-    return f"{socket.gethostname()[:50]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def row_locking_supported() -> bool:
-    """Whether the database can claim with ``SELECT … FOR UPDATE SKIP LOCKED``."""
-    return bool(connection.features.has_select_for_update_skip_locked)
 
 
 def sync_jobs(
@@ -163,20 +145,20 @@ def sync_jobs(
     answered: list[tuple[FineTuningJob, Answer]] = []  # fetched, not yet recorded
     first_answer = 0.0  # when the oldest of them came back
     claiming, stopped = True, False
-    fetchers = _Fetchers(0 if workers == 1 else workers)
+    fetchers = Fetchers(0 if workers == 1 else workers)
     try:
         while True:
             if not stopped and should_stop and should_stop():
                 stopped, claiming = True, False
             if stopped and (claimed or fetchers.waiting()):
-                _release([job.pk for job in [*claimed, *fetchers.withdraw()]], owner, synced=False)
+                release([job.pk for job in [*claimed, *fetchers.withdraw()]], owner, synced=False)
                 claimed.clear()
             if claiming and len(claimed) < ready:
                 cutoff = round_start
                 if older_than is not None:
                     cutoff = min(cutoff, timezone.now() - timedelta(seconds=float(older_than)))
-                batch = _claim(
-                    _candidates(provider, ids, cutoff),
+                batch = claim(
+                    candidates(provider, ids, cutoff),
                     owner=owner,
                     size=batch_size,
                     lease_seconds=lease_seconds,
@@ -188,7 +170,7 @@ def sync_jobs(
             if claimed and waiting <= ready // 2:
                 handed = [claimed.popleft() for _ in range(min(ready - waiting, len(claimed)))]
                 renewed = time.monotonic()
-                for job in _renew_leases(handed, owner, lease_seconds, covers):
+                for job in renew_leases(handed, owner, lease_seconds, covers):
                     fetchers.put(job, renewed)
             if answered and (
                 not fetchers.outstanding
@@ -220,105 +202,12 @@ def sync_jobs(
         if answered or unfetched:
             try:
                 _record_answers(answered, owner, result, progress)
-                _release([job.pk for job in unfetched], owner, synced=False)
+                release([job.pk for job in unfetched], owner, synced=False)
             except Exception:
                 logger.exception("sync: could not record the end of an interrupted round")
         result.seconds = time.monotonic() - started
     _record_round(result, owner, round_start)
     return result
-
-
-class _Fetchers:
-    """``count`` threads that take renewed jobs from a queue, fetch each from
-    its provider and put the answer on another; they never touch the
-    database. With ``count`` 0 there are no threads: ``put`` fetches in the
-    caller's thread. A job taken more than ``RENEWAL_VALID_SECONDS`` after
-    its renewal is answered with None, to be renewed again."""
-
-    def __init__(self, count: int) -> None:
-        self._todo: queue.SimpleQueue[tuple[FineTuningJob, float] | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[tuple[FineTuningJob, Answer | None]] = queue.SimpleQueue()
-        #: Jobs put whose answer has not been taken yet.
-        self.outstanding = 0
-        self._threads = [
-            threading.Thread(target=self._work, name=f"ftproxy-sync-{i}", daemon=True)
-            for i in range(count)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def put(self, job: FineTuningJob, renewed: float) -> None:
-        self.outstanding += 1
-        if self._threads:
-            self._todo.put((job, renewed))
-        else:
-            self._done.put((job, _fetch(job)))
-
-    def waiting(self) -> int:
-        """Jobs put that no thread has taken yet."""
-        return self._todo.qsize()
-
-    def take(self, timeout: float) -> list[tuple[FineTuningJob, Answer | None]]:
-        """The answers there are, waiting up to ``timeout`` for a first one."""
-        answers = []
-        try:
-            answers.append(self._done.get(timeout=timeout) if timeout else self._done.get_nowait())
-            while True:
-                answers.append(self._done.get_nowait())
-        except queue.Empty:
-            pass
-        self.outstanding -= len(answers)
-        threads = self._threads
-        if timeout and threads and not answers and not any(t.is_alive() for t in threads):
-            raise RuntimeError("every sync thread has ended")
-        return answers
-
-    def withdraw(self) -> list[FineTuningJob]:
-        """Take back the jobs no thread has taken yet."""
-        jobs = []
-        try:
-            while True:
-                item = self._todo.get_nowait()
-                if item is not None:
-                    jobs.append(item[0])
-        except queue.Empty:
-            pass
-        self.outstanding -= len(jobs)
-        return jobs
-
-    def close(self) -> None:
-        """Stop the threads once their calls in flight are answered."""
-        for _ in self._threads:
-            self._todo.put(None)
-        for thread in self._threads:
-            thread.join()
-
-    def _work(self) -> None:
-        while (item := self._todo.get()) is not None:
-            job, renewed = item
-            if time.monotonic() - renewed > RENEWAL_VALID_SECONDS:
-                self._done.put((job, None))
-                continue
-            try:
-                answer = _fetch(job)
-            except BaseException as exc:  # the thread ends; its job is answered all the same
-                self._done.put((job, (None, f"{type(exc).__name__}: {exc}")))
-                raise
-            self._done.put((job, answer))
-
-
-def _fetch(job: FineTuningJob) -> Answer:
-    """The provider's answer for one leased job (run in a worker thread: the
-    upstream call only, no database), or the error message."""
-    try:
-        return fetch_job(CallContext(caller=MASTER), job, "retrieve"), None
-    except (ProviderError, GatewayError) as exc:
-        message = exc.message or type(exc).__name__
-        logger.warning("sync of %s failed: %s", job.public_id, message)
-    except Exception as exc:  # a bug: keep syncing the others
-        message = f"{type(exc).__name__}: {exc}"
-        logger.exception("sync of %s failed unexpectedly", job.public_id)
-    return None, message
 
 
 def _record_answers(
@@ -356,12 +245,12 @@ def _record_answers(
             except Exception as exc:  # a bug or a database error: keep syncing the others
                 errors[job.pk] = f"{type(exc).__name__}: {exc}"
                 logger.exception("sync of %s failed unexpectedly", job.public_id)
-    _release(list(changed), owner)
+    release(list(changed), owner)
     by_message: dict[str, list[int]] = {}
     for pk, message in errors.items():
         by_message.setdefault(message[:MAX_ERROR_LENGTH], []).append(pk)
     for message, pks in by_message.items():
-        _release(pks, owner, error=message)
+        release(pks, owner, error=message)
     for job, _ in answered:
         result.checked += 1
         if job.pk in errors:
@@ -388,123 +277,3 @@ def _record_round(result: SyncResult, owner: str, round_start: datetime) -> None
         first_error=(": ".join(result.failures[0]) if result.failures else "")[:MAX_ERROR_LENGTH],
     )
     SyncRound.objects.filter(finished__lt=now - timedelta(days=SYNC_ROUND_RETENTION_DAYS)).delete()
-
-
-def _candidates(
-    provider: str | None, job_ids: list[str] | None, cutoff: datetime
-) -> QuerySet[FineTuningJob]:
-    """Jobs a round may claim now: not final, created upstream, not synced
-    since ``cutoff``, with no unexpired lease."""
-    now = timezone.now()
-    queryset = FineTuningJob.objects.filter(terminal=False, ledger_state=LedgerState.OK)
-    if provider:
-        queryset = queryset.filter(provider=provider)
-    if job_ids is not None:
-        queryset = queryset.filter(public_id__in=job_ids)
-    return queryset.filter(
-        Q(synced_at__isnull=True) | Q(synced_at__lt=cutoff),
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now),
-    )
-
-
-def _claim(
-    candidates: QuerySet[FineTuningJob],
-    *,
-    owner: str,
-    size: int,
-    lease_seconds: float,
-    row_locking: bool,
-) -> list[FineTuningJob]:
-    """Lease up to ``size`` candidates to ``owner`` and return them, loaded.
-
-    Oldest-synced first, in one short transaction. With row locking, the
-    rows are locked with SKIP LOCKED (rows another claimer is leasing right
-    now are passed over) and leased. Without it, one UPDATE that repeats
-    the candidate conditions leases them, so a row claimed in the meantime
-    is not taken twice. Then one query loads the rows the lease names.
-    """
-    expires = timezone.now() + timedelta(seconds=lease_seconds)
-    ordered = candidates.order_by(F("synced_at").asc(nulls_first=True), "id")
-    with transaction.atomic():
-        if row_locking:
-            pks = list(
-                ordered.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size]
-            )
-            FineTuningJob.objects.filter(pk__in=pks).update(
-                lease_owner=owner, lease_expires_at=expires
-            )
-        else:
-            pks = list(ordered.values_list("pk", flat=True)[:size])
-            candidates.filter(pk__in=pks).update(lease_owner=owner, lease_expires_at=expires)
-    if not pks:
-        return []
-    # Loaded once leased (the lock sorted the ids alone, not whole rows); the
-    # lease names the rows this claim took.
-    jobs = FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner, lease_expires_at=expires)
-    order = {pk: index for index, pk in enumerate(pks)}
-    return sorted(jobs, key=lambda job: order[job.pk])
-
-
-def _renew_leases(
-    jobs: list[FineTuningJob], owner: str, lease_seconds: float, covers: dict[str, float]
-) -> list[FineTuningJob]:
-    """Extend ``owner``'s lease on jobs about to be fetched to cover each
-    one's own upstream call (they may have waited since their claim); one
-    UPDATE per entry's timeout. Returns the jobs still held: one whose
-    lease expired and went to another worker is left to it."""
-    groups: dict[float, list[FineTuningJob]] = {}
-    for job in jobs:
-        seconds = covers.get(job.provider)
-        if seconds is None:
-            seconds = lease_seconds
-            provider = gateway().provider(FINE_TUNING, job.provider)
-            if provider is not None:
-                seconds = max(seconds, provider.timeout * (provider.max_retries + 1) + 60)
-            covers[job.provider] = seconds
-        groups.setdefault(seconds, []).append(job)
-    now = timezone.now()
-    held: list[FineTuningJob] = []
-    for seconds, group in groups.items():
-        pks = [job.pk for job in group]
-        if _extend_leases(pks, owner, now + timedelta(seconds=seconds)) < len(pks):
-            still = set(
-                FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner).values_list(
-                    "pk", flat=True
-                )
-            )
-            group = [job for job in group if job.pk in still]
-        held.extend(group)
-    return held
-
-
-def _extend_leases(pks: list[int], owner: str, expires: datetime) -> int:
-    """``UPDATE … SET lease_expires_at = expires WHERE pk IN pks AND
-    lease_owner = owner``; returns the rows updated. Plain SQL: it runs at
-    every hand-out, between one call ending and the next starting, where
-    building the ORM's query costs three times the statement."""
-    meta = FineTuningJob._meta
-    quote = connection.ops.quote_name
-    expiry = meta.get_field("lease_expires_at")
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {quote(expiry.column)} = %s "
-        f"WHERE {quote(meta.pk.column)} IN ({', '.join(['%s'] * len(pks))}) "
-        f"AND {quote(meta.get_field('lease_owner').column)} = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [expiry.get_db_prep_save(expires, connection), *pks, owner])
-        return cursor.rowcount
-
-
-def _release(pks: list[int], owner: str, *, error: str | None = None, synced: bool = True) -> None:
-    """Drop ``owner``'s lease on the jobs and mark them synced (``change_statuses``
-    leaves a fresh ``synced_at`` alone); with ``error``, record the failure;
-    with ``synced=False`` (jobs never fetched), only drop the lease."""
-    if not pks:
-        return
-    now = timezone.now()
-    fields: dict[str, object] = {"lease_owner": "", "lease_expires_at": None}
-    if synced:
-        fields.update(synced_at=now, updated=now)
-    if error is not None:
-        fields.update(sync_error=error)
-    FineTuningJob.objects.filter(pk__in=pks, lease_owner=owner).update(**fields)
