@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Func, TextField
 from django.utils import timezone
 
 from ...conf import FINE_TUNING
@@ -33,6 +32,7 @@ from ..ledger.reconcile import link_job, settle_failed_create
 from ..ledger.status import change_status
 from .continuation import source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
+from .metadata import MetadataText
 
 GS_PREFIX = "gs://"
 
@@ -184,26 +184,6 @@ def create_job(
         raise
     ctx.note(object_id=job.public_id)
     return job
-
-
-class MetadataText(Func):
-    """The text value of one top-level key of a JSON column. The key is
-    always a key, never an array index or a lookup path (Django's own key
-    transforms read "0" as an index)."""
-
-    output_field = TextField()
-
-    def __init__(self, expression: str, *, key: str):
-        super().__init__(F(expression))
-        self.key = key
-
-    def as_sql(self, compiler, connection, **extra):  # SQLite
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"JSON_EXTRACT({sql}, %s)", [*params, f'$."{self.key}"']
-
-    def as_postgresql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"({sql} ->> %s)", [*params, self.key]
 
 
 def list_jobs(
