@@ -15,18 +15,16 @@ validation for Y, upload to Y), and the job is never created upstream.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO, Any
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ...conf import FILES, gateway
-from ...errors import GatewayError, InvalidRequest, RetryLater, TooLarge
+from ...errors import GatewayError, InvalidRequest, RetryLater
 from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ...providers.base import (
     FileUpload,
@@ -34,14 +32,13 @@ from ...providers.base import (
     ProviderError,
     ProviderInputError,
     RemoteFile,
-    UploadCreate,
 )
 from ..files.scan import FINE_TUNE, scan_upload
 from ..ledger.common import job_request, provider_of
 from ..ledger.context import CallContext
 from ..ledger.reconcile import apply_remote_file
 from ..uploads import store as upload_store
-from ..uploads.service import MAX_PART_BYTES
+from .transfer import delete_quietly, download, until_processed, upload_in_parts
 
 #: ``JobEvent.source`` of the events that tell of a copy.
 COPY_SOURCE = "copy"
@@ -53,10 +50,6 @@ IN_FLIGHT = timedelta(minutes=30)
 FILES_API_LIMIT = 512 * 1024 * 1024
 #: The spool keeps this much in memory, the rest on disk.
 SPOOL_IN_MEMORY = 1024 * 1024
-#: How long a copy waits for the target to finish importing it, and how
-#: often it asks.
-PROCESSING_WAIT_SECONDS = 120
-PROCESSING_POLL_SECONDS = 2
 
 DOWNLOAD, VALIDATE, UPLOAD = "download", "validation", "upload"
 
@@ -268,7 +261,7 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
         spool_dir = upload_store.incoming_dir()
         spool_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir) as spool:
-            size = _download(ctx, source, original, spool)
+            size = download(ctx, source, original, spool)
             step = VALIDATE
             scan = scan_upload(spool, original.purpose)
             if original.sha256 and scan.sha256 != original.sha256:
@@ -293,14 +286,14 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
                 if target.forwards_uploads and size > min(
                     FILES_API_LIMIT, gateway().max_upload_bytes
                 ):
-                    remote = _upload_in_parts(ctx, target, upload)
+                    remote = upload_in_parts(ctx, target, upload)
                 else:
                     remote = ctx.upstream(target, target.upload_file, upload)
             except ProviderInputError as exc:
                 if exc.upstream_status is None:
                     step = VALIDATE  # the provider's own conversion refused a line
                 raise
-        remote = _until_processed(ctx, target, remote)
+        remote = until_processed(ctx, target, remote)
         if remote.status == "error":
             step = VALIDATE
             raise ProviderInputError(
@@ -311,7 +304,7 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
         if isinstance(exc, ProviderError | GatewayError):
             _fail(exc, step, param, original, target.name)  # says which step, in place
         if remote is not None:  # uploaded, then refused: remove it again, best effort
-            _delete_quietly(ctx, target, remote.remote_id)
+            delete_quietly(ctx, target, remote.remote_id)
             _record_failure(row, exc, remote_id=remote.remote_id)
         else:
             _record_failure(row, exc)
@@ -323,111 +316,6 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
     row.ledger_state = LedgerState.OK
     row.save(update_fields=[*changed, "remote_id", "public_id", "ledger_state", "updated"])
     return row
-
-
-class _PartOf:
-    """``length`` bytes of ``stream`` from ``offset``; ``seek(0)`` goes back
-    to ``offset`` (what the multipart body does before it reads, and again
-    on a retry)."""
-
-    def __init__(self, stream: IO[bytes], offset: int, length: int):
-        self._stream, self._offset, self._length = stream, offset, length
-
-    def seek(self, position: int, whence: int = 0) -> int:
-        return self._stream.seek(self._offset + position) - self._offset
-
-    def read(self, size: int = -1) -> bytes:
-        return self._stream.read(size)
-
-
-def _upload_in_parts(ctx: CallContext, target: Provider, upload: FileUpload) -> RemoteFile:
-    """The copy sent through the target's own Uploads API, in 64 MB parts:
-    for a file larger than its ``POST /files`` takes (a file made by the
-    gateway's Uploads API may be). A failure cancels the upstream upload."""
-    opened = ctx.upstream(
-        target,
-        target.create_upload,
-        UploadCreate(
-            filename=upload.filename,
-            purpose=upload.purpose,
-            bytes=upload.size,
-            mime_type=upload.content_type,
-        ),
-    )
-    try:
-        part_ids = []
-        for offset in range(0, upload.size, MAX_PART_BYTES):
-            length = min(MAX_PART_BYTES, upload.size - offset)
-            part = _PartOf(upload.stream, offset, length)
-            part_ids.append(
-                ctx.upstream(target, target.add_upload_part, opened.remote_id, part, length)
-            )
-        done = ctx.upstream(target, target.complete_upload, opened.remote_id, part_ids, None)
-    except Exception:
-        try:
-            ctx.upstream(target, target.cancel_upload, opened.remote_id)
-        except ProviderError:
-            pass  # the first failure is the one worth reporting
-        raise
-    if done.file is None:
-        raise ProviderError(
-            f"{target.name!r} completed upload {opened.remote_id} without a file.",
-            provider=target.name,
-            body=done.raw,
-        )
-    return done.file
-
-
-def _delete_quietly(ctx: CallContext, target: Provider, remote_id: str) -> None:
-    try:
-        ctx.upstream(target, target.delete_file, remote_id)
-    except ProviderError:
-        pass  # the refusal is the error worth reporting
-
-
-def _until_processed(ctx: CallContext, target: Provider, remote: RemoteFile) -> RemoteFile:
-    """Wait (a bounded while) for a file the target is still importing, as
-    Azure does after an upload: a job on a file not yet processed may be
-    refused. Returns the file as last seen (``error``: the target rejected it)."""
-    deadline = time.monotonic() + PROCESSING_WAIT_SECONDS
-    while remote.status not in ("processed", "error"):
-        if time.monotonic() > deadline:
-            return remote  # let the job create say whether it can wait
-        latest = ctx.upstream(target, target.retrieve_file, remote.remote_id)
-        if latest is None:  # the target keeps no file state of its own
-            return remote
-        if latest.status not in ("processed", "error"):
-            time.sleep(PROCESSING_POLL_SECONDS)
-        remote = latest
-    return remote
-
-
-def _download(ctx: CallContext, source: Provider, original: File, spool: IO[bytes]) -> int:
-    """Stream the original's bytes into ``spool``; return their count. The
-    bound is the largest file the gateway takes by either route (``POST
-    /files`` or, in parts, ``/uploads``), since the original came by one."""
-    settings = gateway()
-    limit = max(settings.max_upload_bytes, settings.max_upload_total_bytes)
-    content = ctx.upstream(source, source.file_content, original.remote_id)
-    size = 0
-    digest = hashlib.sha256()
-    try:
-        for chunk in content.chunks:
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(
-                    f"the file is over the largest this gateway takes, "
-                    f"{limit / (1024 * 1024):g} MB (ftproxy_settings.max_upload_mb and "
-                    "max_upload_total_mb).",
-                    param=None,
-                )
-            digest.update(chunk)
-            spool.write(chunk)
-    finally:
-        if content.close is not None:
-            content.close()
-    spool.seek(0)
-    return size
 
 
 # --------------------------------------------------------------------------
