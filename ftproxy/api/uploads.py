@@ -19,6 +19,7 @@ from ..errors import InvalidRequest, TooLarge
 from ..services.ledger import idempotency
 from ..services.uploads import service as upload_service
 from ..services.uploads import store as upload_store
+from ..services.uploads.complete import complete_upload
 from . import schema
 from .schema import answers
 from .serializers import FILE_PURPOSES, StrictSerializer
@@ -234,7 +235,7 @@ class UploadCompleteView(APIView):
         )
 
         def produce():
-            row = upload_service.complete_upload(
+            row = complete_upload(
                 ctx, upload_id, part_ids=list(data["part_ids"]), md5=data.get("md5")
             )
             return 200, row.to_openai()

@@ -12,6 +12,7 @@ import pytest
 from ftproxy.models import File
 from ftproxy.services.ledger.context import MASTER, CallContext
 from ftproxy.services.uploads import service as upload_service
+from ftproxy.services.uploads.complete import complete_upload
 
 PART_BYTES = 64 * 1024 * 1024
 PARTS = 5  # 320 MiB in all
@@ -52,7 +53,7 @@ def test_320_mib_in_64_mib_parts_through_the_sandbox_stays_flat(sandbox, db, par
                     ctx, upload.public_id, stream=stream, size=PART_BYTES
                 )
             part_ids.append(part.public_id)
-        done = upload_service.complete_upload(ctx, upload.public_id, part_ids=part_ids, md5=None)
+        done = complete_upload(ctx, upload.public_id, part_ids=part_ids, md5=None)
         peak = tracemalloc.get_traced_memory()[1] - baseline
     finally:
         tracemalloc.stop()

@@ -11,7 +11,7 @@ from ...conf import FILES, gateway
 from ...models import Upload
 from ...providers.base import ProviderError, ProviderNotFound
 from . import store as upload_store
-from .service import OPEN, UPLOAD_TTL_SECONDS, Status, free_storage
+from .states import OPEN, UPLOAD_TTL_SECONDS, Status, free_storage
 
 
 @dataclass
