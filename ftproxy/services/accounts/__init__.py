@@ -1,0 +1,1 @@
+"""What belongs to one API key: budgets and quotas, webhooks out."""

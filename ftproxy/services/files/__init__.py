@@ -1,0 +1,1 @@
+"""The Files API and the scanning of an upload's bytes."""

@@ -1,0 +1,1 @@
+"""The Uploads API: parts kept on disk, completed into a ledger file."""
