@@ -21,7 +21,7 @@ VAR_DIR := $(or $(FTPROXY_VAR_DIR),var)
 # Keeps job statuses fresh while the server runs.
 SYNC = $(BIN)/python manage.py ftproxy_sync_jobs --watch
 
-.PHONY: install run test lint bench migrate clean
+.PHONY: install run test lint bench docs migrate clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -62,5 +62,9 @@ bench: migrate
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/uploads.py
 
+# The docs site (mkdocs.yml, docs/), built into site/; --strict fails on any warning.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache site
