@@ -8,7 +8,7 @@ PORT ?= 4000
 WORKERS ?= 2
 # The server (gateway_site/serve.py, which `make bench` measures too):
 # uvicorn reads requests (headers and bodies) on its event loop, so a slow
-# client never holds a worker thread (README "Production"); `run` starts the
+# client never holds a worker thread (docs/deployment.md); `run` starts the
 # sync watcher beside it.
 SERVE ?= $(BIN)/python -m gateway_site.serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 export FTPROXY_CONFIG ?= config/example.yaml
