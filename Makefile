@@ -8,7 +8,7 @@ PORT ?= 4000
 WORKERS ?= 2
 # The server (gateway_site/serve.py, which `make bench` measures too):
 # uvicorn reads requests (headers and bodies) on its event loop, so a slow
-# client never holds a worker thread (README "Production"); `run` starts the
+# client never holds a worker thread (docs/deployment.md); `run` starts the
 # sync watcher beside it.
 SERVE ?= $(BIN)/python -m gateway_site.serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 export FTPROXY_CONFIG ?= config/example.yaml
@@ -21,7 +21,7 @@ VAR_DIR := $(or $(FTPROXY_VAR_DIR),var)
 # Keeps job statuses fresh while the server runs.
 SYNC = $(BIN)/python manage.py ftproxy_sync_jobs --watch
 
-.PHONY: install run test lint bench migrate clean
+.PHONY: install run test lint bench docs migrate clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -62,5 +62,9 @@ bench: migrate
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/uploads.py
 
+# The docs site (mkdocs.yml, docs/), built into site/; --strict fails on any warning.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache site

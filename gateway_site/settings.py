@@ -84,7 +84,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "timeout": 20,
     }
 
-# Behind TLS (FTPROXY_HTTPS=1, see README "Production"): HTTPS only, secure
+# Behind TLS (FTPROXY_HTTPS=1, see docs/deployment.md): HTTPS only, secure
 # cookies, HSTS; `manage.py check --deploy` is clean. Health stays on plain
 # HTTP for load balancers.
 if os.environ.get("FTPROXY_HTTPS", "") in ("1", "true", "True"):
@@ -99,8 +99,9 @@ if os.environ.get("FTPROXY_HTTPS", "") in ("1", "true", "True"):
 
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A dead or frozen database link fails a request within bounds instead
-    # of hanging it (README "Environment"). Separate entries, so other options
-    # compose with them (not psycopg_pool: it takes no answer_timeout).
+    # of hanging it (docs/deployment.md, PostgreSQL). Separate entries, so
+    # other options compose with them (not psycopg_pool: it takes no
+    # answer_timeout).
     _db_options = DATABASES["default"].setdefault("OPTIONS", {})
     _db_options.setdefault("connect_timeout", int(os.environ.get("FTPROXY_DB_CONNECT_TIMEOUT", 5)))
     _db_options.setdefault("keepalives", 1)

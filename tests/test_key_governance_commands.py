@@ -61,7 +61,7 @@ def test_update_key_changes_and_removes_limits():
     lines = run("ftproxy_update_key", "alice", "--budget-usd", "100", "--max-active-jobs", "3")
     key.refresh_from_db()
     assert (key.budget_usd, key.max_active_jobs) == (Decimal("100"), 3)
-    assert "budget $100.00, max active jobs 3" in lines[0]  # in cents, as the README shows
+    assert "budget $100.00, max active jobs 3" in lines[0]  # to the cent
 
     lines = run(
         "ftproxy_update_key", key.prefix, "--budget-usd", "none", "--max-active-jobs", "none"

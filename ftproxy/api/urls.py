@@ -1,4 +1,4 @@
-"""Routes of DESIGN §4 (mounted with and without ``/v1``)."""
+"""The OpenAI-compatible routes of docs/api.md (mounted with and without ``/v1``)."""
 
 from django.urls import path
 

@@ -21,8 +21,8 @@ class ProviderError(Exception):
     """An upstream call failed. Carries what the API layer needs to answer.
 
     ``status_code`` is the status the *gateway* answers with (already mapped
-    by the rules of DESIGN §4); ``upstream_status`` is what the provider
-    said, if it said anything.
+    as docs/api.md lists under "When the provider fails"); ``upstream_status``
+    is what the provider said, if it said anything.
     """
 
     status_code: ClassVar[int] = 502

@@ -68,7 +68,7 @@ class GatewayRetry(Retry):
 
 
 def build_retry(max_retries: int) -> Retry:
-    """The retry policy of DESIGN §6 for ``max_retries`` attempts."""
+    """The retry policy of this module (docs/architecture.md) for ``max_retries`` retries."""
     return GatewayRetry(
         total=max_retries,
         connect=max_retries,

@@ -3,7 +3,7 @@ create file, create job, retrieve job.
 
 Upstream statuses are played by ``responses``; refused connections and
 silence by real local sockets. Every failure is told in OpenAI's envelope
-with DESIGN §4's status, leaves a ledger row that says so (for creates) and
+with the status docs/api.md gives, leaves a ledger row that says so (for creates) and
 an audit row with the gateway's status, the upstream's and the message; the
 master key never shows up in either.
 """

@@ -610,7 +610,7 @@ def error_body(up: Upstream, message: str, *, param: str | None = None, code: st
 
 
 class TestUpstreamErrors:
-    """Each upstream status maps to the gateway's answer (DESIGN §4)."""
+    """Each upstream status maps to the gateway's answer (docs/api.md, provider failures)."""
 
     def test_400_is_passed_on_with_message_param_and_code(self, mocked, upstream):
         expect(
