@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from django.core.exceptions import ImproperlyConfigured
+
+from .errors import ConfigError
 
 logger = logging.getLogger("ftproxy.config")
 
@@ -52,10 +53,6 @@ FTPROXY_DEFAULTS: dict[str, Any] = {
 }
 #: What a key with a budget may do with a job whose cost cannot be estimated.
 UNPRICED_JOBS = ("refuse", "allow")
-
-
-class ConfigError(ImproperlyConfigured):
-    """The configuration file is invalid; the message says where and why."""
 
 
 def _resolve_env(value: Any, where: str, source: str) -> Any:

@@ -26,16 +26,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..conf import FILES, gateway
-from ..errors import GatewayError, InvalidRequest, RetryLater, TooLarge
-from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
-from ..providers.base import (
-    FileUpload,
-    Provider,
+from ..errors import (
+    GatewayError,
+    InvalidRequest,
     ProviderError,
     ProviderInputError,
-    RemoteFile,
-    UploadCreate,
+    RetryLater,
+    TooLarge,
 )
+from ..models import File, FineTuningJob, JobEvent, LedgerState, mint_id
+from ..providers.base import FileUpload, Provider, RemoteFile, UploadCreate
 from . import upload_store
 from .common import job_request, provider_of
 from .context import CallContext

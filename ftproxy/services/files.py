@@ -14,16 +14,9 @@ from typing import IO, Any
 from django.utils import timezone
 
 from ..conf import FILES, gateway
-from ..errors import GatewayError, InvalidRequest, TooLarge
+from ..errors import GatewayError, InvalidRequest, ProviderError, ProviderNotFound, TooLarge
 from ..models import ApiKey, File, LedgerState, mint_id
-from ..providers.base import (
-    FileContent,
-    FileUpload,
-    Provider,
-    ProviderError,
-    ProviderNotFound,
-    RemoteFile,
-)
+from ..providers.base import FileContent, FileUpload, Provider, RemoteFile
 from ..validation import validate_fine_tune_file
 from .common import (
     choose_provider,

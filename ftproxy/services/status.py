@@ -14,9 +14,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..conf import FILES, gateway
+from ..errors import ProviderError
 from ..models import File, FineTuningJob, JobEvent, LedgerState
 from ..pricing import training_cost
-from ..providers.base import ProviderError, RemoteEvent, RemoteJob
+from ..providers.base import RemoteEvent, RemoteJob
 from ..signals import job_status_changed
 from . import webhooks
 

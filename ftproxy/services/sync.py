@@ -56,9 +56,9 @@ from django.utils import timezone
 
 from .. import metrics
 from ..conf import FINE_TUNING, gateway
-from ..errors import GatewayError
+from ..errors import GatewayError, ProviderError
 from ..models import SYNC_ROUND_RETENTION_DAYS, FineTuningJob, LedgerState, SyncRound
-from ..providers.base import ProviderError, RemoteJob
+from ..providers.base import RemoteJob
 from .context import MASTER, CallContext
 from .jobs import fetch_job
 from .status import change_status, change_statuses

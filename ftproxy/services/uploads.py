@@ -32,16 +32,9 @@ from typing import IO, Any
 from django.db.models import F
 
 from ..conf import FILES, gateway
-from ..errors import GatewayError, InvalidRequest, TooLarge
+from ..errors import GatewayError, InvalidRequest, ProviderError, ProviderNotFound, TooLarge
 from ..models import File, Upload, UploadPart, mint_id
-from ..providers.base import (
-    FileUpload,
-    Provider,
-    ProviderError,
-    ProviderNotFound,
-    RemoteFile,
-    UploadCreate,
-)
+from ..providers.base import FileUpload, Provider, RemoteFile, UploadCreate
 from . import upload_store
 from .common import choose_provider, not_found, provider_of
 from .context import CallContext

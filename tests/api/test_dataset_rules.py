@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import responses
 
+from ftproxy.errors import ProviderInputError
 from ftproxy.models import FineTuningJob
-from ftproxy.providers.base import FileUpload, JobCreate, ProviderInputError
+from ftproxy.providers.base import FileUpload, JobCreate
 from ftproxy.providers.sandbox import SandboxProvider
 from ftproxy.validation import validate_fine_tune_file
 from ftproxy.validation.provider_rules import base_model, check_training_file, example_token_limit

@@ -10,14 +10,14 @@ import time
 import pytest
 import requests
 
-from ftproxy.providers.base import (
-    JobCreate,
+from ftproxy.errors import (
     ProviderFailure,
     ProviderInputError,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
 )
+from ftproxy.providers.base import JobCreate
 from ftproxy.providers.http import (
     RETRY_AFTER_CAP_SECONDS,
     HttpClient,
@@ -225,7 +225,7 @@ class TestErrorBodies:
 def test_upstream_409_becomes_400_so_the_sdk_does_not_retry_it():
     import responses as responses_lib
 
-    from ftproxy.providers.base import ProviderInputError
+    from ftproxy.errors import ProviderInputError
     from ftproxy.providers.http import HttpClient
 
     client = HttpClient("azure", "https://upstream.test")
@@ -246,7 +246,7 @@ def test_upstream_409_becomes_400_so_the_sdk_does_not_retry_it():
 def test_credential_errors_never_quote_the_gateways_key():
     import responses as responses_lib
 
-    from ftproxy.providers.base import ProviderAuthError
+    from ftproxy.errors import ProviderAuthError
     from ftproxy.providers.http import HttpClient
 
     client = HttpClient("openai", "https://upstream.test")
@@ -267,7 +267,7 @@ def test_credential_errors_never_quote_the_gateways_key():
 def test_upstream_texts_never_carry_the_credential_the_gateway_sent(status):
     import responses as responses_lib
 
-    from ftproxy.providers.base import ProviderError
+    from ftproxy.errors import ProviderError
     from ftproxy.providers.http import HttpClient
 
     key = "0123456789abcdef0123456789abcdef"  # Azure-style: no recognisable prefix
@@ -288,7 +288,7 @@ def test_upstream_texts_never_carry_the_credential_the_gateway_sent(status):
 def test_a_redirect_is_not_followed_with_the_credentials():
     import responses as responses_lib
 
-    from ftproxy.providers.base import ProviderFailure
+    from ftproxy.errors import ProviderFailure
     from ftproxy.providers.http import HttpClient
 
     client = HttpClient("azure", "https://upstream.test", headers={"api-key": "k" * 32})

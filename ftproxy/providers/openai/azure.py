@@ -23,14 +23,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..base import (
-    TRAINING_TYPES,
-    FileUpload,
-    JobCreate,
-    ProviderInputError,
-    ProviderNotSupported,
-    RemoteJob,
-)
+from ...errors import ProviderInputError, ProviderNotSupported
+from ..base import TRAINING_TYPES, FileUpload, JobCreate, RemoteJob
 from .entra import SIGN_IN_KEYS, EntraBearerAuth, build_credential, check_sign_in, sign_in_way
 from .provider import OpenAIProvider
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import IO, Any
 from urllib.parse import quote
 
+from ...errors import ProviderFailure, ProviderNotSupported
 from ..base import (
     FileContent,
     FileUpload,
     JobCreate,
     Page,
     Provider,
-    ProviderFailure,
-    ProviderNotSupported,
     RemoteCheckpoint,
     RemoteEvent,
     RemoteFile,

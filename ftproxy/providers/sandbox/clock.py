@@ -13,7 +13,7 @@ import copy
 import hashlib
 from typing import Any
 
-from ..base import ProviderInputError
+from ...errors import ProviderInputError
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 AUTO_HYPERPARAMETERS: dict[str, Any] = {

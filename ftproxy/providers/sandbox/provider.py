@@ -41,14 +41,13 @@ import time
 import uuid
 from typing import Any
 
+from ...errors import ProviderInputError, ProviderNotFound
 from ..base import (
     FileContent,
     FileUpload,
     JobCreate,
     Page,
     Provider,
-    ProviderInputError,
-    ProviderNotFound,
     RemoteCheckpoint,
     RemoteEvent,
     RemoteFile,

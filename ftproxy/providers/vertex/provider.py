@@ -21,21 +21,15 @@ from urllib.parse import quote
 import google.auth.exceptions
 import requests
 
-from ..base import (
-    FileContent,
-    FileUpload,
-    JobCreate,
-    Page,
-    Provider,
+from ...errors import (
     ProviderError,
     ProviderFailure,
     ProviderNotFound,
     ProviderNotSupported,
     ProviderTimeout,
     ProviderUnavailable,
-    RemoteFile,
-    RemoteJob,
 )
+from ..base import FileContent, FileUpload, JobCreate, Page, Provider, RemoteFile, RemoteJob
 from ..gateway_id import GATEWAY_ID_KEY, gateway_id_of
 from ..http import HttpClient
 from ..uploads import BoundedReader, StreamedBody

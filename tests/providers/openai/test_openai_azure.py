@@ -19,9 +19,7 @@ import responses
 from requests_toolbelt import MultipartDecoder
 from responses import matchers
 
-from ftproxy.providers.base import (
-    FileUpload,
-    JobCreate,
+from ftproxy.errors import (
     ProviderAuthError,
     ProviderFailure,
     ProviderInputError,
@@ -29,6 +27,7 @@ from ftproxy.providers.base import (
     ProviderNotSupported,
     ProviderRateLimited,
 )
+from ftproxy.providers.base import FileUpload, JobCreate
 from ftproxy.providers.openai import AzureProvider, OpenAIProvider
 
 # --------------------------------------------------------------------------

@@ -7,8 +7,7 @@ import json
 import pytest
 import responses
 
-from ftproxy.providers.base import (
-    JobCreate,
+from ftproxy.errors import (
     ProviderAuthError,
     ProviderFailure,
     ProviderInputError,
@@ -16,6 +15,7 @@ from ftproxy.providers.base import (
     ProviderNotSupported,
     ProviderRateLimited,
 )
+from ftproxy.providers.base import JobCreate
 
 from .helpers import (
     API,
