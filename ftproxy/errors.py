@@ -231,3 +231,14 @@ class ConversionError(ProviderInputError):
 
 class ConfigError(ImproperlyConfigured):
     """The configuration is invalid; the message says where and why."""
+
+
+class EntryError(ValueError):
+    """A provider entry of the configuration is invalid. ``key`` names the
+    entry key at fault, when the message does not; ``check_id`` is the
+    system check's id (``ftproxy.E…``) that reports it."""
+
+    def __init__(self, message: str, *, key: str | None = None, check_id: str = "ftproxy.E006"):
+        super().__init__(message)
+        self.key = key
+        self.check_id = check_id

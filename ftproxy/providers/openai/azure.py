@@ -137,6 +137,11 @@ class AzureProvider(OpenAIProvider):
         uploads the whole."""
         return self.is_v1
 
+    @property
+    def can_pause(self) -> bool:  # type: ignore[override]
+        """Pause and resume exist in the v1 API only."""
+        return self.is_v1
+
     # ---- transport ------------------------------------------------------
     def api_base(self) -> str:
         base = str(self.entry["api_base"]).rstrip("/")

@@ -7,10 +7,12 @@ are separate steps a subclass can replace (see ``azure.py``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import IO, Any
 from urllib.parse import quote
 
-from ...errors import ProviderFailure, ProviderNotSupported
+from ...errors import EntryError, ProviderFailure, ProviderNotSupported
 from ..base import (
     FileContent,
     FileUpload,
@@ -27,6 +29,7 @@ from ..base import (
 from ..gateway_id import GATEWAY_ID_KEY, gateway_id_of, with_gateway_id, without_gateway_id
 from ..http import HttpClient
 from ..uploads import multipart_upload
+from .limits import EXAMPLE_TOKEN_LIMITS, MIN_TRAINING_EXAMPLES
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 #: OpenAI job statuses after which nothing changes any more.
@@ -81,11 +84,34 @@ class OpenAIProvider(Provider):
     """
 
     kind = "openai"
+    training_methods = frozenset({"supervised", "dpo", "reinforcement"})
+    model_family = "openai"
+    example_models = ("gpt-4.1-mini-2025-04-14",)
+    min_training_examples = MIN_TRAINING_EXAMPLES
+    example_token_limits = EXAMPLE_TOKEN_LIMITS
+    can_pause = True
     forwards_uploads = True
     streams_uploads = True  # one multipart POST, streamed (``uploads.multipart_upload``)
     #: ``webhook_secret``: OpenAI's signing secret for ``POST /v1/webhooks/<name>``.
     options = frozenset({"api_key", "api_base", "organization", "project", "webhook_secret"})
     required_options = frozenset({"api_key"})
+
+    @classmethod
+    def check_entry(cls, entry: dict[str, Any]) -> None:
+        """OpenAI's webhook signing secret: a non-empty string; a ``whsec_``
+        one must be base64 (never echoed)."""
+        if "webhook_secret" not in entry:
+            return
+        value = entry["webhook_secret"]
+        if not isinstance(value, str) or not value:
+            raise EntryError("must be a non-empty string", key="webhook_secret")
+        if value.startswith("whsec_"):
+            try:
+                base64.b64decode(value[len("whsec_") :], validate=True)
+            except (binascii.Error, ValueError):
+                raise EntryError(
+                    "'whsec_' must be followed by base64", key="webhook_secret"
+                ) from None
 
     def __init__(self, entry: dict[str, Any]):
         super().__init__(entry)

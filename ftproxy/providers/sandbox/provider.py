@@ -53,11 +53,11 @@ from ..base import (
     RemoteFile,
     RemoteJob,
 )
+from ..openai.limits import EXAMPLE_TOKEN_LIMITS, MIN_TRAINING_EXAMPLES
 from .clock import FINAL_STATUSES, SandboxJob, resolve_hyperparameters
 from .store import CHUNK_SIZE, SandboxStore, default_storage_dir
 
 #: OpenAI's minimum number of training examples, rehearsed here.
-MIN_TRAINING_EXAMPLES = 10
 
 STAGE_DEFAULTS = {"validate_seconds": 2.0, "queue_seconds": 3.0, "run_seconds": 20.0}
 
@@ -66,6 +66,11 @@ class SandboxProvider(Provider):
     """Files and fine-tuning jobs simulated offline, state kept on disk."""
 
     kind = "sandbox"
+    training_methods = frozenset({"supervised", "dpo"})
+    # It rehearses OpenAI's dataset rules.
+    min_training_examples = MIN_TRAINING_EXAMPLES
+    example_token_limits = EXAMPLE_TOKEN_LIMITS
+    can_pause = True
     options = frozenset(
         {"storage_dir", "validate_seconds", "queue_seconds", "run_seconds", "organization_id"}
     )

@@ -35,7 +35,13 @@ from ..http import HttpClient
 from ..uploads import BoundedReader, StreamedBody
 from .auth import auth_error, authorized_session, credentials_info
 from .dataset import CHAT, CONVERTED_FOLDERS, OBJECT_ROOT, PREFERENCE, convert_jsonl
-from .job_body import JOB_OPTIONS, check_job_options, tuned_model_reference, tuning_job_body
+from .job_body import (
+    JOB_OPTIONS,
+    SPEC_FIELDS,
+    check_job_options,
+    tuned_model_reference,
+    tuning_job_body,
+)
 from .jobs import checkpoint_page, remote_job
 
 GCS_API_BASE = "https://storage.googleapis.com"
@@ -112,6 +118,12 @@ class VertexProvider(Provider):
     ``gcs_bucket_name``) and ``finetune_settings`` entries."""
 
     kind = "vertex_ai"
+    training_methods = frozenset(SPEC_FIELDS)
+    model_family = "gemini"
+    example_models = ("gemini-2.5-flash",)
+    extra_hyperparameters = frozenset({"adapter_size"})
+    file_uri_prefixes = ("gs://",)
+    result_files_are_files = False  # outputs are models and Cloud Storage objects
     mints_ids = True
     #: Bytes per PUT of a resumable upload (a multiple of 256 KiB, as Cloud
     #: Storage requires of every chunk but the last).
