@@ -9,6 +9,7 @@ import time
 
 import pytest
 import requests
+import responses
 
 from ftproxy.errors import (
     ProviderFailure,
@@ -22,7 +23,6 @@ from ftproxy.providers.http import (
     RETRY_AFTER_CAP_SECONDS,
     HttpClient,
     build_retry,
-    check_response,
     error_fields,
 )
 from ftproxy.providers.openai import OpenAIProvider
@@ -211,15 +211,14 @@ class TestErrorBodies:
         body = {"error": {"code": 400, "message": "m", "status": "INVALID_ARGUMENT"}}
         assert error_fields(body)["code"] == "INVALID_ARGUMENT"
 
-    def test_non_json_error_body_becomes_the_message(self, scripted_server):
-        client = HttpClient("up", scripted_server.url, max_retries=0)
-        response = requests.Response()
-        response.status_code = 400
-        response._content = b"plain text complaint"
-        with pytest.raises(ProviderInputError) as info:
-            check_response(response, "up")
+    def test_non_json_error_body_becomes_the_message(self):
+        client = HttpClient("up", "https://up.test", max_retries=0)
+        assert client.url("/files") == "https://up.test/files"
+        with responses.RequestsMock() as rsps:
+            rsps.add("GET", "https://up.test/files", body="plain text complaint", status=400)
+            with pytest.raises(ProviderInputError) as info:
+                client.request("GET", "files")
         assert info.value.message == "plain text complaint"
-        assert client.url("/files") == f"{scripted_server.url}/files"
 
 
 def test_upstream_409_becomes_400_so_the_sdk_does_not_retry_it():
