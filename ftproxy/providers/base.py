@@ -279,7 +279,7 @@ class Provider:
     def __init__(self, entry: dict[str, Any]):
         self.entry = entry
         #: The entry's name: what a request names (defaults to the kind).
-        self.name: str = entry.get("name") or entry["custom_llm_provider"]
+        self.name: str = entry.get("name") or self.kind
         self.timeout: float = float(entry.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
         self.max_retries: int = int(
             entry["max_retries"] if entry.get("max_retries") is not None else 2
