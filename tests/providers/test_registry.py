@@ -11,9 +11,11 @@ from django.test import override_settings
 from ftproxy.conf import FINE_TUNING, gateway, provider_class, provider_classes
 from ftproxy.config import load_config
 from ftproxy.errors import ConfigError
+from ftproxy.models import File
 from ftproxy.providers import DEFAULT_PROVIDER_CLASSES
 from ftproxy.providers.sandbox import SandboxProvider
 from ftproxy.providers.vertex import VertexProvider
+from tests.conftest import MASTER_KEY, TRAINING
 
 
 class EchoProvider(SandboxProvider):
@@ -77,3 +79,29 @@ def test_a_storage_uri_is_refused_by_an_entry_whose_class_does_not_take_it(
     error = response.json()["error"]
     assert response.status_code == 400 and error["param"] == "training_file"
     assert error["message"] == f"training_file: {message}"
+
+
+class NoResultsProvider(SandboxProvider):
+    """A host's provider whose result files are not files of its Files API."""
+
+    kind = "no_results"
+    result_files_are_files = False
+
+
+@pytest.mark.django_db
+def test_result_files_enter_the_ledger_only_where_they_are_files(master, sandbox_entry):
+    classes = [*DEFAULT_PROVIDER_CLASSES, f"{__name__}.NoResultsProvider"]
+    entry = {**sandbox_entry, "custom_llm_provider": "no_results", "run_seconds": 0}
+    setting = {
+        "master_key": MASTER_KEY,
+        "PROVIDER_CLASSES": classes,
+        "finetune_settings": [entry],
+        "files_settings": [dict(entry)],
+    }
+    with override_settings(FTPROXY=setting):
+        training = master.upload(TRAINING).json()["id"]
+        job = master.post_json(
+            "/v1/fine_tuning/jobs", {"model": "gpt-4o-mini", "training_file": training}
+        ).json()
+    assert job["status"] == "succeeded" and job["result_files"]
+    assert list(File.objects.values_list("public_id", flat=True)) == [training]
