@@ -2,9 +2,10 @@
 
 Two families: ``GatewayError`` (the gateway's own refusals, raised by
 services) and ``ProviderError`` (an upstream call failed, raised by
-providers); the API layer shapes both into OpenAI's error envelope. Plus
-``ConfigError`` for an invalid configuration. This module imports nothing of
-the gateway's own, so every layer may import it.
+providers); the API layer shapes both into OpenAI's error envelope
+(``envelope``). Plus ``ConfigError`` and ``EntryError`` for an invalid
+configuration. This module imports nothing of the gateway's own, so every
+layer may import it.
 """
 
 from __future__ import annotations
@@ -12,27 +13,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
-
-
-def envelope(message: str, error_type: str, param=None, code=None) -> dict:
-    """OpenAI's error body."""
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-
-
-def never_reached(exc: BaseException) -> bool:
-    """Whether a failed upstream call surely never reached the provider."""
-    return isinstance(exc, ProviderUnavailable | ProviderConnectTimeout)
-
-
-def may_have_happened(exc: BaseException) -> bool:
-    """Whether a failed upstream call may still have taken effect: it timed
-    out waiting for an answer, the provider failed mid-way, or the gateway
-    broke after sending. Such a create must not be repeated blindly."""
-    if never_reached(exc):
-        return False
-    if isinstance(exc, ProviderTimeout | ProviderFailure):
-        return True
-    return not isinstance(exc, GatewayError | ProviderError)
 
 
 class GatewayError(Exception):
@@ -120,8 +100,8 @@ class ProviderError(Exception):
     """An upstream call failed. Carries what the API layer needs to answer.
 
     ``status_code`` is the status the *gateway* answers with (already mapped:
-    4xx passed on, 5xx 502, timeouts 504, unreachable 503); ``upstream_status`` is what the provider
-    said, if it said anything.
+    4xx passed on, 5xx 502, timeouts 504, unreachable 503);
+    ``upstream_status`` is what the provider said, if it said anything.
     """
 
     status_code: ClassVar[int] = 502
@@ -242,3 +222,29 @@ class EntryError(ValueError):
         super().__init__(message)
         self.key = key
         self.check_id = check_id
+
+
+# --------------------------------------------------------------------------
+# Reading errors
+# --------------------------------------------------------------------------
+
+
+def envelope(message: str, error_type: str, param=None, code=None) -> dict:
+    """OpenAI's error body."""
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def never_reached(exc: BaseException) -> bool:
+    """Whether a failed upstream call surely never reached the provider."""
+    return isinstance(exc, ProviderUnavailable | ProviderConnectTimeout)
+
+
+def may_have_happened(exc: BaseException) -> bool:
+    """Whether a failed upstream call may still have taken effect: it timed
+    out waiting for an answer, the provider failed mid-way, or the gateway
+    broke after sending. Such a create must not be repeated blindly."""
+    if never_reached(exc):
+        return False
+    if isinstance(exc, ProviderTimeout | ProviderFailure):
+        return True
+    return not isinstance(exc, GatewayError | ProviderError)
