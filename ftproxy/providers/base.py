@@ -247,6 +247,11 @@ class Provider:
     #: True when jobs can be paused and resumed (else ``pause_job`` and
     #: ``resume_job`` raise ``ProviderNotSupported``, a 400).
     can_pause: ClassVar[bool] = False
+    #: True when the upstream has an event feed (``list_job_events`` pages
+    #: it); False: it answers None and the gateway's status history serves.
+    lists_events: ClassVar[bool] = True
+    #: True when the upstream lists a job's checkpoints.
+    lists_checkpoints: ClassVar[bool] = True
     #: True when a succeeded job's ``result_files`` are ids of this
     #: provider's Files API, recorded in the ledger for its key to download.
     result_files_are_files: ClassVar[bool] = True

@@ -81,6 +81,7 @@ class VertexProvider(CloudStorageFiles, Provider):
     example_models = ("gemini-2.5-flash",)
     extra_hyperparameters = frozenset({"adapter_size"})
     file_uri_prefixes = ("gs://",)
+    lists_events = False  # the gateway's status history serves as the events
     result_files_are_files = False  # outputs are models and Cloud Storage objects
     mints_ids = True
     #: Bytes per PUT of a resumable upload (a multiple of 256 KiB, as Cloud

@@ -293,10 +293,6 @@ def test_cancel_posts_empty_body_then_returns_the_job_as_it_now_is(rsps):
     assert (job.status, job.terminal) == ("cancelled", False)
 
 
-def test_events_are_left_to_the_gateways_status_history():
-    assert provider().list_job_events(JOB_NAME, None, 20) is None
-
-
 def checkpoints(rsps):
     cps = [
         {"checkpointId": "1", "epoch": "1", "step": "10", "endpoint": "projects/p/endpoints/1"},
