@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class FtproxyConfig(AppConfig):
@@ -8,4 +9,7 @@ class FtproxyConfig(AppConfig):
 
     def ready(self) -> None:
         from . import conf  # noqa: F401  (connects the setting_changed receiver)
+        from .checks import check_settings
+
+        checks.register(check_settings)
         from .api import schema  # noqa: F401  (registers the OpenAPI auth extension)

@@ -2,7 +2,13 @@
 
 ``gateway()`` returns the parsed ``settings.FTPROXY`` with its provider
 instances, built once and cached; the cache is dropped when the setting
-changes (``override_settings`` in tests). Never read at import time.
+changes (``override_settings`` in tests). ``provider_classes()`` reads the
+provider classes of ``FTPROXY["PROVIDER_CLASSES"]``. Never read at import
+time.
+
+An entry has a *kind* (``custom_llm_provider`` in the config: which provider
+class serves it) and a *name* (what a request names it by; its kind by
+default).
 """
 
 from __future__ import annotations
@@ -16,11 +22,45 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .providers import provider_class
+from .providers import DEFAULT_PROVIDER_CLASSES, classes_by_kind
 from .providers.base import Provider
 
 FILES = "files_settings"
 FINE_TUNING = "finetune_settings"
+#: The config key of an entry's kind (LiteLLM's word, kept for compatibility);
+#: a request names an entry by its ``name``, which defaults to the kind.
+KIND_KEY = "custom_llm_provider"
+#: The key of ``settings.FTPROXY`` that names the provider classes.
+PROVIDER_CLASSES = "PROVIDER_CLASSES"
+
+
+def provider_class_paths(raw: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """The import strings of the provider classes: ``FTPROXY["PROVIDER_CLASSES"]``
+    (of ``raw``, or of the settings at call time), by default the built-in four."""
+    if raw is None:
+        raw = getattr(settings, "FTPROXY", None) or {}
+    return tuple(raw.get(PROVIDER_CLASSES) or DEFAULT_PROVIDER_CLASSES)
+
+
+def provider_classes() -> dict[str, type[Provider]]:
+    """The configured provider classes, by kind."""
+    return classes_by_kind(provider_class_paths())
+
+
+def provider_class(kind: str) -> type[Provider] | None:
+    """The configured class of the entries of ``kind``, or None when no
+    configured class has that kind (any more)."""
+    return provider_classes().get(kind)
+
+
+def entry_kind(entry: dict[str, Any]) -> str:
+    """An entry's kind: which provider class serves it."""
+    return entry[KIND_KEY]
+
+
+def entry_name(entry: dict[str, Any]) -> str:
+    """An entry's name: what a request names it by (its kind by default)."""
+    return entry.get("name") or entry_kind(entry)
 
 
 @dataclass
@@ -42,6 +82,7 @@ class Gateway:
         return self.providers.get(api, {})
 
     def provider(self, api: str, name: str) -> Provider | None:
+        """The entry of ``api`` named ``name`` (an entry name, not a kind)."""
         return self.entries(api).get(name)
 
 
@@ -50,11 +91,12 @@ _gateway: Gateway | None = None
 
 
 def _build(raw: dict[str, Any]) -> Gateway:
+    classes = classes_by_kind(provider_class_paths(raw))
     providers: dict[str, dict[str, Provider]] = {}
     for api in (FINE_TUNING, FILES):
         built: dict[str, Provider] = {}
         for entry in raw.get(api, []):
-            built[entry["name"]] = provider_class(entry["custom_llm_provider"])(entry)
+            built[entry_name(entry)] = classes[entry_kind(entry)](entry)
         providers[api] = built
     return Gateway(
         master_key=raw.get("master_key"),

@@ -7,21 +7,23 @@ file, the entry and the key in its message; secret values are never echoed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from django.core.exceptions import ImproperlyConfigured
+
+from .checks import SECTIONS, check_section, number
+from .conf import PROVIDER_CLASSES
+from .errors import ConfigError, EntryError
+from .providers import DEFAULT_PROVIDER_CLASSES, classes_by_kind
 
 logger = logging.getLogger("ftproxy.config")
 
 ENV_PREFIX = "os.environ/"
-PROVIDER_SECTIONS = ("finetune_settings", "files_settings")
+PROVIDER_SECTIONS = SECTIONS
 OUR_SECTIONS = frozenset({"general_settings", "ftproxy_settings", *PROVIDER_SECTIONS})
 #: Top-level sections of a LiteLLM proxy config that the gateway has no use for.
 LITELLM_SECTIONS = frozenset(
@@ -54,10 +56,6 @@ FTPROXY_DEFAULTS: dict[str, Any] = {
 UNPRICED_JOBS = ("refuse", "allow")
 
 
-class ConfigError(ImproperlyConfigured):
-    """The configuration file is invalid; the message says where and why."""
-
-
 def _resolve_env(value: Any, where: str, source: str) -> Any:
     """Replace ``os.environ/NAME`` strings (at any depth) by the variable's value."""
     if isinstance(value, str) and value.startswith(ENV_PREFIX):
@@ -77,93 +75,27 @@ def _resolve_env(value: Any, where: str, source: str) -> Any:
 def _number(
     value: Any, where: str, source: str, *, minimum: float = 0, integer: bool = False
 ) -> float:
-    """A finite number (or numeric string, as environment variables give) >= minimum.
-
-    With ``integer``, the value must also be a whole number. The message never
-    shows a string value: it may have come from a secret environment variable.
-    """
-    kind = "a whole number" if integer else "a number"
-    if isinstance(value, bool):
-        raise ConfigError(f"{source}: {where}: must be {kind}, not {value!r}")
+    """``checks.number`` with the file named in its message."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {where}: must be {kind}") from None
-    if not math.isfinite(number) or (integer and not number.is_integer()):
-        raise ConfigError(f"{source}: {where}: must be {kind}")
-    if number < minimum:
-        raise ConfigError(f"{source}: {where}: must be at least {minimum:g}")
-    return number
+        return number(value, where, minimum=minimum, integer=integer)
+    except EntryError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
-def _check_webhook_secret(value: Any, where: str, source: str) -> None:
-    """OpenAI's webhook signing secret: a non-empty string; a ``whsec_`` one
-    must be base64 (never echoed)."""
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{source}: {where}: must be a non-empty string")
-    if value.startswith("whsec_"):
-        try:
-            base64.b64decode(value[len("whsec_") :], validate=True)
-        except (binascii.Error, ValueError):
-            raise ConfigError(f"{source}: {where}: 'whsec_' must be followed by base64") from None
+def load_config(
+    path: str | os.PathLike[str], *, provider_classes: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """Read and validate the YAML file at ``path``; return the FTPROXY setting.
 
-
-def _check_entry(raw: Any, section: str, index: int, source: str) -> dict[str, Any]:
-    from .providers import PROVIDER_CLASSES, provider_class
-
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: {section}[{index}]: each entry must be a mapping")
-    kind = raw.get("custom_llm_provider")
-    label = f"{section}[{index}]"
-    if not kind:
-        raise ConfigError(f"{source}: {label}: key 'custom_llm_provider' is required")
-    if kind not in PROVIDER_CLASSES:
-        known = ", ".join(sorted(PROVIDER_CLASSES))
-        raise ConfigError(
-            f"{source}: {label}: custom_llm_provider {kind!r} is not supported (one of: {known})"
-        )
-    label = f"{section}[{index}] ({raw.get('name') or kind})"
-    cls = provider_class(kind)
-    allowed = cls.COMMON_OPTIONS | cls.options
-    for key in raw:
-        if key not in allowed:
-            raise ConfigError(
-                f"{source}: {label}: unknown key {key!r} for {kind} "
-                f"(allowed: {', '.join(sorted(allowed))})"
-            )
-    for key in sorted(cls.required_options):
-        if raw.get(key) in (None, ""):
-            raise ConfigError(f"{source}: {label}: key {key!r} is required for {kind}")
-    entry = _resolve_env(dict(raw), label, source)
-    for key in sorted(cls.required_options):
-        if entry.get(key) in (None, ""):  # e.g. os.environ/VAR with VAR set to ""
-            raise ConfigError(
-                f"{source}: {label}: key {key!r} is required for {kind} "
-                f"(it resolved to an empty value)"
-            )
-    for key in ("name", "custom_llm_provider"):
-        if key in entry and (not isinstance(entry[key], str) or "/" in entry[key]):
-            raise ConfigError(f"{source}: {label}: key {key!r} must be a string without '/'")
-    if entry.get("timeout") is not None:
-        entry["timeout"] = _number(entry["timeout"], f"{label}.timeout", source, minimum=0.001)
-    if entry.get("max_retries") is not None:
-        entry["max_retries"] = int(
-            _number(entry["max_retries"], f"{label}.max_retries", source, integer=True)
-        )
-    if "webhook_secret" in entry:
-        _check_webhook_secret(entry["webhook_secret"], f"{label}.webhook_secret", source)
-    entry["name"] = entry.get("name") or kind
-    entry["api"] = section
-    try:
-        cls.check_entry(entry)
-    except ValueError as exc:
-        raise ConfigError(f"{source}: {label}: {exc}") from None
-    return entry
-
-
-def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate the YAML file at ``path``; return the FTPROXY setting."""
+    ``provider_classes`` (import strings) are the provider classes the
+    entries may name by kind, kept as ``PROVIDER_CLASSES`` in the result;
+    by default the built-in ones."""
     source = str(path)
+    paths = tuple(provider_classes or DEFAULT_PROVIDER_CLASSES)
+    try:
+        classes = classes_by_kind(paths)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: PROVIDER_CLASSES: {exc}") from None
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -201,20 +133,19 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{source}: general_settings.master_key must be a non-empty string")
 
     result: dict[str, Any] = {"source": source, "master_key": master_key}
+    if provider_classes is not None:
+        result[PROVIDER_CLASSES] = list(paths)
+
+    def resolve(entry: dict[str, Any], label: str) -> dict[str, Any]:
+        return _resolve_env(entry, label, source)
+
     for section in PROVIDER_SECTIONS:
-        raw_entries = data.get(section) or []
-        if not isinstance(raw_entries, list):
-            raise ConfigError(f"{source}: {section} must be a list of entries")
-        entries = [_check_entry(raw, section, i, source) for i, raw in enumerate(raw_entries)]
-        seen: set[str] = set()
-        for i, entry in enumerate(entries):
-            if entry["name"] in seen:
-                raise ConfigError(
-                    f"{source}: {section}[{i}]: two entries are named {entry['name']!r}; "
-                    "give one a distinct 'name'"
-                )
-            seen.add(entry["name"])
-        result[section] = entries
+        try:
+            result[section] = check_section(
+                data.get(section) or [], section, classes, resolve=resolve
+            )
+        except EntryError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
 
     ours = data.get("ftproxy_settings") or {}
     if not isinstance(ours, dict):

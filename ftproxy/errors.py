@@ -1,32 +1,18 @@
-"""The gateway's own errors, raised by services and shaped by the API layer
-into OpenAI's envelope."""
+"""Every exception class of the gateway, in one leaf module.
+
+Two families: ``GatewayError`` (the gateway's own refusals, raised by
+services) and ``ProviderError`` (an upstream call failed, raised by
+providers); the API layer shapes both into OpenAI's error envelope
+(``envelope``). Plus ``ConfigError`` and ``EntryError`` for an invalid
+configuration. This module imports nothing of the gateway's own, so every
+layer may import it.
+"""
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
 
-def envelope(message: str, error_type: str, param=None, code=None) -> dict:
-    """OpenAI's error body."""
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-
-
-def never_reached(exc: BaseException) -> bool:
-    """Whether a failed upstream call surely never reached the provider."""
-    from .providers.base import ProviderConnectTimeout, ProviderUnavailable
-
-    return isinstance(exc, ProviderUnavailable | ProviderConnectTimeout)
-
-
-def may_have_happened(exc: BaseException) -> bool:
-    """Whether a failed upstream call may still have taken effect: it timed
-    out waiting for an answer, the provider failed mid-way, or the gateway
-    broke after sending. Such a create must not be repeated blindly."""
-    from .providers.base import ProviderError, ProviderFailure, ProviderTimeout
-
-    if never_reached(exc):
-        return False
-    if isinstance(exc, ProviderTimeout | ProviderFailure):
-        return True
-    return not isinstance(exc, GatewayError | ProviderError)
+from django.core.exceptions import ImproperlyConfigured
 
 
 class GatewayError(Exception):
@@ -103,3 +89,162 @@ class GatewayMisconfigured(GatewayError):
 
     status_code = 502
     error_type = "server_error"
+
+
+# --------------------------------------------------------------------------
+# Upstream errors (raised by providers)
+# --------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """An upstream call failed. Carries what the API layer needs to answer.
+
+    ``status_code`` is the status the *gateway* answers with (already mapped:
+    4xx passed on, 5xx 502, timeouts 504, unreachable 503);
+    ``upstream_status`` is what the provider said, if it said anything.
+    """
+
+    status_code: ClassVar[int] = 502
+    default_type: ClassVar[str] = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        upstream_status: int | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: str | None = None,
+        body: Any = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.upstream_status = upstream_status
+        self.type = type or self.default_type
+        self.code = code
+        self.param = param
+        self.retry_after = retry_after
+        self.body = body
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ProviderInputError(ProviderError):
+    """The provider rejected the user's input (its own 4xx, passed on as is)."""
+
+    default_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, status_code: int = 400, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.status_code = status_code  # type: ignore[misc]
+
+
+class ProviderNotFound(ProviderInputError):
+    """The provider does not know the object."""
+
+    def __init__(self, message: str, **kwargs: Any):
+        super().__init__(message, status_code=404, **kwargs)
+
+
+class ProviderNotSupported(ProviderError):
+    """The operation does not exist for this provider (or API version): 400."""
+
+    status_code = 400
+    default_type = "invalid_request_error"
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider said 429; passed on with its Retry-After."""
+
+    status_code = 429
+    default_type = "rate_limit_error"
+
+
+class ProviderAuthError(ProviderError):
+    """The provider rejected the gateway's own credentials: 502."""
+
+    status_code = 502
+    default_type = "upstream_auth_error"
+
+
+class ProviderFailure(ProviderError):
+    """The provider failed (5xx after retries, malformed answer): 502."""
+
+    status_code = 502
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached (connection refused, DNS): 503."""
+
+    status_code = 503
+    default_type = "upstream_unavailable"
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer in time: 504."""
+
+    status_code = 504
+    default_type = "upstream_timeout"
+
+
+class ProviderConnectTimeout(ProviderTimeout):
+    """The provider did not accept a connection in time: 504, and the
+    request never reached it."""
+
+
+class ConversionError(ProviderInputError):
+    """A line of the user's file cannot become the upstream's training example."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(f"Line {line}: {message}", param="file", code="invalid_training_file")
+        self.line = line
+
+
+# --------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------
+
+
+class ConfigError(ImproperlyConfigured):
+    """The configuration is invalid; the message says where and why."""
+
+
+class EntryError(ValueError):
+    """A provider entry of the configuration is invalid. ``key`` names the
+    entry key at fault, when the message does not; ``check_id`` is the
+    system check's id (``ftproxy.E…``) that reports it."""
+
+    def __init__(self, message: str, *, key: str | None = None, check_id: str = "ftproxy.E006"):
+        super().__init__(message)
+        self.key = key
+        self.check_id = check_id
+
+
+# --------------------------------------------------------------------------
+# Reading errors
+# --------------------------------------------------------------------------
+
+
+def envelope(message: str, error_type: str, param=None, code=None) -> dict:
+    """OpenAI's error body."""
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def never_reached(exc: BaseException) -> bool:
+    """Whether a failed upstream call surely never reached the provider."""
+    return isinstance(exc, ProviderUnavailable | ProviderConnectTimeout)
+
+
+def may_have_happened(exc: BaseException) -> bool:
+    """Whether a failed upstream call may still have taken effect: it timed
+    out waiting for an answer, the provider failed mid-way, or the gateway
+    broke after sending. Such a create must not be repeated blindly."""
+    if never_reached(exc):
+        return False
+    if isinstance(exc, ProviderTimeout | ProviderFailure):
+        return True
+    return not isinstance(exc, GatewayError | ProviderError)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ftproxy.config import ConfigError, load_config
+from ftproxy.config import load_config
+from ftproxy.errors import ConfigError
 
 SECRET = "sk-live-do-not-echo-4f9a2b"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ftproxy.conf import gateway
-from ftproxy.config import ConfigError, load_config
+from ftproxy.config import load_config
+from ftproxy.errors import ConfigError
 
 
 def test_the_total_limit_defaults_to_8192_mb(gateway_config):

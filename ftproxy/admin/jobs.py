@@ -15,9 +15,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from ..errors import GatewayError
+from ..errors import GatewayError, ProviderError
 from ..models import File, FineTuningJob, JobEvent
-from ..providers.base import ProviderError
 from ..services.jobs.service import job_action, retrieve_job
 from ..services.ledger.context import MASTER, CallContext
 from .confirm import Touched, confirmation_page, confirmed

@@ -14,9 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from ..errors import GatewayError
+from ..errors import GatewayError, ProviderError
 from ..models import FineTuningJob
-from ..providers.base import ProviderError
 from ..services.jobs.retrain import retrain_job, target_entries, tier_left_behind
 
 ACTION = "retrain_selected"

@@ -17,8 +17,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ..errors import GatewayError, envelope, may_have_happened
-from ..providers.base import ProviderError
+from ..errors import GatewayError, ProviderError, envelope, may_have_happened
 from ..services.ledger.context import UPSTREAM_CALLED
 
 logger = logging.getLogger("ftproxy.api")

@@ -12,110 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar
 
-# --------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------
-
-
-class ProviderError(Exception):
-    """An upstream call failed. Carries what the API layer needs to answer.
-
-    ``status_code`` is the status the *gateway* answers with (already mapped
-    as docs/api.md lists under "When the provider fails"); ``upstream_status``
-    is what the provider said, if it said anything.
-    """
-
-    status_code: ClassVar[int] = 502
-    default_type: ClassVar[str] = "upstream_error"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        provider: str = "",
-        upstream_status: int | None = None,
-        type: str | None = None,
-        code: str | None = None,
-        param: str | None = None,
-        retry_after: str | None = None,
-        body: Any = None,
-    ):
-        super().__init__(message)
-        self.message = message
-        self.provider = provider
-        self.upstream_status = upstream_status
-        self.type = type or self.default_type
-        self.code = code
-        self.param = param
-        self.retry_after = retry_after
-        self.body = body
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class ProviderInputError(ProviderError):
-    """The provider rejected the user's input (its own 4xx, passed on as is)."""
-
-    default_type = "invalid_request_error"
-
-    def __init__(self, message: str, *, status_code: int = 400, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.status_code = status_code  # type: ignore[misc]
-
-
-class ProviderNotFound(ProviderInputError):
-    """The provider does not know the object."""
-
-    def __init__(self, message: str, **kwargs: Any):
-        super().__init__(message, status_code=404, **kwargs)
-
-
-class ProviderNotSupported(ProviderError):
-    """The operation does not exist for this provider (or API version): 400."""
-
-    status_code = 400
-    default_type = "invalid_request_error"
-
-
-class ProviderRateLimited(ProviderError):
-    """The provider said 429; passed on with its Retry-After."""
-
-    status_code = 429
-    default_type = "rate_limit_error"
-
-
-class ProviderAuthError(ProviderError):
-    """The provider rejected the gateway's own credentials: 502."""
-
-    status_code = 502
-    default_type = "upstream_auth_error"
-
-
-class ProviderFailure(ProviderError):
-    """The provider failed (5xx after retries, malformed answer): 502."""
-
-    status_code = 502
-
-
-class ProviderUnavailable(ProviderError):
-    """The provider could not be reached (connection refused, DNS): 503."""
-
-    status_code = 503
-    default_type = "upstream_unavailable"
-
-
-class ProviderTimeout(ProviderError):
-    """The provider did not answer in time: 504."""
-
-    status_code = 504
-    default_type = "upstream_timeout"
-
-
-class ProviderConnectTimeout(ProviderTimeout):
-    """The provider did not accept a connection in time: 504, and the
-    request never reached it."""
-
+from ..errors import ProviderNotSupported
 
 # --------------------------------------------------------------------------
 # Data in
@@ -313,20 +210,51 @@ class Provider:
     """One configured upstream entry (one item of ``finetune_settings`` or
     ``files_settings``).
 
-    Subclasses set ``kind`` (the ``custom_llm_provider`` value) and
-    ``options`` (the entry keys they accept besides the common ones; the
-    config loader rejects any other key), and implement the hooks they
-    support. A hook that an upstream lacks raises ``ProviderNotSupported``.
+    A subclass declares what its upstream is and can do in the class
+    attributes below (the gateway asks them instead of comparing kind
+    names), and implements the hooks it supports; a hook that an upstream
+    lacks raises ``ProviderNotSupported``. The gateway finds the class by
+    its ``kind`` among the classes named in ``FTPROXY["PROVIDER_CLASSES"]``.
 
     Instances are built once per configured entry and shared by all
     requests and threads: keep no per-request state on ``self``.
     """
 
+    # ---- what it is ------------------------------------------------------
+    #: The entry's kind: the value of ``custom_llm_provider`` in the config.
     kind: ClassVar[str] = ""
-    #: Entry keys this provider accepts, besides COMMON_OPTIONS.
-    options: ClassVar[frozenset[str]] = frozenset()
-    #: Entry keys that must be present.
-    required_options: ClassVar[frozenset[str]] = frozenset()
+    #: The ``method.type`` values its jobs train with.
+    training_methods: ClassVar[frozenset[str]] = frozenset({"supervised"})
+    #: Which base models it trains: a model name carries over between
+    #: entries of one family (Azure deploys OpenAI's models). Empty: its own.
+    model_family: ClassVar[str] = ""
+    #: Base models it trains, for messages that suggest one (first = default).
+    example_models: ClassVar[tuple[str, ...]] = ()
+    #: Hyperparameters it accepts besides OpenAI's (``n_epochs``,
+    #: ``batch_size``, ``learning_rate_multiplier``, ``beta``).
+    extra_hyperparameters: ClassVar[frozenset[str]] = frozenset()
+    #: File references it takes in a job besides its own file ids (URI
+    #: prefixes such as ``gs://``), forwarded as given for the master key.
+    file_uri_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    # ---- its dataset rules (checked at job create, before going upstream) --
+    #: The fewest training examples a job may have; None: no rule.
+    min_training_examples: ClassVar[int | None] = None
+    #: Most tokens in one training example, by base-model prefix (longest wins).
+    example_token_limits: ClassVar[dict[str, int]] = {}
+
+    # ---- what it can do ----------------------------------------------------
+    #: True when jobs can be paused and resumed (else ``pause_job`` and
+    #: ``resume_job`` raise ``ProviderNotSupported``, a 400).
+    can_pause: ClassVar[bool] = False
+    #: True when the upstream has an event feed (``list_job_events`` pages
+    #: it); False: it answers None and the gateway's status history serves.
+    lists_events: ClassVar[bool] = True
+    #: True when the upstream lists a job's checkpoints.
+    lists_checkpoints: ClassVar[bool] = True
+    #: True when a succeeded job's ``result_files`` are ids of this
+    #: provider's Files API, recorded in the ledger for its key to download.
+    result_files_are_files: ClassVar[bool] = True
     #: True when the provider's ids are not usable as public ids (they
     #: contain "/", e.g. gs:// URIs or resource names): the gateway mints
     #: ``file-…`` / ``ftjob-…`` ids and keeps the remote one in the ledger.
@@ -338,6 +266,16 @@ class Provider:
     #: short (the stream raising mid-way) is then never a file upstream, so
     #: the gateway may send a file while it still validates it.
     streams_uploads: ClassVar[bool] = False
+    #: True when the upstream has an Uploads API of its own and the upload
+    #: hooks forward to it. Otherwise the gateway assembles the parts on
+    #: disk and sends the whole through ``upload_file`` when completed.
+    forwards_uploads: ClassVar[bool] = False
+
+    # ---- its configuration -------------------------------------------------
+    #: Entry keys this provider accepts, besides COMMON_OPTIONS.
+    options: ClassVar[frozenset[str]] = frozenset()
+    #: Entry keys that must be present.
+    required_options: ClassVar[frozenset[str]] = frozenset()
 
     COMMON_OPTIONS: ClassVar[frozenset[str]] = frozenset(
         {"custom_llm_provider", "name", "timeout", "max_retries"}
@@ -345,7 +283,8 @@ class Provider:
 
     def __init__(self, entry: dict[str, Any]):
         self.entry = entry
-        self.name: str = entry.get("name") or entry["custom_llm_provider"]
+        #: The entry's name: what a request names (defaults to the kind).
+        self.name: str = entry.get("name") or self.kind
         self.timeout: float = float(entry.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
         self.max_retries: int = int(
             entry["max_retries"] if entry.get("max_retries") is not None else 2
@@ -357,8 +296,13 @@ class Provider:
     @classmethod
     def check_entry(cls, entry: dict[str, Any]) -> None:
         """Validate provider-specific option values; raise ``ValueError``
-        with a message naming the key. Unknown/missing keys are checked by
-        the config loader already."""
+        with a message naming the key (or ``EntryError(message, key=…)``).
+        Unknown and missing keys are checked before (see ``ftproxy.checks``)."""
+
+    @classmethod
+    def takes_file_uri(cls, reference: str) -> bool:
+        """Whether a job may name ``reference`` (not a gateway file id) as is."""
+        return reference.startswith(cls.file_uri_prefixes)
 
     def _unsupported(self, what: str) -> ProviderNotSupported:
         return ProviderNotSupported(f"{what} is not supported by {self.kind}", provider=self.name)
@@ -388,11 +332,6 @@ class Provider:
         raise self._unsupported("File content")
 
     # ---- uploads (OpenAI's Uploads API) --------------------------------
-    #: True when the upstream has an Uploads API of its own and the hooks
-    #: below forward to it. Otherwise the gateway assembles the parts on
-    #: disk and sends the whole through ``upload_file`` when completed.
-    forwards_uploads: ClassVar[bool] = False
-
     def create_upload(self, upload: UploadCreate) -> RemoteUpload:
         """Open an upstream Upload (``forwards_uploads`` providers only)."""
         raise self._unsupported("Uploads")

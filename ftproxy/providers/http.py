@@ -23,7 +23,8 @@ import requests
 from requests.utils import get_environ_proxies
 
 from .. import metrics
-from .base import FileContent, ProviderError, ProviderFailure
+from ..errors import ProviderError, ProviderFailure
+from .base import FileContent
 from .retry import (
     CONNECT_TIMEOUT_SECONDS,
     IDEMPOTENT_METHODS,

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from requests_toolbelt import MultipartEncoder
 
-from .base import ProviderInputError
+from ..errors import ProviderInputError
 
 #: Read size when streaming a body up.
 UPLOAD_CHUNK_BYTES = 1024 * 1024

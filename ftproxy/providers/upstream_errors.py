@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-from .base import (
+from ..errors import (
     ProviderAuthError,
     ProviderConnectTimeout,
     ProviderError,

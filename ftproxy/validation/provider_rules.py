@@ -1,44 +1,24 @@
 """The destinations' own dataset limits, checked at job create.
 
 Pure: it judges what the upload's validation counted (examples, the
-estimated tokens of the longest one), so a job that its provider would
+estimated tokens of the longest one) against the rules the entry's provider
+class declares (``Provider.min_training_examples`` and
+``Provider.example_token_limits``), so a job that its provider would
 refuse, or fail after queueing, is refused before it goes upstream.
 
-- OpenAI (and the sandbox, which rehearses OpenAI) and Azure OpenAI need at
-  least 10 training examples (OpenAI's fine-tuning guide, "Example count
-  recommendations"; Azure's "Prepare your data": "at least 10"; OpenAI
-  answers fewer with ``invalid_n_examples``).
-- Per model, a training example may hold at most so many tokens (OpenAI's
-  guide, "Token limits", as of 2025-03; Azure documents the same
-  training-example context for the same models). A longer example would be
-  cut from its end, which removes the assistant's answer it was written to
-  teach, so it is refused. Tokens are the upload's estimate (4 characters
-  a token, see ``jsonl.FineTuneValidator``), not a tokenizer's count.
-
-Vertex AI documents no hard minimum for Gemini supervised tuning; no rule
-applies there.
+A training example longer than its model's limit would be cut from its end,
+which removes the assistant's answer it was written to teach, so it is
+refused. Tokens are the upload's estimate (4 characters a token, see
+``jsonl.FineTuneValidator``), not a tokenizer's count. A provider that
+declares no rule (Vertex AI documents no hard minimum for Gemini supervised
+tuning) is left to judge for itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-
-#: Provider kinds that follow OpenAI's dataset rules.
-OPENAI_RULES = frozenset({"openai", "azure", "sandbox"})
-
-MIN_TRAINING_EXAMPLES = 10
-
-#: Most tokens in one training example, by base model (longest prefix wins).
-EXAMPLE_TOKEN_LIMITS = {
-    "gpt-4o-mini": 65_536,
-    "gpt-4o": 65_536,
-    "gpt-4-0613": 8_192,
-    "gpt-3.5-turbo-0613": 4_096,
-    "gpt-3.5-turbo": 16_385,
-    # Azure spells GPT-3.5 without the dot.
-    "gpt-35-turbo-0613": 4_096,
-    "gpt-35-turbo": 16_385,
-}
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -58,33 +38,33 @@ def base_model(model: str) -> str:
     return model.split(".ft-", 1)[0]
 
 
-def example_token_limit(model: str) -> int | None:
-    """The documented per-example token limit of ``model``, if any."""
+def example_token_limit(model: str, limits: Mapping[str, int]) -> int | None:
+    """The per-example token limit of ``model`` in ``limits`` (by base-model
+    prefix, the longest wins), if any."""
     base = base_model(model)
-    matches = [prefix for prefix in EXAMPLE_TOKEN_LIMITS if base.startswith(prefix)]
-    return EXAMPLE_TOKEN_LIMITS[max(matches, key=len)] if matches else None
+    matches = [prefix for prefix in limits if base.startswith(prefix)]
+    return limits[max(matches, key=len)] if matches else None
 
 
 def check_training_file(
-    provider_kind: str,
+    provider: Any,
     model: str,
     *,
     examples: int | None,
     max_example_tokens: int | None,
     param: str = "training_file",
 ) -> RuleBroken | None:
-    """The first rule of ``provider_kind`` that the file breaks, or None.
-    Unknown counts (a file uploaded before they were recorded) break no
-    rule: the provider judges."""
-    if provider_kind not in OPENAI_RULES:
-        return None
-    if examples is not None and examples < MIN_TRAINING_EXAMPLES:
+    """The first rule of ``provider`` (a provider class or instance) that the
+    file breaks, or None. Unknown counts (a file uploaded before they were
+    recorded) break no rule: the provider judges."""
+    minimum = provider.min_training_examples
+    if minimum is not None and examples is not None and examples < minimum:
         return RuleBroken(
             "invalid_n_examples",
             f"{param}: the file has {examples} example(s), but fine-tuning on "
-            f"{provider_kind} needs at least {MIN_TRAINING_EXAMPLES} examples.",
+            f"{provider.kind} needs at least {minimum} examples.",
         )
-    limit = example_token_limit(model)
+    limit = example_token_limit(model, provider.example_token_limits)
     if limit is not None and max_example_tokens is not None and max_example_tokens > limit:
         return RuleBroken(
             "invalid_training_file",

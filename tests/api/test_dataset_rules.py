@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import responses
 
+from ftproxy.errors import ProviderInputError
 from ftproxy.models import FineTuningJob
-from ftproxy.providers.base import FileUpload, JobCreate, ProviderInputError
+from ftproxy.providers.base import FileUpload, JobCreate
+from ftproxy.providers.openai import OpenAIProvider
 from ftproxy.providers.sandbox import SandboxProvider
+from ftproxy.providers.vertex import VertexProvider
 from ftproxy.validation import validate_fine_tune_file
 from ftproxy.validation.provider_rules import base_model, check_training_file, example_token_limit
 from tests.conftest import TRAINING, chat_line, jsonl
@@ -61,19 +64,25 @@ def test_an_example_over_the_models_token_limit_is_refused(gateway_config, maste
     assert "65536-token limit of gpt-4o-mini-2024-07-18" in error["message"]
 
 
+LIMITS = OpenAIProvider.example_token_limits
+
+
 def test_model_names_map_to_their_base_models_limits():
     assert base_model("ft:gpt-4o-mini-2024-07-18:org::abc") == "gpt-4o-mini-2024-07-18"
     assert base_model("gpt-4o-mini-2024-07-18.ft-123abc") == "gpt-4o-mini-2024-07-18"
-    assert example_token_limit("gpt-3.5-turbo-0613") == 4_096
-    assert example_token_limit("gpt-3.5-turbo-0125") == 16_385
-    assert example_token_limit("gpt-4-0613") == 8_192
-    assert example_token_limit("gpt-35-turbo-0125") == 16_385  # Azure's spelling
-    assert example_token_limit("gpt-4.1-2025-04-14") is None  # not documented: no rule
+    assert example_token_limit("gpt-3.5-turbo-0613", LIMITS) == 4_096
+    assert example_token_limit("gpt-3.5-turbo-0125", LIMITS) == 16_385
+    assert example_token_limit("gpt-4-0613", LIMITS) == 8_192
+    assert example_token_limit("gpt-35-turbo-0125", LIMITS) == 16_385  # Azure's spelling
+    assert example_token_limit("gpt-4.1-2025-04-14", LIMITS) is None  # not documented: no rule
     assert (
-        check_training_file("vertex_ai", "gemini-2.5-flash", examples=1, max_example_tokens=1)
+        check_training_file(VertexProvider, "gemini-2.5-flash", examples=1, max_example_tokens=1)
         is None
     )
-    assert check_training_file("openai", "gpt-4o", examples=None, max_example_tokens=None) is None
+    assert (
+        check_training_file(OpenAIProvider, "gpt-4o", examples=None, max_example_tokens=None)
+        is None
+    )
 
 
 def test_uploads_record_their_example_count_and_longest_example(master, sandbox):
@@ -108,7 +117,7 @@ def test_the_readme_example_file_passes_the_rules():
     assert not validator.errors
     assert (
         check_training_file(
-            "sandbox",
+            SandboxProvider,
             "gpt-4o-mini",
             examples=validator.examples,
             max_example_tokens=validator.max_example_tokens,

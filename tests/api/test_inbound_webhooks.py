@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import responses
 
-from ftproxy.config import ConfigError, load_config
+from ftproxy.config import load_config
+from ftproxy.errors import ConfigError
 from ftproxy.models import ApiKey, AuditEntry, FineTuningJob, JobEvent, WebhookEvent
 from ftproxy.services.accounts import webhooks
 from tests.conftest import write_config

@@ -9,20 +9,20 @@ import time
 
 import pytest
 import requests
+import responses
 
-from ftproxy.providers.base import (
-    JobCreate,
+from ftproxy.errors import (
     ProviderFailure,
     ProviderInputError,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
 )
+from ftproxy.providers.base import JobCreate
 from ftproxy.providers.http import (
     RETRY_AFTER_CAP_SECONDS,
     HttpClient,
     build_retry,
-    check_response,
     error_fields,
 )
 from ftproxy.providers.openai import OpenAIProvider
@@ -211,21 +211,20 @@ class TestErrorBodies:
         body = {"error": {"code": 400, "message": "m", "status": "INVALID_ARGUMENT"}}
         assert error_fields(body)["code"] == "INVALID_ARGUMENT"
 
-    def test_non_json_error_body_becomes_the_message(self, scripted_server):
-        client = HttpClient("up", scripted_server.url, max_retries=0)
-        response = requests.Response()
-        response.status_code = 400
-        response._content = b"plain text complaint"
-        with pytest.raises(ProviderInputError) as info:
-            check_response(response, "up")
+    def test_non_json_error_body_becomes_the_message(self):
+        client = HttpClient("up", "https://up.test", max_retries=0)
+        assert client.url("/files") == "https://up.test/files"
+        with responses.RequestsMock() as rsps:
+            rsps.add("GET", "https://up.test/files", body="plain text complaint", status=400)
+            with pytest.raises(ProviderInputError) as info:
+                client.request("GET", "files")
         assert info.value.message == "plain text complaint"
-        assert client.url("/files") == f"{scripted_server.url}/files"
 
 
 def test_upstream_409_becomes_400_so_the_sdk_does_not_retry_it():
     import responses as responses_lib
 
-    from ftproxy.providers.base import ProviderInputError
+    from ftproxy.errors import ProviderInputError
     from ftproxy.providers.http import HttpClient
 
     client = HttpClient("azure", "https://upstream.test")
@@ -246,7 +245,7 @@ def test_upstream_409_becomes_400_so_the_sdk_does_not_retry_it():
 def test_credential_errors_never_quote_the_gateways_key():
     import responses as responses_lib
 
-    from ftproxy.providers.base import ProviderAuthError
+    from ftproxy.errors import ProviderAuthError
     from ftproxy.providers.http import HttpClient
 
     client = HttpClient("openai", "https://upstream.test")
@@ -267,7 +266,7 @@ def test_credential_errors_never_quote_the_gateways_key():
 def test_upstream_texts_never_carry_the_credential_the_gateway_sent(status):
     import responses as responses_lib
 
-    from ftproxy.providers.base import ProviderError
+    from ftproxy.errors import ProviderError
     from ftproxy.providers.http import HttpClient
 
     key = "0123456789abcdef0123456789abcdef"  # Azure-style: no recognisable prefix
@@ -288,7 +287,7 @@ def test_upstream_texts_never_carry_the_credential_the_gateway_sent(status):
 def test_a_redirect_is_not_followed_with_the_credentials():
     import responses as responses_lib
 
-    from ftproxy.providers.base import ProviderFailure
+    from ftproxy.errors import ProviderFailure
     from ftproxy.providers.http import HttpClient
 
     client = HttpClient("azure", "https://upstream.test", headers={"api-key": "k" * 32})

@@ -92,8 +92,8 @@ class Upstreams:
         rsps.add_callback(responses.PUT, SESSION, callback=self._put)
         rsps.add_callback(responses.POST, f"{API}/tuningJobs", callback=self._tuning_job)
         rsps.add_callback(responses.POST, f"{OPENAI}/fine_tuning/jobs", callback=self._openai_job)
-        rsps.add_callback(responses.POST, f"{AZURE}/files", callback=self._azure_upload)
-        rsps.add_callback(responses.POST, f"{AZURE}/fine_tuning/jobs", callback=self._azure_job)
+        rsps.add_callback(responses.POST, f"{AZURE}/files", callback=self.azure_upload)
+        rsps.add_callback(responses.POST, f"{AZURE}/fine_tuning/jobs", callback=self.azure_job)
         rsps.add_callback(
             responses.GET, f"{AZURE}/fine_tuning/jobs/ftjob-az-1/events", callback=self._events
         )
@@ -128,7 +128,7 @@ class Upstreams:
         )
         return 200, {}, json.dumps(job)
 
-    def _azure_upload(self, request):
+    def azure_upload(self, request):
         self.azure_uploads.append((request.headers["Content-Type"], streamed(request.body)))
         n = len(self.azure_uploads)
         return (
@@ -150,7 +150,7 @@ class Upstreams:
     def _openai_job(self, request):
         return self._job(request, self.openai_jobs, "ftjob-oa")
 
-    def _azure_job(self, request):
+    def azure_job(self, request):
         return self._job(request, self.azure_jobs, "ftjob-az")
 
     def _job(self, request, seen: list[dict[str, Any]], prefix: str):

@@ -496,7 +496,7 @@ def test_a_failed_copy_frees_the_idempotency_key_and_may_be_retried(upstreams, a
     _no_job_upstream(upstreams)
 
     upstreams.rsps.remove(responses.POST, f"{AZURE}/files")
-    upstreams.rsps.add_callback(responses.POST, f"{AZURE}/files", callback=upstreams._azure_upload)
+    upstreams.rsps.add_callback(responses.POST, f"{AZURE}/files", callback=upstreams.azure_upload)
     again = alice.post_json("/v1/fine_tuning/jobs", {**body, "training_file": file_id}, headers)
     assert again.status_code == 200, again.content
     assert "Idempotent-Replayed" not in again.headers
@@ -522,7 +522,7 @@ def test_a_slow_copy_does_not_let_the_idempotency_claim_expire_before_the_job_is
 
     def azure_job(request):
         claims.append(IdempotencyRecord.objects.get())
-        return upstreams._azure_job(request)
+        return upstreams.azure_job(request)
 
     upstreams.rsps.remove(responses.GET, CONTENT)
     upstreams.rsps.add_callback(responses.GET, CONTENT, callback=slow_download)

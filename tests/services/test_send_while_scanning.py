@@ -13,9 +13,8 @@ import threading
 
 import pytest
 
-from ftproxy.errors import InvalidRequest
+from ftproxy.errors import InvalidRequest, ProviderError
 from ftproxy.models import File, LedgerState
-from ftproxy.providers.base import ProviderError
 from ftproxy.services.files import service as file_service
 from ftproxy.services.ledger.context import MASTER, UPSTREAM_CALLED, CallContext
 from tests.files_upstream import files_upstream

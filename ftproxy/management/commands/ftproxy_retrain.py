@@ -12,8 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ftproxy.errors import GatewayError
-from ftproxy.providers.base import ProviderError
+from ftproxy.errors import GatewayError, ProviderError
 from ftproxy.services.jobs.retrain import retrain_job, tier_left_behind
 
 

@@ -23,14 +23,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..base import (
-    TRAINING_TYPES,
-    FileUpload,
-    JobCreate,
-    ProviderInputError,
-    ProviderNotSupported,
-    RemoteJob,
-)
+from ...errors import ProviderInputError, ProviderNotSupported
+from ..base import TRAINING_TYPES, FileUpload, JobCreate, RemoteJob
 from .entra import SIGN_IN_KEYS, EntraBearerAuth, build_credential, check_sign_in, sign_in_way
 from .provider import OpenAIProvider
 
@@ -141,6 +135,11 @@ class AzureProvider(OpenAIProvider):
         complete, cancel: Microsoft's v1 REST reference); dated versions have
         it only in previews, so for them the gateway assembles the parts and
         uploads the whole."""
+        return self.is_v1
+
+    @property
+    def can_pause(self) -> bool:  # type: ignore[override]
+        """Pause and resume exist in the v1 API only."""
         return self.is_v1
 
     # ---- transport ------------------------------------------------------

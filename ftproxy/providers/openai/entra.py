@@ -23,7 +23,7 @@ from typing import Any
 import requests
 from azure.core.exceptions import AzureError
 
-from ..base import ProviderAuthError
+from ...errors import ProviderAuthError
 
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
 CLIENT_CREDENTIAL_KEYS = ("tenant_id", "client_id", "client_secret")

@@ -7,31 +7,30 @@ are separate steps a subclass can replace (see ``azure.py``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import IO, Any
 from urllib.parse import quote
 
+from ...errors import EntryError, ProviderFailure, ProviderNotSupported
 from ..base import (
     FileContent,
     FileUpload,
     JobCreate,
     Page,
     Provider,
-    ProviderFailure,
-    ProviderNotSupported,
-    RemoteCheckpoint,
-    RemoteEvent,
     RemoteFile,
     RemoteJob,
     RemoteUpload,
     UploadCreate,
 )
-from ..gateway_id import GATEWAY_ID_KEY, gateway_id_of, with_gateway_id, without_gateway_id
+from ..gateway_id import GATEWAY_ID_KEY, gateway_id_of, with_gateway_id
 from ..http import HttpClient
 from ..uploads import multipart_upload
+from .answers import OpenAIAnswers
+from .limits import EXAMPLE_TOKEN_LIMITS, MIN_TRAINING_EXAMPLES
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
-#: OpenAI job statuses after which nothing changes any more.
-TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 #: Every field of JobCreate, in the order OpenAI documents them; each one
 #: that is set is sent (nothing is dropped on the way).
 JOB_FIELDS = (
@@ -44,36 +43,9 @@ JOB_FIELDS = (
     "seed",
     "integrations",
 )
-#: Fields of a job answer that the gateway shapes itself (ids, file ids,
-#: times, status, and what the ledger owns); every other field of the answer
-#: is passed on as the provider sent it (``RemoteJob.upstream_fields``).
-SHAPED_JOB_FIELDS = frozenset(
-    {
-        "id",
-        "object",
-        "created_at",
-        "error",
-        "fine_tuned_model",
-        "finished_at",
-        "estimated_finish",
-        "hyperparameters",
-        "integrations",
-        "metadata",
-        "method",
-        "model",
-        "organization_id",
-        "organisation_id",
-        "result_files",
-        "seed",
-        "status",
-        "trained_tokens",
-        "training_file",
-        "validation_file",
-    }
-)
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(OpenAIAnswers, Provider):
     """OpenAI's Files and Fine-tuning API, forwarded as is.
 
     Subclasses change the transport with ``api_base``, ``auth_headers`` and
@@ -82,11 +54,34 @@ class OpenAIProvider(Provider):
     """
 
     kind = "openai"
+    training_methods = frozenset({"supervised", "dpo", "reinforcement"})
+    model_family = "openai"
+    example_models = ("gpt-4.1-mini-2025-04-14",)
+    min_training_examples = MIN_TRAINING_EXAMPLES
+    example_token_limits = EXAMPLE_TOKEN_LIMITS
+    can_pause = True
     forwards_uploads = True
     streams_uploads = True  # one multipart POST, streamed (``uploads.multipart_upload``)
     #: ``webhook_secret``: OpenAI's signing secret for ``POST /v1/webhooks/<name>``.
     options = frozenset({"api_key", "api_base", "organization", "project", "webhook_secret"})
     required_options = frozenset({"api_key"})
+
+    @classmethod
+    def check_entry(cls, entry: dict[str, Any]) -> None:
+        """OpenAI's webhook signing secret: a non-empty string; a ``whsec_``
+        one must be base64 (never echoed)."""
+        if "webhook_secret" not in entry:
+            return
+        value = entry["webhook_secret"]
+        if not isinstance(value, str) or not value:
+            raise EntryError("must be a non-empty string", key="webhook_secret")
+        if value.startswith("whsec_"):
+            try:
+                base64.b64decode(value[len("whsec_") :], validate=True)
+            except (binascii.Error, ValueError):
+                raise EntryError(
+                    "'whsec_' must be followed by base64", key="webhook_secret"
+                ) from None
 
     def __init__(self, entry: dict[str, Any]):
         super().__init__(entry)
@@ -159,22 +154,6 @@ class OpenAIProvider(Provider):
         return with_gateway_id(job.metadata, job.gateway_id)
 
     # ---- answer normalisation (overridden by subclasses) ----------------
-    def normalise_file(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Bring a file object to OpenAI's shape (already there for OpenAI)."""
-        return data
-
-    def normalise_job(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Bring a job object to OpenAI's shape (already there for OpenAI)."""
-        return data
-
-    def normalise_event(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Bring an event object to OpenAI's shape (already there for OpenAI)."""
-        return data
-
-    def job_status(self, raw_status: str) -> str:
-        """OpenAI's word for the provider's job status."""
-        return raw_status
-
     # ---- files ----------------------------------------------------------
     def upload_file(self, upload: FileUpload) -> RemoteFile:
         """``POST files`` as multipart (``purpose``, ``expires_after[...]``,
@@ -327,105 +306,6 @@ class OpenAIProvider(Provider):
             "GET", _job_path(remote_id, "checkpoints"), params=_page_params(after, limit)
         )
         return _page(data, self.to_checkpoint)
-
-    # ---- answers to dataclasses ------------------------------------------
-    def to_file(self, data: Any) -> RemoteFile:
-        raw = self._object(data, "file")
-        data = self.normalise_file(dict(raw))
-        return RemoteFile(
-            remote_id=data["id"],
-            filename=data.get("filename") or "",
-            purpose=data.get("purpose") or "",
-            bytes=data.get("bytes"),
-            created_at=int(data.get("created_at") or 0),
-            status=data.get("status") or "processed",
-            status_details=data.get("status_details"),
-            expires_at=data.get("expires_at"),
-            raw=raw,
-        )
-
-    def to_upload(self, data: Any) -> RemoteUpload:
-        raw = self._object(data, "upload")
-        nested = raw.get("file")
-        return RemoteUpload(
-            remote_id=raw["id"],
-            status=str(raw.get("status") or ""),
-            expires_at=raw.get("expires_at"),
-            file=self.to_file(nested) if nested else None,
-            raw=raw,
-        )
-
-    def to_job(self, data: Any) -> RemoteJob:
-        raw = self._object(data, "fine-tuning job")
-        if gateway_id_of(raw.get("metadata")):  # the gateway's tag never travels further
-            raw = {**raw, "metadata": without_gateway_id(raw["metadata"])}
-        data = self.normalise_job(dict(raw))
-        raw_status = str(data.get("status") or "")
-        return RemoteJob(
-            remote_id=data["id"],
-            model=data.get("model") or "",
-            status=self.job_status(raw_status),
-            raw_status=raw_status,
-            created_at=int(data.get("created_at") or 0),
-            terminal=raw_status in TERMINAL_JOB_STATUSES,
-            training_file=data.get("training_file"),
-            validation_file=data.get("validation_file"),
-            fine_tuned_model=data.get("fine_tuned_model"),
-            finished_at=data.get("finished_at"),
-            estimated_finish=data.get("estimated_finish"),
-            trained_tokens=data.get("trained_tokens"),
-            hyperparameters=data.get("hyperparameters") or {},
-            method=data.get("method"),
-            error=_job_error(data.get("error")),
-            organization_id=data.get("organization_id") or "",
-            result_files=list(data.get("result_files") or []),
-            seed=data.get("seed"),
-            suffix=data.get("suffix"),
-            integrations=data.get("integrations"),
-            metadata=data.get("metadata"),
-            raw=raw,
-            upstream_fields={k: v for k, v in data.items() if k not in SHAPED_JOB_FIELDS},
-        )
-
-    def to_event(self, data: Any) -> RemoteEvent:
-        data = self.normalise_event(dict(self._object(data, "event")))
-        return RemoteEvent(
-            id=data["id"],
-            created_at=int(data.get("created_at") or 0),
-            level=data.get("level") or "info",
-            message=data.get("message") or "",
-            type=data.get("type") or "message",
-            data=data.get("data"),
-        )
-
-    def to_checkpoint(self, data: Any) -> RemoteCheckpoint:
-        data = self._object(data, "checkpoint")
-        return RemoteCheckpoint(
-            id=data["id"],
-            created_at=int(data.get("created_at") or 0),
-            fine_tuned_model_checkpoint=data.get("fine_tuned_model_checkpoint") or "",
-            step_number=int(data.get("step_number") or 0),
-            metrics=data.get("metrics") or {},
-        )
-
-    def _object(self, data: Any, what: str) -> dict[str, Any]:
-        """``data`` if it is an object with an id, else a ProviderFailure: a
-        malformed success must not surface as a KeyError. ``raw`` keeps this
-        answer as the provider gave it; normalisation works on a copy."""
-        if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
-            return data
-        raise ProviderFailure(
-            f"The provider '{self.name}' answered with a malformed {what} object.",
-            provider=self.name,
-            body=data,
-        )
-
-
-def _job_error(error: Any) -> dict[str, Any] | None:
-    # OpenAI sends error: null, or an object whose fields are all null.
-    if isinstance(error, dict):
-        return error if any(error.values()) else None
-    return {"message": str(error)} if error else None
 
 
 def _segment(remote_id: str) -> str:

@@ -13,7 +13,8 @@ import copy
 import hashlib
 from typing import Any
 
-from ..base import ProviderInputError
+from ...errors import ProviderInputError
+from ..base import Page
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 AUTO_HYPERPARAMETERS: dict[str, Any] = {
@@ -329,3 +330,11 @@ class SandboxJob:
             ]
             rows.append(",".join([str(step)] + ["" if v is None else str(v) for v in values]))
         return f"file-{stable_hex(self.id, 'results', length=32)}", "\n".join(rows).encode() + b"\n"
+
+
+def page_after(items: list[Any], after: str | None, limit: int) -> Page:
+    """Items after the one with id ``after`` (none if it is unknown)."""
+    if after:
+        ids = [item.id for item in items]
+        items = items[ids.index(after) + 1 :] if after in ids else []
+    return Page(items=items[:limit], has_more=len(items) > limit)

@@ -41,24 +41,23 @@ import time
 import uuid
 from typing import Any
 
+from ...errors import ProviderInputError, ProviderNotFound
 from ..base import (
     FileContent,
     FileUpload,
     JobCreate,
     Page,
     Provider,
-    ProviderInputError,
-    ProviderNotFound,
     RemoteCheckpoint,
     RemoteEvent,
     RemoteFile,
     RemoteJob,
 )
-from .clock import FINAL_STATUSES, SandboxJob, resolve_hyperparameters
+from ..openai.limits import EXAMPLE_TOKEN_LIMITS, MIN_TRAINING_EXAMPLES
+from .clock import FINAL_STATUSES, SandboxJob, page_after, resolve_hyperparameters
 from .store import CHUNK_SIZE, SandboxStore, default_storage_dir
 
 #: OpenAI's minimum number of training examples, rehearsed here.
-MIN_TRAINING_EXAMPLES = 10
 
 STAGE_DEFAULTS = {"validate_seconds": 2.0, "queue_seconds": 3.0, "run_seconds": 20.0}
 
@@ -67,6 +66,11 @@ class SandboxProvider(Provider):
     """Files and fine-tuning jobs simulated offline, state kept on disk."""
 
     kind = "sandbox"
+    training_methods = frozenset({"supervised", "dpo"})
+    # It rehearses OpenAI's dataset rules.
+    min_training_examples = MIN_TRAINING_EXAMPLES
+    example_token_limits = EXAMPLE_TOKEN_LIMITS
+    can_pause = True
     options = frozenset(
         {"storage_dir", "validate_seconds", "queue_seconds", "run_seconds", "organization_id"}
     )
@@ -277,13 +281,13 @@ class SandboxProvider(Provider):
         """Events so far, newest first; ``after`` is an event id."""
         job = SandboxJob(self._job_record(remote_id))
         events = [RemoteEvent(**event) for event in job.events(time.time())]
-        return _page(events, after, limit)
+        return page_after(events, after, limit)
 
     def list_job_checkpoints(self, remote_id: str, after: str | None, limit: int) -> Page:
         """Checkpoints so far, newest first; ``after`` is a checkpoint id."""
         job = SandboxJob(self._job_record(remote_id))
         checkpoints = [RemoteCheckpoint(**ckpt) for ckpt in job.checkpoints(time.time())]
-        return _page(checkpoints, after, limit)
+        return page_after(checkpoints, after, limit)
 
     def _job_input_file(self, file_id: str, param: str) -> dict[str, Any]:
         try:
@@ -406,11 +410,3 @@ _JOB_FIELDS = [
     if field.name
     not in ("remote_id", "raw_status", "terminal", "raw", "upstream_fields", "notices")
 ]
-
-
-def _page(items: list[Any], after: str | None, limit: int) -> Page:
-    """Items after the one with id ``after`` (none if it is unknown)."""
-    if after:
-        ids = [item.id for item in items]
-        items = items[ids.index(after) + 1 :] if after in ids else []
-    return Page(items=items[:limit], has_more=len(items) > limit)

@@ -19,7 +19,7 @@ from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from ..base import ProviderAuthError, ProviderUnavailable
+from ...errors import ProviderAuthError, ProviderUnavailable
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 SCOPES = (CLOUD_PLATFORM_SCOPE,)

@@ -17,7 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ..base import ProviderInputError
+from ...errors import ConversionError, ProviderInputError
+from .parts import text_parts
+from .preference import convert_preference_example, is_preference_line
 
 #: The two formats a converted file may hold (one per file).
 CHAT = "chat"
@@ -33,14 +35,6 @@ _CONVERTED_URI = re.compile(
 #: OpenAI line keys with no training effect that Gemini has no place for:
 #: ``parallel_tool_calls`` only constrains sampling at inference time.
 IGNORED_LINE_KEYS = frozenset({"parallel_tool_calls"})
-
-
-class ConversionError(ProviderInputError):
-    """A line of the user's file cannot become a Gemini tuning example."""
-
-    def __init__(self, line: int, message: str):
-        super().__init__(f"Line {line}: {message}", param="file", code="invalid_training_file")
-        self.line = line
 
 
 def converted_format(uri: str) -> str | None:
@@ -68,8 +62,6 @@ def convert_jsonl(source: IO[bytes], target: IO[bytes]) -> Converted:
     Raises ``ConversionError`` (400, naming the line) for the first line that
     cannot be converted; ``target`` is then incomplete and must be discarded.
     """
-    # Imported here: preference.py builds on this module's helpers.
-    from .preference import convert_preference_example, is_preference_line
 
     count = 0
     kind = ""
@@ -258,29 +250,6 @@ def _function_response(
 
 def _text_parts(content: Any, number: int, position: int) -> list[dict[str, Any]]:
     return text_parts(content, number, f"messages[{position}]")
-
-
-def text_parts(content: Any, number: int, where: str) -> list[dict[str, Any]]:
-    """A message's text content as Gemini parts; ``where`` names the message."""
-    if isinstance(content, str):
-        return [{"text": content}]
-    if isinstance(content, list) and content:
-        parts = []
-        for item in content:
-            if isinstance(item, dict) and item.get("type") == "text":
-                if not isinstance(item.get("text"), str):
-                    raise ConversionError(number, f"{where}: a text part needs a 'text' string.")
-                parts.append({"text": item["text"]})
-            else:
-                kind = item.get("type") if isinstance(item, dict) else type(item).__name__
-                # Gemini tuning data takes images only as Cloud Storage
-                # fileData, which an OpenAI image_url (a URL or data: URI)
-                # cannot be turned into faithfully.
-                raise ConversionError(
-                    number, f"{where}: content part type {kind!r} is not supported (text only)."
-                )
-        return parts
-    raise ConversionError(number, f"{where}: 'content' must be a string or a list of text parts.")
 
 
 def _declarations(line: dict[str, Any], number: int) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ import re
 import unicodedata
 from typing import Any
 
-from ..base import JobCreate, ProviderInputError
+from ...errors import ProviderInputError
+from ..base import JobCreate
 from ..gateway_id import with_gateway_id
 from .dataset import CHAT, PREFERENCE, converted_format
 

@@ -11,7 +11,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from ..base import Page, ProviderFailure, RemoteCheckpoint, RemoteEvent, RemoteJob
+from ...errors import ProviderFailure
+from ..base import Page, RemoteCheckpoint, RemoteEvent, RemoteJob
 from ..gateway_id import gateway_id_of, without_gateway_id
 from .job_body import ADAPTER_SIZES
 

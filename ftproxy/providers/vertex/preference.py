@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .dataset import ConversionError, text_parts
+from ...errors import ConversionError
+from .parts import text_parts
 
 #: (preferred, non-preferred) completion keys, in OpenAI's two spellings.
 COMPLETION_KEYS = (

@@ -12,16 +12,9 @@ from typing import IO, Any
 from django.utils import timezone
 
 from ...conf import FILES, gateway
-from ...errors import GatewayError, InvalidRequest, TooLarge
+from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderNotFound, TooLarge
 from ...models import ApiKey, File, LedgerState, mint_id
-from ...providers.base import (
-    FileContent,
-    FileUpload,
-    Provider,
-    ProviderError,
-    ProviderNotFound,
-    RemoteFile,
-)
+from ...providers.base import FileContent, FileUpload, Provider, RemoteFile
 from ..ledger.common import (
     choose_provider,
     locate,

@@ -24,15 +24,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ...conf import FILES, gateway
-from ...errors import GatewayError, InvalidRequest, RetryLater
+from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderInputError, RetryLater
 from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
-from ...providers.base import (
-    FileUpload,
-    Provider,
-    ProviderError,
-    ProviderInputError,
-    RemoteFile,
-)
+from ...providers.base import FileUpload, Provider, RemoteFile
 from ..files.scan import FINE_TUNE, scan_upload
 from ..ledger.common import job_request, provider_of
 from ..ledger.context import CallContext

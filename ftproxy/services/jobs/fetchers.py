@@ -8,9 +8,9 @@ import queue
 import threading
 import time
 
-from ...errors import GatewayError
+from ...errors import GatewayError, ProviderError
 from ...models import FineTuningJob
-from ...providers.base import ProviderError, RemoteJob
+from ...providers.base import RemoteJob
 from ..ledger.context import MASTER, CallContext
 from .service import fetch_job
 

@@ -11,23 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...conf import FINE_TUNING, gateway
+from ...conf import FINE_TUNING, gateway, provider_class, provider_classes
 from ...errors import InvalidRequest, NotFoundError
 from ...models import File, FineTuningJob, LedgerState
+from ...providers.base import Provider
 from ..ledger.common import choose_provider
 from ..ledger.context import CallContext, Caller
 from .continuation import source_job_payload
 from .copies import check_job_for
 from .service import create_job
-
-#: Which base models each kind of entry trains: a model name carries over
-#: only between entries of one family (Azure deploys OpenAI's models).
-MODEL_FAMILIES = {"openai": "openai", "azure": "openai", "vertex_ai": "gemini"}
-EXAMPLE_MODELS = {
-    "openai": "gpt-4.1-mini-2025-04-14",
-    "azure": "gpt-4.1-mini-2025-04-14",
-    "vertex_ai": "gemini-2.5-flash",
-}
 
 
 def target_entries() -> list[tuple[str, str]]:
@@ -66,7 +58,7 @@ def retrain_job(
             f"{job.public_id} has no training file in the ledger to train on.",
             param="training_file",
         )
-    body = retrain_body(job, provider.kind, model=model, suffix=suffix)
+    body = retrain_body(job, type(provider), model=model, suffix=suffix)
     if job.training_type and provider.accepts_training_type:
         # Azure's training tier goes along to another Azure entry; elsewhere
         # there are no tiers (the command and the admin say it stayed behind).
@@ -88,9 +80,13 @@ def retrain_job(
     return create_job(ctx, body, provider.name, retrained_from=job)
 
 
-#: Hyperparameters only one kind of entry knows (the gateway accepts them
-#: beside OpenAI's for that kind).
-KIND_ONLY_HYPERPARAMETERS = {"adapter_size": "vertex_ai"}
+def kind_only_hyperparameters() -> dict[str, str]:
+    """Hyperparameters only one kind of entry knows (the gateway accepts them
+    beside OpenAI's for that kind; ``Provider.extra_hyperparameters``), with
+    that kind."""
+    return {
+        key: kind for kind, cls in provider_classes().items() for key in cls.extra_hyperparameters
+    }
 
 
 def tier_left_behind(source: FineTuningJob, new: FineTuningJob) -> str:
@@ -117,7 +113,7 @@ def _refuse_foreign_hyperparameters(body: dict[str, Any], target_kind: str) -> N
         places.append((f"method.{kind}.hyperparameters", spec, "hyperparameters"))
     for where, holder, name in places:
         values = holder.get(name) or {}
-        for key, only in KIND_ONLY_HYPERPARAMETERS.items():
+        for key, only in kind_only_hyperparameters().items():
             if key not in values or only == target_kind:
                 continue
             if values[key] not in (None, "auto"):
@@ -138,16 +134,16 @@ def _in_ledger(file_id: str) -> bool:
 
 
 def retrain_body(
-    job: FineTuningJob, target_kind: str, *, model: str | None, suffix: str | None
+    job: FineTuningJob, target: type[Provider], *, model: str | None, suffix: str | None
 ) -> dict[str, Any]:
-    """The create body that re-creates ``job`` on an entry of ``target_kind``."""
+    """The create body that re-creates ``job`` on an entry of class ``target``."""
     requested = job.requested or {}
     # What the user asked for; older rows only have what the provider resolved.
     hyperparameters = requested.get("hyperparameters") if job.requested else job.hyperparameters
     method = requested.get("method") if job.requested else job.method
     metadata = requested.get("metadata") if job.requested else job.metadata
     body: dict[str, Any] = {
-        "model": model or default_model(job, target_kind),
+        "model": model or default_model(job, target),
         "training_file": job.training_file,
         "validation_file": job.validation_file or None,
         "hyperparameters": hyperparameters or None,
@@ -158,11 +154,14 @@ def retrain_body(
     return {key: value for key, value in body.items() if value is not None}
 
 
-def default_model(job: FineTuningJob, target_kind: str) -> str:
-    """The job's own base model, when the target trains that family."""
-    source = MODEL_FAMILIES.get(job.provider_kind)
-    target = MODEL_FAMILIES.get(target_kind)
-    example = EXAMPLE_MODELS.get(target_kind, "a base model")
+def default_model(job: FineTuningJob, target_class: type[Provider]) -> str:
+    """The job's own base model, when the target trains that family
+    (``Provider.model_family``)."""
+    source_class = provider_class(job.provider_kind)
+    source = source_class.model_family if source_class else None
+    target = target_class.model_family or None
+    target_kind = target_class.kind
+    example = (target_class.example_models or ("a base model",))[0]
     # OpenAI's fine-tuned models are "ft:…", Azure's "<base model>.ft-<job id>",
     # Vertex AI's are resources ("projects/…").
     if job.model.startswith("ft:") or ".ft-" in job.model or "/" in job.model:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ...conf import FINE_TUNING
+from ...conf import FINE_TUNING, provider_classes
 from ...errors import InvalidRequest
 from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ...pricing import epochs_of, estimated_cost
@@ -90,21 +90,21 @@ def create_job(
             )
     if training_row is not None:
         broken = check_training_file(
-            provider.kind,
+            provider,
             body["model"],
             examples=training_row.examples,
             max_example_tokens=training_row.max_example_tokens,
         )
         if broken:
             raise InvalidRequest(broken.message, param="training_file", code=broken.code)
-    if (
-        training_row is None
-        and (training_ref or "").startswith(GS_PREFIX)
-        and not provider.mints_ids
-    ):
-        raise InvalidRequest(
-            "training_file: gs:// URIs are only for vertex_ai.", param="training_file"
-        )
+    if training_row is None and training_ref and not provider.takes_file_uri(training_ref):
+        takers = [c for c in provider_classes().values() if c.takes_file_uri(training_ref)]
+        if takers:
+            prefix = next(p for p in takers[0].file_uri_prefixes if training_ref.startswith(p))
+            raise InvalidRequest(
+                f"training_file: {prefix} URIs are only for {', '.join(c.kind for c in takers)}.",
+                param="training_file",
+            )
     source_job = source_job_payload(ctx, provider, body["model"])
     # Files of another entry are copied to this one (after the job is recorded).
     plan = plan_copies(

@@ -10,9 +10,9 @@ import time
 from typing import IO
 
 from ...conf import gateway
-from ...errors import TooLarge
+from ...errors import ProviderError, TooLarge
 from ...models import File
-from ...providers.base import FileUpload, Provider, ProviderError, RemoteFile, UploadCreate
+from ...providers.base import FileUpload, Provider, RemoteFile, UploadCreate
 from ..ledger.context import CallContext
 from ..uploads.service import MAX_PART_BYTES
 

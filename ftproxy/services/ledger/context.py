@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ...errors import ProviderError
 from ...models import ApiKey
-from ...providers.base import Provider, ProviderError
+from ...providers.base import Provider
 
 T = TypeVar("T")
 

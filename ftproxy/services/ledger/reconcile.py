@@ -28,16 +28,9 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from ...conf import FILES, FINE_TUNING, gateway
-from ...errors import may_have_happened
+from ...errors import ProviderError, ProviderNotSupported, may_have_happened
 from ...models import File, FineTuningJob, LedgerState
-from ...providers.base import (
-    FileUpload,
-    Provider,
-    ProviderError,
-    ProviderNotSupported,
-    RemoteFile,
-    RemoteJob,
-)
+from ...providers.base import FileUpload, Provider, RemoteFile, RemoteJob
 from .status import SYNCED_AT_RESOLUTION, change_status
 
 logger = logging.getLogger("ftproxy.reconcile")

@@ -14,9 +14,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ...conf import FILES, gateway
+from ...errors import ProviderError
 from ...models import File, FineTuningJob, JobEvent, LedgerState
 from ...pricing import training_cost
-from ...providers.base import ProviderError, RemoteEvent, RemoteJob
+from ...providers.base import RemoteEvent, RemoteJob
 from ...signals import job_status_changed
 from ..accounts import webhooks
 
@@ -288,10 +289,10 @@ def _record_notices(job: FineTuningJob, notices: list[RemoteEvent], source: str)
 def _record_result_files(job: FineTuningJob) -> None:
     """Put a succeeded job's result files in the ledger, owned by the job's
     key, so that key can download them like any file of its own."""
-    if not job.result_files or job.provider_kind == "vertex_ai":
+    if not job.result_files:
         return
     files = gateway().provider(FILES, job.provider)
-    if files is None or files.kind != job.provider_kind:
+    if files is None or files.kind != job.provider_kind or not files.result_files_are_files:
         return  # no files entry to fetch them through
     for remote_id in job.result_files:
         try:

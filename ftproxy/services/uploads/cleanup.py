@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, field
 
 from ...conf import FILES, gateway
+from ...errors import ProviderError, ProviderNotFound
 from ...models import Upload
-from ...providers.base import ProviderError, ProviderNotFound
 from . import store as upload_store
 from .states import OPEN, UPLOAD_TTL_SECONDS, Status, free_storage
 

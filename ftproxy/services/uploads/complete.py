@@ -8,9 +8,9 @@ from dataclasses import replace
 from typing import Any
 
 from ...conf import FILES
-from ...errors import InvalidRequest
+from ...errors import InvalidRequest, ProviderError
 from ...models import File, Upload, UploadPart
-from ...providers.base import FileUpload, Provider, ProviderError, RemoteFile
+from ...providers.base import FileUpload, Provider, RemoteFile
 from ..files.scan import scan_upload
 from ..files.service import store_file
 from ..ledger.common import provider_of

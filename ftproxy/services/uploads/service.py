@@ -30,13 +30,9 @@ from typing import IO, Any
 from django.db.models import F
 
 from ...conf import FILES, gateway
-from ...errors import GatewayError, InvalidRequest, TooLarge
+from ...errors import GatewayError, InvalidRequest, ProviderNotFound, TooLarge
 from ...models import Upload, UploadPart, mint_id
-from ...providers.base import (
-    FileUpload,
-    ProviderNotFound,
-    UploadCreate,
-)
+from ...providers.base import FileUpload, UploadCreate
 from ..ledger.common import choose_provider, provider_of
 from ..ledger.context import CallContext
 from . import store as upload_store

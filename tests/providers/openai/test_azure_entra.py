@@ -19,8 +19,8 @@ import pytest
 import responses
 import yaml
 
-from ftproxy.config import ConfigError, load_config
-from ftproxy.providers.base import ProviderAuthError
+from ftproxy.config import load_config
+from ftproxy.errors import ConfigError, ProviderAuthError
 from ftproxy.providers.openai import AzureProvider
 from tests.conftest import MASTER_KEY
 

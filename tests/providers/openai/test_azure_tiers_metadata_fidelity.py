@@ -16,9 +16,10 @@ import responses
 import yaml
 from responses import matchers
 
-from ftproxy.config import ConfigError, load_config
+from ftproxy.config import load_config
+from ftproxy.errors import ConfigError, ProviderNotSupported
 from ftproxy.models import FineTuningJob
-from ftproxy.providers.base import JobCreate, ProviderNotSupported
+from ftproxy.providers.base import JobCreate
 from ftproxy.providers.openai import AzureProvider, OpenAIProvider
 from tests.conftest import TRAINING
 from tests.factories import ledger_file

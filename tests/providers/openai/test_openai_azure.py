@@ -1,117 +1,46 @@
 """The OpenAI and Azure OpenAI providers against mocked upstreams.
 
-One contract class runs every hook against three upstreams (OpenAI, Azure
-with a dated api-version, Azure v1) and checks what goes out (method, URL
-with query, headers, body) and what comes back. Azure's normalisations and
+``TestWire`` runs every hook against three upstreams (OpenAI, Azure with a
+dated api-version, Azure v1) and checks what goes out (method, URL with
+query, headers, body) and what comes back; the contract every provider
+passes is in ``test_openai_contract.py``. Azure's normalisations and
 its dated-version limits follow.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import responses
-from requests_toolbelt import MultipartDecoder
 from responses import matchers
 
-from ftproxy.providers.base import (
-    FileUpload,
-    JobCreate,
+from ftproxy.errors import (
     ProviderAuthError,
     ProviderFailure,
     ProviderInputError,
-    ProviderNotFound,
     ProviderNotSupported,
-    ProviderRateLimited,
 )
+from ftproxy.providers.base import JobCreate
 from ftproxy.providers.openai import AzureProvider, OpenAIProvider
 
-# --------------------------------------------------------------------------
-# The three upstreams
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class Upstream:
-    """One upstream flavour: how to build the provider, and what its
-    requests must look like."""
-
-    id: str
-    cls: type
-    entry: dict[str, Any]
-    base: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    #: Headers that must not be sent (the other provider's credentials).
-    absent: tuple[str, ...]
-    #: Pause/resume, method, integrations, metadata, expires_after.
-    full_api: bool
-    azure: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def provider(self, **overrides: Any):
-        return self.cls({**self.entry, **overrides})
-
-    def url(self, path: str) -> str:
-        return f"{self.base}/{path}"
-
-
-OPENAI = Upstream(
-    id="openai",
-    cls=OpenAIProvider,
-    entry={
-        "custom_llm_provider": "openai",
-        "name": "openai",
-        "api_key": "sk-openai-secret",
-        "api_base": "https://api.openai.test/v1",
-        "organization": "org-123",
-        "project": "proj-456",
-        "max_retries": 2,
-    },
-    base="https://api.openai.test/v1",
-    query={},
-    headers={
-        "Authorization": "Bearer sk-openai-secret",
-        "OpenAI-Organization": "org-123",
-        "OpenAI-Project": "proj-456",
-    },
-    absent=("api-key",),
-    full_api=True,
+from .upstreams import (
+    AZURE_DATED,
+    AZURE_V1,
+    OPENAI,
+    TRAINING,
+    UPSTREAMS,
+    Upstream,
+    assert_auth_headers,
+    error_body,
+    expect,
+    file_json,
+    job_json,
+    parse_multipart,
+    upload,
 )
-AZURE_DATED = Upstream(
-    id="azure-dated",
-    cls=AzureProvider,
-    entry={
-        "custom_llm_provider": "azure",
-        "name": "azure",
-        "api_key": "azure-secret",
-        "api_base": "https://my-res.openai.azure.com",
-        "max_retries": 2,
-    },
-    base="https://my-res.openai.azure.com/openai",
-    query={"api-version": "2024-10-21"},
-    headers={"api-key": "azure-secret"},
-    absent=("Authorization", "OpenAI-Organization", "OpenAI-Project"),
-    full_api=False,
-    azure=True,
-)
-AZURE_V1 = Upstream(
-    id="azure-v1",
-    cls=AzureProvider,
-    entry={**AZURE_DATED.entry, "name": "azure-v1", "api_version": "v1"},
-    base="https://my-res.openai.azure.com/openai/v1",
-    query={},
-    headers={"api-key": "azure-secret"},
-    absent=("Authorization", "OpenAI-Organization", "OpenAI-Project"),
-    full_api=True,
-    azure=True,
-)
-UPSTREAMS = [OPENAI, AZURE_DATED, AZURE_V1]
 
 
 @pytest.fixture
@@ -130,122 +59,15 @@ def full_api_upstream(request) -> Upstream:
     return request.param
 
 
-def expect(
-    rsps: responses.RequestsMock,
-    up: Upstream,
-    method: str,
-    path: str,
-    *,
-    body: Any = None,
-    status: int = 200,
-    query: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-    json_body: Any = None,
-):
-    """Register the one answer the upstream gives to exactly this request
-    (method, URL and the full query string)."""
-    match = [matchers.query_param_matcher({**up.query, **(query or {})}, strict_match=True)]
-    if json_body is not None:
-        match.append(matchers.json_params_matcher(json_body, strict_match=True))
-    return rsps.add(
-        method,
-        up.url(path),
-        json=body,
-        status=status,
-        headers=headers,
-        match=match,
-    )
-
-
-def assert_auth_headers(request, up: Upstream) -> None:
-    for name, value in up.headers.items():
-        assert request.headers.get(name) == value, name
-    for name in up.absent:
-        assert name not in request.headers, f"{name} leaked to {up.id}"
-
-
-def read_body(request) -> bytes:
-    """The request body, joined if it was streamed as chunks."""
-    body = request.body
-    if body is None or isinstance(body, bytes):
-        return body or b""
-    if isinstance(body, str):
-        return body.encode()
-    return b"".join(body)
-
-
-def parse_multipart(request) -> dict[str, tuple[str | None, str | None, bytes]]:
-    """name → (filename, content type, content) for each form part."""
-    parts = {}
-    for part in MultipartDecoder(read_body(request), request.headers["Content-Type"]).parts:
-        disposition = part.headers[b"Content-Disposition"].decode()
-        params = dict(
-            item.strip().split("=", 1) for item in disposition.split(";")[1:] if "=" in item
-        )
-        name = params["name"].strip('"')
-        filename = params.get("filename", "").strip('"') or None
-        ctype = part.headers.get(b"Content-Type")
-        parts[name] = (filename, ctype.decode() if ctype else None, part.content)
-    return parts
-
-
-def file_json(**overrides: Any) -> dict[str, Any]:
-    return {
-        "id": "file-abc123",
-        "object": "file",
-        "bytes": 27,
-        "created_at": 1700000000,
-        "filename": "train.jsonl",
-        "purpose": "fine-tune",
-        "status": "processed",
-        **overrides,
-    }
-
-
-def job_json(**overrides: Any) -> dict[str, Any]:
-    return {
-        "id": "ftjob-abc123",
-        "object": "fine_tuning.job",
-        "model": "gpt-4o-mini-2024-07-18",
-        "created_at": 1700000100,
-        "finished_at": None,
-        "fine_tuned_model": None,
-        "organization_id": "org-123",
-        "result_files": [],
-        "status": "validating_files",
-        "validation_file": None,
-        "training_file": "file-abc123",
-        "hyperparameters": {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 2},
-        "trained_tokens": None,
-        "error": None,
-        "seed": 42,
-        **overrides,
-    }
-
-
-TRAINING = b'{"messages":[{"role":"user","content":"hi"}]}\n'
-
-
-def upload(**overrides: Any) -> FileUpload:
-    values = {
-        "filename": "train.jsonl",
-        "purpose": "fine-tune",
-        "stream": io.BytesIO(TRAINING),
-        "size": len(TRAINING),
-        "content_type": "application/jsonl",
-        **overrides,
-    }
-    return FileUpload(**values)
-
-
 # --------------------------------------------------------------------------
 # The contract: every hook, every upstream
 # --------------------------------------------------------------------------
 
 
-class TestProviderContract:
+class TestWire:
     """What each hook sends and how the answer maps back, for OpenAI, Azure
-    dated and Azure v1 alike."""
+    dated and Azure v1 alike (the shared provider contract runs in
+    test_openai_contract.py)."""
 
     def test_upload_streams_multipart_purpose_expiry_and_file(self, mocked, upstream):
         seen = {}
@@ -417,23 +239,6 @@ class TestProviderContract:
         assert job.error is None
         assert job.raw == answer
 
-    @pytest.mark.parametrize(
-        "status,terminal",
-        [
-            ("validating_files", False),
-            ("queued", False),
-            ("running", False),
-            ("succeeded", True),
-            ("failed", True),
-            ("cancelled", True),
-        ],
-    )
-    def test_job_is_terminal_only_when_succeeded_failed_or_cancelled(
-        self, mocked, upstream, status, terminal
-    ):
-        expect(mocked, upstream, "GET", "fine_tuning/jobs/ftjob-1", body=job_json(status=status))
-        assert upstream.provider().retrieve_job("ftjob-1").terminal is terminal
-
     def test_failed_job_keeps_its_error(self, mocked, upstream):
         error = {"code": "invalid_training_file", "message": "bad line 3", "param": "training_file"}
         expect(
@@ -595,20 +400,6 @@ class TestProviderContract:
 # --------------------------------------------------------------------------
 
 
-def error_body(up: Upstream, message: str, *, param: str | None = None, code: str | None = None):
-    if up.azure and not up.full_api:
-        # Azure's dated shape: Microsoft REST guidelines, "target" for the field.
-        return {"error": {"code": code, "message": message, "target": param}}
-    return {
-        "error": {
-            "message": message,
-            "type": "invalid_request_error" if not up.azure else "error",
-            "param": param,
-            "code": code,
-        }
-    }
-
-
 class TestUpstreamErrors:
     """Each upstream status maps to the gateway's answer (docs/api.md, provider failures)."""
 
@@ -647,20 +438,6 @@ class TestUpstreamErrors:
             upstream.provider().client.json("POST", "files/file-1/content")
         assert info.value.status_code == 422
 
-    def test_404_is_not_found(self, mocked, upstream):
-        expect(
-            mocked,
-            upstream,
-            "GET",
-            "files/file-nope",
-            status=404,
-            body=error_body(upstream, "No such File object: file-nope", code="notFound"),
-        )
-        with pytest.raises(ProviderNotFound) as info:
-            upstream.provider().retrieve_file("file-nope")
-        assert info.value.status_code == 404
-        assert "file-nope" in info.value.message
-
     @pytest.mark.parametrize("status", [401, 403])
     def test_rejected_credentials_are_a_502_that_says_so(self, mocked, upstream, status):
         expect(
@@ -677,55 +454,6 @@ class TestUpstreamErrors:
         assert (err.status_code, err.upstream_status) == (502, status)
         assert "rejected the gateway's credentials" in err.message
         assert "secret" not in err.message
-
-    def test_429_is_passed_on_with_its_retry_after(self, mocked, upstream):
-        rsp = expect(
-            mocked,
-            upstream,
-            "POST",
-            "fine_tuning/jobs",
-            status=429,
-            body=error_body(upstream, "Rate limit reached"),
-            headers={"Retry-After": "20"},
-        )
-        with pytest.raises(ProviderRateLimited) as info:
-            upstream.provider().create_job(JobCreate(model="m", training_file="file-1"))
-        assert (info.value.status_code, info.value.retry_after) == (429, "20")
-        assert rsp.call_count == 1  # a POST is never replayed after it was answered
-
-    def test_5xx_after_the_retries_is_a_502(self, mocked, upstream):
-        rsp = expect(
-            mocked,
-            upstream,
-            "GET",
-            "fine_tuning/jobs/ftjob-1",
-            status=500,
-            body=error_body(upstream, "The server had an error"),
-        )
-        with pytest.raises(ProviderFailure) as info:
-            upstream.provider().retrieve_job("ftjob-1")
-        assert (info.value.status_code, info.value.upstream_status) == (502, 500)
-        assert rsp.call_count == 3  # the first try and max_retries=2 retries
-
-    def test_get_is_retried_after_a_503(self, mocked, upstream):
-        url = upstream.url("fine_tuning/jobs/ftjob-1")
-        failing = mocked.add("GET", url, status=503, json={"error": {"message": "busy"}})
-        working = mocked.add("GET", url, json=job_json(id="ftjob-1", status="running"))
-        assert upstream.provider().retrieve_job("ftjob-1").status == "running"
-        assert (failing.call_count, working.call_count) == (1, 1)
-
-    def test_post_is_not_retried_after_a_500(self, mocked, upstream):
-        rsp = expect(
-            mocked,
-            upstream,
-            "POST",
-            "fine_tuning/jobs/ftjob-1/cancel",
-            status=500,
-            body={"error": {"message": "boom"}},
-        )
-        with pytest.raises(ProviderFailure):
-            upstream.provider().cancel_job("ftjob-1")
-        assert rsp.call_count == 1
 
 
 # --------------------------------------------------------------------------

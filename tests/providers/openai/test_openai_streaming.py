@@ -14,7 +14,8 @@ import pytest
 import responses
 from requests_toolbelt import MultipartDecoder
 
-from ftproxy.providers.base import FileUpload, ProviderInputError
+from ftproxy.errors import ProviderInputError
+from ftproxy.providers.base import FileUpload
 from ftproxy.providers.openai import OpenAIProvider
 
 BASE = "https://api.openai.test/v1"

@@ -14,12 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ftproxy.providers.base import (
-    FileUpload,
-    JobCreate,
-    ProviderInputError,
-    ProviderNotFound,
-)
+from ftproxy.errors import ProviderInputError, ProviderNotFound
+from ftproxy.providers.base import FileUpload, JobCreate
 from ftproxy.providers.sandbox import SandboxProvider
 from ftproxy.providers.sandbox.store import CHUNK_SIZE
 

@@ -16,8 +16,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from ftproxy.config import ConfigError, load_config
-from ftproxy.providers.base import ProviderAuthError
+from ftproxy.config import load_config
+from ftproxy.errors import ConfigError, ProviderAuthError
 from ftproxy.providers.vertex import VertexProvider
 
 from .helpers import (

@@ -8,8 +8,9 @@ import json
 import pytest
 import responses
 
-from ftproxy.config import ConfigError, load_config
-from ftproxy.providers.base import JobCreate, ProviderInputError
+from ftproxy.config import load_config
+from ftproxy.errors import ConfigError, ProviderInputError
+from ftproxy.providers.base import JobCreate
 
 from .helpers import API, JOB_URL, PROJECT, entry, mock_token, provider, tuning_job
 

@@ -10,12 +10,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import responses
 
-from ftproxy.providers.base import (
-    FileUpload,
-    ProviderInputError,
-    ProviderNotFound,
-    ProviderNotSupported,
-)
+from ftproxy.errors import ProviderInputError, ProviderNotFound, ProviderNotSupported
+from ftproxy.providers.base import FileUpload
 from ftproxy.providers.vertex.dataset import convert_jsonl
 
 from .helpers import ACCESS_TOKEN, BUCKET, GCS, mock_token, provider

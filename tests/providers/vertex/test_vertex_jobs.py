@@ -7,15 +7,12 @@ import json
 import pytest
 import responses
 
-from ftproxy.providers.base import (
-    JobCreate,
+from ftproxy.errors import (
     ProviderAuthError,
-    ProviderFailure,
     ProviderInputError,
     ProviderNotFound,
-    ProviderNotSupported,
-    ProviderRateLimited,
 )
+from ftproxy.providers.base import JobCreate
 
 from .helpers import (
     API,
@@ -199,13 +196,6 @@ STATES = [
 ]
 
 
-@pytest.mark.parametrize(("state", "status", "terminal"), STATES)
-def test_every_job_state_maps_to_an_openai_status(rsps, state, status, terminal):
-    rsps.add(responses.GET, JOB_URL, json=tuning_job(state))
-    job = provider().retrieve_job(JOB_NAME)
-    assert (job.status, job.raw_status, job.terminal) == (status, state, terminal)
-
-
 def test_retrieve_maps_every_required_openai_field(rsps):
     payload = tuning_job(
         "JOB_STATE_SUCCEEDED",
@@ -303,10 +293,6 @@ def test_cancel_posts_empty_body_then_returns_the_job_as_it_now_is(rsps):
     assert (job.status, job.terminal) == ("cancelled", False)
 
 
-def test_events_are_left_to_the_gateways_status_history():
-    assert provider().list_job_events(JOB_NAME, None, 20) is None
-
-
 def checkpoints(rsps):
     cps = [
         {"checkpointId": "1", "epoch": "1", "step": "10", "endpoint": "projects/p/endpoints/1"},
@@ -334,14 +320,6 @@ def test_checkpoints_honour_after_and_limit(rsps):
     assert page.has_more is True
 
 
-@pytest.mark.parametrize("hook", ["pause_job", "resume_job"])
-def test_pause_and_resume_are_not_supported(hook):
-    with pytest.raises(ProviderNotSupported) as caught:
-        getattr(provider(), hook)(JOB_NAME)
-    assert caught.value.status_code == 400
-    assert "not supported by vertex_ai" in caught.value.message
-
-
 # ---- upstream errors (google.rpc.Status bodies) -------------------------
 
 
@@ -366,28 +344,6 @@ def test_permission_denied_is_the_gateways_credentials_problem(rsps):
         provider().retrieve_job(JOB_NAME)
     assert caught.value.status_code == 502
     assert "aiplatform.tuningJobs.get" in caught.value.message
-
-
-def test_not_found_upstream_is_404(rsps):
-    rsps.add(responses.GET, JOB_URL, json=rpc_error(404, "NOT_FOUND", "No job."), status=404)
-    with pytest.raises(ProviderNotFound) as caught:
-        provider().retrieve_job(JOB_NAME)
-    assert caught.value.status_code == 404
-
-
-def test_resource_exhausted_is_429_with_retry_after(rsps):
-    body = rpc_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.")
-    rsps.add(responses.GET, JOB_URL, json=body, status=429, headers={"Retry-After": "30"})
-    with pytest.raises(ProviderRateLimited) as caught:
-        provider().retrieve_job(JOB_NAME)
-    assert (caught.value.status_code, caught.value.retry_after) == (429, "30")
-
-
-def test_server_errors_are_502(rsps):
-    rsps.add(responses.GET, JOB_URL, json=rpc_error(503, "UNAVAILABLE", "Try later."), status=503)
-    with pytest.raises(ProviderFailure) as caught:
-        provider().retrieve_job(JOB_NAME)
-    assert caught.value.status_code == 502
 
 
 # ---- dataset feedback ------------------------------------------------------

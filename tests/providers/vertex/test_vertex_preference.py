@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import responses
 
-from ftproxy.providers.base import FileUpload, JobCreate, ProviderInputError
+from ftproxy.errors import ProviderInputError
+from ftproxy.providers.base import FileUpload, JobCreate
 from ftproxy.providers.vertex.dataset import convert_jsonl
 
 from .helpers import API, BUCKET, GCS, JOB_URL, mock_token, provider, tuning_job

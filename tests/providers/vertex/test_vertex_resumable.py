@@ -10,7 +10,8 @@ import os
 import pytest
 import responses
 
-from ftproxy.providers.base import FileUpload, ProviderFailure
+from ftproxy.errors import ProviderFailure
+from ftproxy.providers.base import FileUpload
 
 from .helpers import BUCKET, GCS, mock_token, provider
 
