@@ -22,6 +22,7 @@ from ..services.ledger.context import MASTER, CallContext
 from .confirm import Touched, confirmation_page, confirmed
 from .display import epoch_display, key_link, link, time_display, truncated, truncated_display
 from .history import status_history_table
+from .job_page import job_fieldsets
 from .keys import format_usd
 from .ledger import LedgerAdmin, ViewOnly, json_display, ledger_status
 from .retrain import RetrainActions
@@ -176,6 +177,10 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
         "retrained_as_links",
     )
     change_list_template = "admin/ftproxy/finetuningjob/change_list.html"
+
+    def get_fieldsets(self, request: HttpRequest, obj: FineTuningJob | None = None):
+        """Only what this job has: see ``job_page``."""
+        return job_fieldsets(super().get_fieldsets(request, obj), obj)
 
     created_at_local = epoch_display("created_at", "created at")
     finished_at_local = epoch_display("finished_at", "finished at")

@@ -212,6 +212,7 @@ def test_the_key_list_has_an_active_column(admin_client, console):
 
 def test_status_history_shows_time_in_each_status_above_the_payload(admin_client, console):
     job = console["other"]
+    FineTuningJob.objects.filter(pk=job.pk).update(provider_payload={"status": "running"})
     start = timezone.now() - timedelta(minutes=10)
     for offset, (old, new) in enumerate([("", "queued"), ("queued", "running")]):
         event = JobEvent.objects.create(job=job, from_status=old, to_status=new, source="sync")
