@@ -144,7 +144,7 @@ TRAINING = jsonl(*(chat_line(f"q{i}", f"a{i}") for i in range(10)))
 @pytest.fixture(autouse=True)
 def _fresh_key_cache():
     """Each test starts with this process's API-key cache empty."""
-    from ftproxy.api.authentication import forget_key
+    from ftproxy.services.keys import forget_key
 
     forget_key()
     yield
