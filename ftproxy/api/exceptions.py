@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from ..errors import GatewayError, envelope, may_have_happened
 from ..providers.base import ProviderError
 from ..services.context import UPSTREAM_CALLED
+from .middleware import audit_facts
 
 logger = logging.getLogger("ftproxy.api")
 
@@ -44,7 +45,7 @@ def _first_validation_error(detail, prefix: str = "") -> tuple[str | None, str]:
 
 def openai_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every error in OpenAI's shape."""
-    request = getattr(context.get("request"), "_request", None)
+    request = context.get("request")  # DRF's Request reads through to Django's
     headers: dict[str, str] = {}
     if isinstance(exc, ProviderError):
         body = envelope(exc.message, exc.type, exc.param, exc.code)
@@ -124,7 +125,7 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 def _close_spooled_uploads(request) -> None:
     """Close (and so remove) the partial spool files of a request whose
     disk filled up, instead of leaving them open until the worker ends."""
-    for handler in getattr(request, "_upload_handlers", None) or ():
+    for handler in getattr(request, "upload_handlers", None) or ():
         spooled = getattr(handler, "file", None)
         if spooled is not None:
             with contextlib.suppress(OSError):
@@ -149,7 +150,7 @@ def _note(request, message: str, provider: str = "", upstream_status: int | None
     """Put the error on the request for the audit middleware."""
     if request is None:
         return
-    audit = request.__dict__.setdefault("ftproxy_audit", {})
+    audit = audit_facts(request)
     audit["error"] = message
     if provider:
         audit.setdefault("provider", provider)
@@ -209,7 +210,7 @@ def json_server_error(request):
         return server_error(request)
     request_id = getattr(request, "ftproxy_request_id", None)
     exc = sys.exc_info()[1]  # handler500 runs while the exception is handled
-    audit = request.__dict__.setdefault("ftproxy_audit", {})
+    audit = audit_facts(request)
     audit["error"] = (
         f"unhandled {type(exc).__name__ if exc else 'error'} (request_id={request_id or '-'})"
     )

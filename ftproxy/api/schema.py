@@ -1,7 +1,11 @@
 """OpenAPI schema details for drf-spectacular."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
+
+from .base import GatewayView
 
 
 class BearerKeyScheme(OpenApiAuthenticationExtension):
@@ -12,9 +16,30 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "Master key or an API key."}
 
 
+def operation(**kwargs):
+    """``extend_schema`` for a gateway view's method, on drf-spectacular's
+    ``AutoSchema`` whatever the host's ``DEFAULT_SCHEMA_CLASS`` says."""
+
+    def decorate(method):
+        method.schema = AutoSchema
+        return extend_schema(**kwargs)(method)
+
+    return decorate
+
+
 def only_v1_paths(endpoints, **kwargs):
-    """Preprocessing hook: the un-prefixed routes are aliases; document /v1 once."""
-    return [endpoint for endpoint in endpoints if endpoint[0].startswith("/v1/")]
+    """Preprocessing hook: the gateway's routes only (not the host's), and
+    the un-prefixed routes are aliases: document /v1 once."""
+    return [
+        (path, regex, method, view)
+        for path, regex, method, view in endpoints
+        if "/v1/" in path and issubclass(getattr(view, "cls", object), GatewayView)
+    ]
+
+
+def route(path: str) -> str:
+    """The route of a documented path, whatever prefix the host mounts it under."""
+    return path[path.find("/v1/") :]
 
 
 # --------------------------------------------------------------------------
@@ -46,6 +71,7 @@ class OpenAIFile(serializers.Serializer):
     expires_at = serializers.IntegerField(allow_null=True)
 
 
+@extend_schema_serializer(many=False)  # a list page is one object
 class FileList(serializers.Serializer):
     object = serializers.ChoiceField(choices=["list"])
     data = OpenAIFile(many=True)
@@ -82,6 +108,7 @@ class FineTuningJob(serializers.Serializer):
     method = serializers.DictField(allow_null=True)
 
 
+@extend_schema_serializer(many=False)  # a list page is one object
 class JobList(serializers.Serializer):
     object = serializers.ChoiceField(choices=["list"])
     data = FineTuningJob(many=True)
@@ -98,6 +125,7 @@ class JobEvent(serializers.Serializer):
     data = serializers.DictField(required=False, allow_null=True)
 
 
+@extend_schema_serializer(many=False)  # a list page is one object
 class JobEventList(serializers.Serializer):
     object = serializers.ChoiceField(choices=["list"])
     data = JobEvent(many=True)
@@ -114,6 +142,7 @@ class Checkpoint(serializers.Serializer):
     fine_tuning_job_id = serializers.CharField()
 
 
+@extend_schema_serializer(many=False)  # a list page is one object
 class CheckpointList(serializers.Serializer):
     object = serializers.ChoiceField(choices=["list"])
     data = Checkpoint(many=True)
@@ -164,7 +193,8 @@ def document_headers(result, generator, request, public):
     ``x-request-id`` always, ``Idempotent-Replayed``, ``Retry-After``,
     ``x-should-retry``, ``WWW-Authenticate``), and only the body types the
     creates take."""
-    for path, operations in result.get("paths", {}).items():
+    for mounted, operations in result.get("paths", {}).items():
+        path = route(mounted)
         for method, operation in operations.items():
             if method not in ("get", "post", "delete"):
                 continue

@@ -108,7 +108,7 @@ def test_a_disk_that_fills_up_while_a_part_is_stored_is_507_not_500(sandbox, db,
         size=10,
         mime_type="application/octet-stream",
         expires_after=None,
-        provider_hint=None,
+        entry=None,
     )
 
     class Full(io.RawIOBase):

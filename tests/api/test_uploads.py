@@ -166,7 +166,7 @@ def test_a_part_over_64_mb_is_refused_by_the_service(sandbox, db):
         size=10**9,
         mime_type="text/plain",
         expires_after=None,
-        provider_hint=None,
+        entry=None,
     )
     with pytest.raises(upload_service.TooLarge):
         upload_service.add_part(
