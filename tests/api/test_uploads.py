@@ -39,7 +39,7 @@ def add_part(api, upload_id, data, **extra):
     handle = io.BytesIO(data)
     handle.name = "blob"
     return api.client.post(
-        f"/v1/uploads/{upload_id}/parts", {"data": handle}, **api._headers(None), **extra
+        f"/v1/uploads/{upload_id}/parts", {"data": handle}, **api.request_headers(None), **extra
     )
 
 
@@ -181,7 +181,7 @@ def test_a_part_over_64_mb_is_refused_by_the_service(sandbox, db):
 def test_a_part_without_data_or_empty_is_400(sandbox, master):
     upload_id = create(master).json()["id"]
     response = master.client.post(
-        f"/v1/uploads/{upload_id}/parts", {"other": "x"}, **master._headers(None)
+        f"/v1/uploads/{upload_id}/parts", {"other": "x"}, **master.request_headers(None)
     )
     assert response.status_code == 400 and error(response)["param"] == "data"
     response = add_part(master, upload_id, b"")
