@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ftproxy.services import keys
 from ftproxy.models import ApiKey
+from ftproxy.services import keys
 
 pytestmark = pytest.mark.django_db
 
