@@ -23,7 +23,7 @@ from rest_framework.viewsets import ViewSetMixin
 from ..errors import TooLarge
 from ..services import idempotency
 from ..services.context import CallContext
-from . import hygiene
+from . import hygiene, shapes
 from .authentication import BearerKeyAuthentication
 from .exceptions import openai_exception_handler
 from .middleware import audit_facts
@@ -102,7 +102,7 @@ def list_body(data: list[dict], has_more: bool, *, with_ids: bool) -> dict[str, 
 
 def replayable(request, ctx: CallContext, fingerprint: str | None, produce) -> Response:
     status_code, body, replayed = idempotency.run_once(
-        ctx, request.headers.get("Idempotency-Key"), fingerprint, produce
+        ctx, request.headers.get("Idempotency-Key"), fingerprint, produce, shapes.answer_of
     )
     response = Response(body, status=status_code)
     if replayed:

@@ -13,7 +13,7 @@ from ..conf import gateway
 from ..errors import InvalidRequest
 from ..services import files as file_service
 from ..services import idempotency
-from . import hygiene, schema
+from . import hygiene, schema, shapes
 from . import serializers as s
 from .base import GatewayViewSet, check_declared_size, list_body, replayable, sha256_of, validated
 from .multipart import upload_handlers
@@ -34,7 +34,7 @@ class FileViewSet(GatewayViewSet):
 
     @operation(
         request=s.FileCreateSerializer,
-        responses=answers(schema.OpenAIFile, post=True),
+        responses=answers(shapes.OpenAIFile, post=True),
         operation_id="files_create",
         summary="Upload a file",
         description="Upload a file (multipart/form-data: `file`, `purpose`, optionally "
@@ -102,13 +102,13 @@ class FileViewSet(GatewayViewSet):
                 entry=entry,
                 expires_after=expires_after,
             )
-            return status.HTTP_200_OK, row.to_openai()
+            return status.HTTP_200_OK, shapes.shaped(shapes.OpenAIFile, row)
 
         return replayable(request, ctx, fingerprint, produce)
 
     @operation(
         parameters=[s.FileListQuerySerializer],
-        responses=answers(schema.FileList),
+        responses=answers(shapes.FileList),
         operation_id="files_list",
         summary="List files",
         description="The caller's files from the ledger, newest first by default, cursor-paged "
@@ -125,35 +125,37 @@ class FileViewSet(GatewayViewSet):
             order=query["order"],
             entry=self.entry,
         )
-        return Response(list_body([r.to_openai() for r in rows], has_more, with_ids=True))
+        return Response(
+            list_body(shapes.shaped_list(shapes.OpenAIFile, rows), has_more, with_ids=True)
+        )
 
     @operation(
         parameters=[s.ProviderQuerySerializer],
-        responses=answers(schema.OpenAIFile),
+        responses=answers(shapes.OpenAIFile),
         operation_id="files_retrieve",
         summary="Retrieve a file",
         description="A file, refreshed from its provider.",
     )
     def retrieve(self, request, file_id: str) -> Response:
         row = file_service.retrieve_file(self.context(), file_id, self.entry)
-        return Response(row.to_openai())
+        return Response(shapes.shaped(shapes.OpenAIFile, row))
 
     @operation(
         parameters=[s.ProviderQuerySerializer],
-        responses=answers(schema.FileDeleted),
+        responses=answers(shapes.FileDeleted),
         operation_id="files_delete",
         summary="Delete a file",
         description="Delete a file at its provider; the ledger keeps its row, marked deleted.",
     )
     def destroy(self, request, file_id: str) -> Response:
         row = file_service.delete_file(self.context(), file_id, self.entry)
-        return Response({"id": row.public_id, "object": "file", "deleted": True})
+        return Response(shapes.shaped(shapes.FileDeleted, row))
 
     @operation(
         parameters=[s.ProviderQuerySerializer],
         responses={
             (200, "application/octet-stream"): bytes,
-            **{(code, "application/json"): schema.ErrorResponse for code in schema.ERROR_STATUSES},
+            **{(code, "application/json"): shapes.ErrorResponse for code in schema.ERROR_STATUSES},
         },
         operation_id="files_content",
         summary="Retrieve a file's content",

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from ..errors import InvalidRequest
 from ..services import idempotency
 from ..services import jobs as job_service
-from . import schema
 from . import serializers as s
+from . import shapes
 from .base import ENTRY_FIELD, GatewayViewSet, list_body, replayable, validated
 from .schema import answers, operation
 
@@ -24,7 +24,7 @@ def job_action_schema(verb: str, description: str):
     return operation(
         request=None,
         parameters=ENTRY_PARAMETERS,
-        responses=answers(schema.FineTuningJob, post=True),
+        responses=answers(shapes.FineTuningJob, post=True),
         operation_id=f"fine_tuning_jobs_{verb}",
         summary=f"{verb.capitalize()} a fine-tuning job",
         description=description,
@@ -38,7 +38,7 @@ class JobViewSet(GatewayViewSet):
 
     @operation(
         request=s.JobCreateSerializer,
-        responses=answers(schema.FineTuningJob, post=True),
+        responses=answers(shapes.FineTuningJob, post=True),
         operation_id="fine_tuning_jobs_create",
         summary="Create a fine-tuning job",
         description="Create a fine-tuning job on the provider entry named by "
@@ -63,7 +63,7 @@ class JobViewSet(GatewayViewSet):
 
         def produce():
             job = job_service.create_job(ctx, body, entry)
-            return status.HTTP_200_OK, job.to_openai()
+            return status.HTTP_200_OK, shapes.shaped(shapes.FineTuningJob, job)
 
         return replayable(request, ctx, fingerprint, produce)
 
@@ -79,7 +79,7 @@ class JobViewSet(GatewayViewSet):
                 "`metadata=null` for jobs without metadata.",
             ),
         ],
-        responses=answers(schema.JobList),
+        responses=answers(shapes.JobList),
         operation_id="fine_tuning_jobs_list",
         summary="List fine-tuning jobs",
         description="The caller's jobs from the ledger, newest first, cursor-paged with `after`.",
@@ -102,23 +102,25 @@ class JobViewSet(GatewayViewSet):
             metadata=metadata,
             metadata_null=metadata_null,
             entry=self.entry,
+            columns=shapes.FineTuningJob.columns,
         )
+        jobs = shapes.shaped_list(shapes.FineTuningJob, jobs)
         return Response(list_body(jobs, has_more, with_ids=False))
 
     @operation(
         parameters=ENTRY_PARAMETERS,
-        responses=answers(schema.FineTuningJob),
+        responses=answers(shapes.FineTuningJob),
         operation_id="fine_tuning_jobs_retrieve",
         summary="Retrieve a fine-tuning job",
         description="A fine-tuning job, refreshed from its provider.",
     )
     def retrieve(self, request, job_id: str) -> Response:
         job = job_service.retrieve_job(self.context(), job_id, self.entry)
-        return Response(job.to_openai())
+        return Response(shapes.shaped(shapes.FineTuningJob, job))
 
     def act(self, verb: str, job_id: str) -> Response:
         job = job_service.job_action(self.context(), verb, job_id, self.entry)
-        return Response(job.to_openai())
+        return Response(shapes.shaped(shapes.FineTuningJob, job))
 
     @job_action_schema("cancel", "Cancel a queued or running fine-tuning job at its provider.")
     @action(detail=True, methods=["post"])
@@ -150,7 +152,7 @@ class JobViewSet(GatewayViewSet):
 
     @operation(
         parameters=[s.CursorQuerySerializer],
-        responses=answers(schema.JobEventList),
+        responses=answers(shapes.JobEventList),
         operation_id="fine_tuning_jobs_events",
         summary="List a fine-tuning job's events",
         description="A job's events, newest first (the provider's, or the gateway's status "
@@ -164,7 +166,7 @@ class JobViewSet(GatewayViewSet):
 
     @operation(
         parameters=[s.CheckpointQuerySerializer],
-        responses=answers(schema.CheckpointList),
+        responses=answers(shapes.CheckpointList),
         operation_id="fine_tuning_jobs_checkpoints",
         summary="List a fine-tuning job's checkpoints",
         description="A job's checkpoints, newest first.",

@@ -18,10 +18,10 @@ from rest_framework.response import Response
 from ..errors import InvalidRequest
 from ..services import idempotency, upload_store
 from ..services import uploads as upload_service
-from . import schema
 from .base import GatewayViewSet, check_declared_size, replayable, validated
 from .schema import answers, operation
 from .serializers import FILE_PURPOSES, StrictSerializer
+from .shapes import OpenAIUpload, OpenAIUploadPart, shaped
 
 
 @extend_schema_field({"type": "string", "enum": ["created_at"]})
@@ -34,11 +34,6 @@ class AnchorField(serializers.CharField):
         if value != "created_at":
             raise serializers.ValidationError(f'"{value}" is not a valid choice.')
         return value
-
-
-@extend_schema_field({"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]})
-class UploadStatusField(serializers.CharField):
-    """The upload's status (documentation only)."""
 
 
 class ExpiresAfterSerializer(StrictSerializer):
@@ -70,25 +65,6 @@ class UploadPartSerializer(StrictSerializer):
 
     data = serializers.FileField(allow_empty_file=True)
     custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
-
-
-class OpenAIUpload(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.ChoiceField(choices=["upload"])
-    bytes = serializers.IntegerField()
-    created_at = serializers.IntegerField()
-    expires_at = serializers.IntegerField()
-    filename = serializers.CharField()
-    purpose = serializers.CharField()
-    status = UploadStatusField()
-    file = schema.OpenAIFile(allow_null=True, required=False)
-
-
-class OpenAIUploadPart(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.ChoiceField(choices=["upload.part"])
-    created_at = serializers.IntegerField()
-    upload_id = serializers.CharField()
 
 
 class _SpooledPart(UploadedFile):
@@ -172,7 +148,7 @@ class UploadViewSet(GatewayViewSet):
                 expires_after=expires_after,
                 entry=entry,
             )
-            return 200, row.to_openai()
+            return 200, shaped(OpenAIUpload, row)
 
         return replayable(request, ctx, fingerprint, produce)
 
@@ -211,7 +187,7 @@ class UploadViewSet(GatewayViewSet):
             size=part.size,
             source_path=path() if path else None,
         )
-        return Response(row.to_openai())
+        return Response(shaped(OpenAIUploadPart, row))
 
     @operation(
         request=UploadCompleteSerializer,
@@ -234,7 +210,7 @@ class UploadViewSet(GatewayViewSet):
             row = upload_service.complete_upload(
                 ctx, upload_id, part_ids=list(data["part_ids"]), md5=data.get("md5")
             )
-            return 200, row.to_openai()
+            return 200, shaped(OpenAIUpload, row)
 
         return replayable(request, ctx, fingerprint, produce)
 
@@ -248,4 +224,4 @@ class UploadViewSet(GatewayViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, upload_id: str) -> Response:
         row = upload_service.cancel_upload(self.context(), upload_id)
-        return Response(row.to_openai())
+        return Response(shaped(OpenAIUpload, row))

@@ -39,6 +39,7 @@ from ..providers.base import (
 from . import upload_store
 from .common import job_request, provider_of
 from .context import CallContext
+from .events import event_of
 
 #: ``JobEvent.source`` of the events that tell of a copy.
 COPY_SOURCE = "copy"
@@ -440,7 +441,7 @@ def _download(ctx: CallContext, source: Provider, original: File, spool: IO[byte
 def copy_events(job: FineTuningJob) -> list[dict[str, Any]]:
     """The job's copy events, newest first, in OpenAI's event shape."""
     rows = JobEvent.objects.filter(job=job, source=COPY_SOURCE).order_by("-id")
-    return [row.to_openai() for row in rows]
+    return [event_of(row) for row in rows]
 
 
 def notes_after(notes: list[dict[str, Any]], after: str | None) -> list[dict[str, Any]] | None:

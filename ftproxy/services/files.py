@@ -540,7 +540,7 @@ def list_files(
 
 def _describe(ctx: CallContext, row: File) -> None:
     """Ask the provider for a file's size and name; on failure the ledger
-    stays as it is and the answer shows ``bytes: 0`` (see ``File.to_openai``)."""
+    stays as it is and the answer shows ``bytes: 0`` (see ``api.shapes.OpenAIFile``)."""
     try:
         provider = provider_of(FILES, row)
         describe_file(row, ctx.upstream(provider, provider.retrieve_file, row.remote_id))

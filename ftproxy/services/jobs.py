@@ -31,6 +31,7 @@ from .common import (
 from .context import CallContext
 from .continuation import source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
+from .events import event_of
 from .reconcile import link_job, settle_failed_create
 from .status import change_status
 
@@ -214,9 +215,11 @@ def list_jobs(
     metadata: dict[str, str] | None,
     metadata_null: bool = False,
     entry: str | None = None,
+    columns: tuple[str, ...] = ("public_id",),
 ) -> tuple[list[dict[str, Any]], bool]:
-    """A page of the caller's jobs from the ledger as OpenAI job objects,
-    newest first (of one provider entry when ``entry`` names one)."""
+    """A page of the caller's jobs from the ledger, newest first (of one
+    provider entry when ``entry`` names one): the values of ``columns``
+    for each (no model instances)."""
     ctx.note(action="fine_tuning.jobs.list")
     queryset = visible(FineTuningJob.objects.all(), ctx)
     if entry:
@@ -233,15 +236,7 @@ def list_jobs(
         queryset = queryset.alias(**{alias: MetadataText("metadata", key=key)}).filter(
             **{alias: value}
         )
-    # A list shows OpenAI's fields only: just their columns are read, as
-    # plain values (no model instances).
-    rows, has_more = page(
-        queryset.values(*FineTuningJob.OPENAI_FIELDS),
-        after=after,
-        limit=limit,
-        kind="fine-tuning job",
-    )
-    return [FineTuningJob.openai_job(row) for row in rows], has_more
+    return page(queryset.values(*columns), after=after, limit=limit, kind="fine-tuning job")
 
 
 def _locate(ctx: CallContext, job_id: str, entry: str | None) -> tuple[FineTuningJob, bool]:
@@ -355,7 +350,7 @@ def list_events(
             raise InvalidRequest(f"after: no such event: {after}", param="after")
         history = history.filter(id__lt=int(after[8:]))
     rows = list(history[: limit + 1])
-    return [row.to_openai() for row in rows[:limit]], len(rows) > limit
+    return [event_of(row) for row in rows[:limit]], len(rows) > limit
 
 
 def _event_dict(event) -> dict[str, Any]:
