@@ -132,6 +132,13 @@ class FileList(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A deleted file", {"id": FILE_EXAMPLE["id"], "object": "file", "deleted": True}
+        )
+    ]
+)
 class FileDeleted(serializers.Serializer):
     id = Text(source="public_id")
     object = Constant("file")
@@ -353,6 +360,19 @@ class OpenAIUpload(serializers.Serializer):
     file = OpenAIFile(allow_null=True, required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A part",
+            {
+                "id": "part_1a2b3c",
+                "object": "upload.part",
+                "created_at": 1765152030,
+                "upload_id": UPLOAD_EXAMPLE["id"],
+            },
+        )
+    ]
+)
 class OpenAIUploadPart(serializers.Serializer):
     id = Text(source="public_id")
     object = Constant("upload.part")

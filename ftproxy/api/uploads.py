@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -41,6 +41,20 @@ class ExpiresAfterSerializer(StrictSerializer):
     seconds = serializers.IntegerField(min_value=3600, max_value=2592000)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A 256 MB training file",
+            {
+                "filename": "support-chats.jsonl",
+                "purpose": "fine-tune",
+                "bytes": 268435456,
+                "mime_type": "application/jsonl",
+            },
+            request_only=True,
+        )
+    ]
+)
 class UploadCreateSerializer(StrictSerializer):
     """``POST /uploads`` (JSON)."""
 
@@ -52,6 +66,15 @@ class UploadCreateSerializer(StrictSerializer):
     custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two parts, in order",
+            {"part_ids": ["part_1a2b3c", "part_4d5e6f"]},
+            request_only=True,
+        )
+    ]
+)
 class UploadCompleteSerializer(StrictSerializer):
     """``POST /uploads/{id}/complete`` (JSON)."""
 

@@ -28,6 +28,7 @@ class OpenAIWebhookView(GatewayView):
         responses=answers(OpenApiTypes.OBJECT, post=True),
         auth=[],
         operation_id="webhooks_receive",
+        summary="Receive an OpenAI webhook",
         description="OpenAI's signed webhooks (Standard Webhooks) for one configured entry.",
     )
     def post(self, request: Request, entry: str) -> Response:
