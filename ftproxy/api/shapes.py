@@ -10,6 +10,8 @@ provider's, or the gateway's status history): ``JobEvent`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -74,12 +76,37 @@ class ConstantSchema(OpenApiSerializerFieldExtension):
         return {"type": kind, "enum": [self.target.value]}
 
 
+class Shape(serializers.Serializer):
+    """An answer's object. Columns that pass as they are (``Value`` fields)
+    are read straight off the row or mapping; other fields as DRF reads them."""
+
+    @cached_property
+    def plan(self) -> list[tuple[str, str | None, serializers.Field]]:
+        plan = []
+        for name, field in self.fields.items():
+            direct = type(field).to_representation is Value.to_representation
+            simple = direct and "." not in field.source and field.source != "*"
+            plan.append((name, field.source if simple else None, field))
+        return plan
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        mapping = isinstance(instance, Mapping)
+        data: dict[str, Any] = {}
+        for name, source, field in self.plan:
+            if source is not None:
+                data[name] = instance[source] if mapping else getattr(instance, source)
+                continue
+            value = field.get_attribute(instance)
+            data[name] = None if value is None else field.to_representation(value)
+        return data
+
+
 def nullable(field_class, **kwargs: Any):
     return field_class(allow_null=True, **kwargs)
 
 
 @extend_schema_serializer(examples=[OpenApiExample("A training file", FILE_EXAMPLE)])
-class OpenAIFile(serializers.Serializer):
+class OpenAIFile(Shape):
     id = Text(source="public_id")
     object = Constant("file")
     bytes = Integer(help_text="0 while a provider's result file is not described yet.")
@@ -112,7 +139,7 @@ class OpenAIFile(serializers.Serializer):
         )
     ],
 )
-class FileList(serializers.Serializer):
+class FileList(Shape):
     object = Constant("list")
     data = OpenAIFile(many=True)
     first_id = nullable(Text)
@@ -127,14 +154,14 @@ class FileList(serializers.Serializer):
         )
     ]
 )
-class FileDeleted(serializers.Serializer):
+class FileDeleted(Shape):
     id = Text(source="public_id")
     object = Constant("file")
     deleted = Constant(True)
 
 
 @extend_schema_serializer(examples=[OpenApiExample("A running job", JOB_EXAMPLE)])
-class FineTuningJob(serializers.Serializer):
+class FineTuningJob(Shape):
     """Fields the provider answered and the ledger does not shape are passed
     on after these (``upstream_fields``)."""
 
@@ -204,14 +231,14 @@ class FineTuningJob(serializers.Serializer):
         )
     ],
 )
-class JobList(serializers.Serializer):
+class JobList(Shape):
     object = Constant("list")
     data = FineTuningJob(many=True)
     has_more = serializers.BooleanField()
 
 
 @extend_schema_serializer(examples=[OpenApiExample("A status change", EVENT_EXAMPLE)])
-class JobEvent(serializers.Serializer):
+class JobEvent(Shape):
     object = Constant("fine_tuning.job.event")
     id = Text()
     created_at = Integer()
@@ -229,14 +256,14 @@ class JobEvent(serializers.Serializer):
         )
     ],
 )
-class JobEventList(serializers.Serializer):
+class JobEventList(Shape):
     object = Constant("list")
     data = JobEvent(many=True)
     has_more = serializers.BooleanField()
 
 
 @extend_schema_serializer(examples=[OpenApiExample("A checkpoint", CHECKPOINT_EXAMPLE)])
-class Checkpoint(serializers.Serializer):
+class Checkpoint(Shape):
     object = Constant("fine_tuning.job.checkpoint")
     id = Text()
     created_at = Integer()
@@ -261,7 +288,7 @@ class Checkpoint(serializers.Serializer):
         )
     ],
 )
-class CheckpointList(serializers.Serializer):
+class CheckpointList(Shape):
     object = Constant("list")
     data = Checkpoint(many=True)
     first_id = nullable(Text)
@@ -278,7 +305,7 @@ class UploadStatus(Value):
 
 
 @extend_schema_serializer(examples=[OpenApiExample("An open upload", UPLOAD_EXAMPLE)])
-class OpenAIUpload(serializers.Serializer):
+class OpenAIUpload(Shape):
     id = Text(source="public_id")
     object = Constant("upload")
     bytes = Integer()
@@ -303,14 +330,14 @@ class OpenAIUpload(serializers.Serializer):
         )
     ]
 )
-class OpenAIUploadPart(serializers.Serializer):
+class OpenAIUploadPart(Shape):
     id = Text(source="public_id")
     object = Constant("upload.part")
     created_at = Integer()
     upload_id = Text(source="upload.public_id")
 
 
-class ErrorDetail(serializers.Serializer):
+class ErrorDetail(Shape):
     message = Text()
     type = Text()
     param = nullable(Text)
@@ -333,7 +360,7 @@ class ErrorDetail(serializers.Serializer):
         )
     ]
 )
-class ErrorResponse(serializers.Serializer):
+class ErrorResponse(Shape):
     error = ErrorDetail()
 
 
