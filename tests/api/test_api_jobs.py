@@ -286,7 +286,7 @@ def test_a_succeeded_jobs_result_files_can_be_downloaded_by_its_key(
     assert other.get(f"/v1/files/{result_id}").status_code == 404
 
 
-def test_a_provider_hint_on_the_jobs_list_must_be_configured(master, training_file):
+def test_an_entry_on_the_jobs_list_must_be_configured(master, training_file):
     create(master, training_file)
     assert (
         len(master.get("/v1/fine_tuning/jobs", {"custom_llm_provider": "sandbox"}).json()["data"])

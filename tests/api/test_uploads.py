@@ -441,7 +441,7 @@ def test_a_complete_abandoned_by_a_dead_worker_expires_an_hour_after_the_upload(
 
 
 @pytest.mark.parametrize("where", ["body", "query", "header"])
-def test_the_provider_hint_picks_the_entry_and_the_ledger_routes_the_rest(
+def test_the_entry_picks_the_entry_and_the_ledger_routes_the_rest(
     gateway_config, sandbox_entry, master, tmp_path, where
 ):
     second = {**sandbox_entry, "name": "second", "storage_dir": str(tmp_path / "second")}
