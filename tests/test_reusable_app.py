@@ -174,8 +174,14 @@ def manage(project: Path, *args: str, timeout: float = 120) -> subprocess.Comple
     )
 
 
+class Host(str):
+    """The served project's base URL; ``project`` is its directory."""
+
+    project: Path
+
+
 @pytest.fixture
-def host(tmp_path: Path) -> Iterator[str]:
+def host(tmp_path: Path) -> Iterator[Host]:
     """The bare project, migrated and served; yields its base URL."""
     project = tmp_path / "project"
     package = project / "host"
@@ -211,7 +217,8 @@ def host(tmp_path: Path) -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        base = f"http://127.0.0.1:{port}"
+        base = Host(f"http://127.0.0.1:{port}")
+        base.project = project
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -276,3 +283,20 @@ def test_the_hosts_own_drf_view_keeps_the_hosts_settings(host):
     assert anonymous.json() == {"user": "", "auth": "None"}
     basic = requests.get(f"{host}/host/whoami", auth=("hostuser", "host-pass"), timeout=10)
     assert basic.status_code == 200 and basic.json()["user"] == "hostuser"
+
+
+def test_the_audit_records_the_apps_calls_and_not_the_hosts(host):
+    requests.get(f"{host}/host/whoami", timeout=10)
+    requests.get(f"{host}/v1/files", headers={"Authorization": f"Bearer {MASTER}"}, timeout=10)
+    requests.get(f"{host}/v1/files", timeout=10)
+    rows = manage(
+        host.project,
+        "shell",
+        "-c",
+        "from ftproxy.models import AuditEntry; "
+        "print(sorted((a.path, a.status_code, a.key_prefix) for a in AuditEntry.objects.all()))",
+    )
+    assert rows.returncode == 0, rows.stderr
+    assert rows.stdout.strip().splitlines()[-1] == str(
+        sorted([("/v1/files", 200, "master"), ("/v1/files", 401, "")])
+    )

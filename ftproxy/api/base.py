@@ -48,6 +48,8 @@ class GatewayView(APIView):
     throttle_classes = ()
     versioning_class = None
     schema = AutoSchema()
+    #: Each call is an audit row (``middleware.RequestContextMiddleware``).
+    audited = True
 
     def initialize_request(self, request, *args, **kwargs):
         #: Django's request, for what must be set before DRF reads the body

@@ -48,8 +48,13 @@ def audit_facts(request) -> dict[str, Any]:
     return facts
 
 
-def is_audited(path: str) -> bool:
-    return not path.startswith(UNAUDITED_PREFIXES)
+def is_audited(request) -> bool:
+    """Calls to the gateway's own views (``audited``), not to the host
+    project's; and, where no view answered, every path but those above."""
+    match = request.resolver_match
+    if match is not None:
+        return getattr(getattr(match.func, "cls", None), "audited", False)
+    return not request.path.startswith(UNAUDITED_PREFIXES)
 
 
 class RequestContextMiddleware:
@@ -65,7 +70,7 @@ class RequestContextMiddleware:
         started = time.monotonic()
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.ftproxy_request_id
-        if is_audited(request.path):
+        if is_audited(request):
             self._record(request, response, time.monotonic() - started)
         return response
 
