@@ -1,9 +1,10 @@
 """Everything the app serves: ``path("", include("ftproxy.urls"))`` in a
 host project's URLconf (the admin comes with the host's own ``admin.site``)."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from .api import docs, health
+from .api.base import UnknownRoute
 from .api.metrics import MetricsView
 
 urlpatterns = [
@@ -14,5 +15,6 @@ urlpatterns = [
     path("redoc", docs.RedocView.as_view(), name="redoc"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("v1/", include("ftproxy.api.urls")),
+    re_path(r"^v1/", UnknownRoute.as_view()),
     path("", include("ftproxy.api.urls")),
 ]

@@ -259,6 +259,10 @@ def test_the_sdk_drives_files_and_jobs_on_a_bare_host_project(host):
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "invalid_api_key"
     assert requests.get(f"{host}/v1/files", timeout=10).status_code == 401
+    # An unknown API path is OpenAI's 404, though the host sets no handler404.
+    unknown = requests.get(f"{host}/v1/nothing/here", timeout=10)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "unknown_url"
 
 
 def test_the_app_brings_its_health_schema_docs_and_metrics_routes(host):

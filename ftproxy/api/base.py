@@ -25,7 +25,7 @@ from ..services import idempotency
 from ..services.context import CallContext
 from . import hygiene, shapes
 from .authentication import BearerKeyAuthentication
-from .exceptions import openai_exception_handler
+from .exceptions import openai_exception_handler, unknown_path
 from .middleware import audit_facts
 from .negotiation import AnyAcceptNegotiation
 from .renderers import ORJSONRenderer
@@ -78,6 +78,20 @@ class GatewayView(APIView):
             if isinstance(source, Mapping) and source.get(ENTRY_FIELD):
                 return str(source.get(ENTRY_FIELD))
         return request.headers.get(ENTRY_HEADER) or None
+
+
+class UnknownRoute(GatewayView):
+    """Any other path under ``v1/``: OpenAI's 404 envelope, whatever the
+    host project's ``handler404`` says (audited, as every API call)."""
+
+    authentication_classes = ()
+    permission_classes = ()
+    schema = None  # no operation of its own
+
+    def answer(self, request, *args, **kwargs) -> Response:
+        return Response(unknown_path(request), status=404)
+
+    get = post = put = patch = delete = head = options = answer
 
 
 class GatewayViewSet(ViewSetMixin, GatewayView):

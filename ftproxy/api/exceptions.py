@@ -162,21 +162,23 @@ def _is_api_path(path: str) -> bool:
     return not path.startswith(("/admin", "/static"))
 
 
+def unknown_path(request) -> dict:
+    """OpenAI's envelope for a path no route answers."""
+    return envelope(
+        f"Unknown path: {request.method} {request.path}",
+        "invalid_request_error",
+        None,
+        "unknown_url",
+    )
+
+
 def json_page_not_found(request, exception=None):
     """handler404: OpenAI's envelope on API paths, Django's page elsewhere."""
     if not _is_api_path(request.path):
         from django.views.defaults import page_not_found
 
         return page_not_found(request, exception)
-    return JsonResponse(
-        envelope(
-            f"Unknown path: {request.method} {request.path}",
-            "invalid_request_error",
-            None,
-            "unknown_url",
-        ),
-        status=404,
-    )
+    return JsonResponse(unknown_path(request), status=404)
 
 
 def json_bad_request(request, exception=None):
