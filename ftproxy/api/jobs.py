@@ -140,9 +140,10 @@ class JobViewSet(GatewayViewSet):
         return self.act("resume", job_id)
 
     def sub_list(self, list_items, query_serializer, job_id: str, *, with_ids: bool) -> Response:
+        ctx = self.context()
         query = validated(query_serializer, self.request.query_params.dict())
         items, has_more = list_items(
-            self.context(),
+            ctx,
             job_id,
             after=query.get("after"),
             limit=query["limit"],
