@@ -66,6 +66,10 @@ class GatewayView(APIView):
         hygiene.check_request(self.request)
         return CallContext(caller=self.request.user, audit=audit_facts(self.request))
 
+    #: A create's validated body, once validated: the entry it names is
+    #: read from there (as its serializer cleaned it).
+    validated_body: Mapping[str, Any] | None = None
+
     @cached_property
     def entry(self) -> str | None:
         """The configured entry this request names: ``custom_llm_provider``
@@ -73,8 +77,10 @@ class GatewayView(APIView):
         ``custom-llm-provider`` header; None when it names none. Read it
         once the body may be parsed (a file upload sets its handlers first)."""
         request = self.request
-        body = (request.data,) if request.method == "POST" else ()
-        for source in (*body, request.query_params):
+        body = self.validated_body
+        if body is None and request.method == "POST":
+            body = request.data
+        for source in (body, request.query_params):
             if isinstance(source, Mapping) and source.get(ENTRY_FIELD):
                 return str(source.get(ENTRY_FIELD))
         return request.headers.get(ENTRY_HEADER) or None

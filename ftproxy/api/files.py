@@ -78,6 +78,7 @@ class FileViewSet(GatewayViewSet):
                 "anchor": data["expires_after_anchor"],
                 "seconds": data["expires_after_seconds"],
             }
+        self.validated_body = data
         entry = self.entry
         fingerprint = None
         if request.headers.get("Idempotency-Key"):

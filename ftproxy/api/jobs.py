@@ -56,9 +56,9 @@ class JobViewSet(GatewayViewSet):
             )
         if not isinstance(request.data, dict):
             raise InvalidRequest("The request body must be a JSON object.")
-        body = validated(s.JobCreateSerializer, request.data)
-        body.pop(ENTRY_FIELD, None)
+        body = self.validated_body = validated(s.JobCreateSerializer, request.data)
         entry = self.entry
+        body.pop(ENTRY_FIELD, None)
         fingerprint = idempotency.fingerprint("fine_tuning.jobs.create", request.data, entry)
 
         def produce():

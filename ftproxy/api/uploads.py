@@ -156,7 +156,7 @@ class UploadViewSet(GatewayViewSet):
         ctx = self.context()
         ctx.note(action="uploads.create")
         body = _json_body(request)
-        data = validated(UploadCreateSerializer, body)
+        data = self.validated_body = validated(UploadCreateSerializer, body)
         entry = self.entry
         expires_after = dict(data["expires_after"]) if data.get("expires_after") else None
         fingerprint = idempotency.fingerprint("uploads.create", dict(body), entry)

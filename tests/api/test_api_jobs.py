@@ -296,6 +296,19 @@ def test_an_entry_on_the_jobs_list_must_be_configured(master, training_file):
     assert response.status_code == 400
 
 
+def test_a_creates_entry_is_read_as_its_serializer_cleaned_it(master, training_file):
+    # Surrounding blanks are trimmed like any other text field of the body;
+    # a blank one names no entry (the header, the query or the only one counts).
+    assert create(master, training_file, custom_llm_provider=" sandbox ").status_code == 200
+    response = master.post_json(
+        "/v1/fine_tuning/jobs",
+        {"model": "gpt-4o-mini", "training_file": training_file, "custom_llm_provider": " "},
+        headers={"custom-llm-provider": "azure"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "custom_llm_provider"
+
+
 def test_a_create_the_provider_refused_leaves_no_made_up_status(master, sandbox):
     assert create(master, "file-not-in-sandbox").status_code == 400
     row = FineTuningJob.objects.get()
