@@ -27,9 +27,10 @@ class ChunkedStreamingResponse(StreamingHttpResponse):
         self.on_close = on_close
 
     def close(self) -> None:
-        if self.on_close is not None:
+        on_close, self.on_close = self.on_close, None  # once, however often closed
+        if on_close is not None:
             with contextlib.suppress(Exception):  # as Django treats its own closers
-                self.on_close()
+                on_close()
         super().close()
 
     async def __aiter__(self):
