@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ftproxy.api.streaming import ChunkedStreamingResponse
+
+# Closing a response sends request_finished (which closes old connections).
+pytestmark = pytest.mark.django_db
 
 
 def test_on_close_runs_once_when_the_response_is_closed():
