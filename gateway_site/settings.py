@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from ftproxy.api.schema_settings import SCHEMA_SETTINGS
 from ftproxy.config import load_config
 from gateway_site.secret_key import load_or_create
 
@@ -153,10 +154,9 @@ FILE_UPLOAD_TEMP_DIR = VAR_DIR / "spool"
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-# ftproxy's schema views carry their own schema settings (ftproxy.api.docs);
-# drf-spectacular's deploy check would generate it without them (and its
-# hooks), over the /v1 aliases too. The tests validate the served schema.
-SPECTACULAR_SETTINGS = {"ENABLE_DJANGO_DEPLOY_CHECK": False}
+# ftproxy's schema views apply their own settings; this site's only API is
+# ftproxy's, so drf-spectacular's deploy check uses the same ones.
+SPECTACULAR_SETTINGS = SCHEMA_SETTINGS
 
 FTPROXY = load_config(os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"))
 
