@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -45,6 +46,7 @@ class GatewayView(APIView):
     parser_classes = (hygiene.StrictJSONParser, MultiPartParser, FormParser)
     renderer_classes = (ORJSONRenderer,)
     content_negotiation_class = AnyAcceptNegotiation
+    metadata_class = SimpleMetadata
     throttle_classes = ()
     versioning_class = None
     schema = AutoSchema()

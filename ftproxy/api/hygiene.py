@@ -94,6 +94,8 @@ class StrictJSONParser(JSONParser):
     """DRF's JSON parser, refusing bodies over the limit (413), nesting that
     Python cannot parse, NUL bytes and lone surrogates (400)."""
 
+    strict = True  # no NaN or Infinity, whatever the host's STRICT_JSON says
+
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
