@@ -169,21 +169,6 @@ class File(LedgerRow):
     def __str__(self) -> str:
         return self.public_id
 
-    def to_openai(self) -> dict:
-        return {
-            "id": self.public_id,
-            "object": "file",
-            # Unknown only for a result file its provider has not described
-            # yet; OpenAI's schema says integer, and clients sum it.
-            "bytes": self.bytes if self.bytes is not None else 0,
-            "created_at": self.created_at,
-            "filename": self.filename,
-            "purpose": self.purpose,
-            "status": self.status,
-            "status_details": self.status_details,
-            "expires_at": self.expires_at,
-        }
-
 
 class FineTuningJob(LedgerRow):
     """A fine-tuning job, mirrored from its provider."""
@@ -246,64 +231,8 @@ class FineTuningJob(LedgerRow):
             models.Index(fields=["terminal", "synced_at"]),
         ]
 
-    #: The columns OpenAI's job object is made of (``openai_job``): all a
-    #: list needs to read.
-    OPENAI_FIELDS = (
-        "public_id",
-        "created_at",
-        "error",
-        "fine_tuned_model",
-        "finished_at",
-        "hyperparameters",
-        "model",
-        "organization_id",
-        "result_files",
-        "seed",
-        "status",
-        "trained_tokens",
-        "training_file",
-        "validation_file",
-        "estimated_finish",
-        "integrations",
-        "metadata",
-        "method",
-        "upstream_fields",
-    )
-
     def __str__(self) -> str:
         return self.public_id
-
-    def to_openai(self) -> dict:
-        return self.openai_job({name: getattr(self, name) for name in self.OPENAI_FIELDS})
-
-    @staticmethod
-    def openai_job(values: dict[str, Any]) -> dict:
-        """OpenAI's job object from ``OPENAI_FIELDS`` values (a row's, or a
-        ``values()`` row of a list)."""
-        data = {
-            "id": values["public_id"],
-            "object": "fine_tuning.job",
-            "created_at": values["created_at"],
-            "error": values["error"],
-            "fine_tuned_model": values["fine_tuned_model"],
-            "finished_at": values["finished_at"],
-            "hyperparameters": values["hyperparameters"] or {},
-            "model": values["model"],
-            "organization_id": values["organization_id"],
-            "result_files": values["result_files"] or [],
-            "seed": values["seed"],
-            "status": values["status"],
-            "trained_tokens": values["trained_tokens"],
-            "training_file": values["training_file"],
-            "validation_file": values["validation_file"],
-            "estimated_finish": values["estimated_finish"],
-            "integrations": values["integrations"],
-            "metadata": values["metadata"],
-            "method": values["method"],
-        }
-        for name, value in (values["upstream_fields"] or {}).items():
-            data.setdefault(name, value)  # what the ledger shapes wins
-        return data
 
 
 class JobEvent(models.Model):
@@ -331,29 +260,6 @@ class JobEvent(models.Model):
     @property
     def public_id(self) -> str:
         return f"ftevent-{self.pk}"
-
-    def to_openai(self) -> dict:
-        level = self.level or ("error" if self.to_status == "failed" else "info")
-        message = self.message or (
-            f"Status changed from {self.from_status} to {self.to_status}"
-            if self.from_status
-            else f"Status is {self.to_status}"
-        )
-        return {
-            "object": "fine_tuning.job.event",
-            "id": self.public_id,
-            "created_at": int(self.created.timestamp()),
-            "level": level,
-            "message": message,
-            "type": "message",
-            "data": {
-                "from_status": self.from_status or None,
-                "to_status": self.to_status or None,
-                "provider_status": self.provider_status or None,
-                "source": self.source,
-                **(self.data or {}),
-            },
-        }
 
 
 class AuditEntry(models.Model):
@@ -527,20 +433,6 @@ class Upload(models.Model):
     def __str__(self) -> str:
         return self.public_id
 
-    def to_openai(self) -> dict:
-        status = self.Status.PENDING if self.status == self.Status.COMPLETING else self.status
-        return {
-            "id": self.public_id,
-            "object": "upload",
-            "bytes": self.bytes,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "filename": self.filename,
-            "purpose": self.purpose,
-            "status": str(status),
-            "file": self.file.to_openai() if self.file_id and self.file else None,
-        }
-
 
 class UploadPart(models.Model):
     """One part of an ``Upload``, kept on disk until the upload ends."""
@@ -556,14 +448,6 @@ class UploadPart(models.Model):
 
     def __str__(self) -> str:
         return self.public_id
-
-    def to_openai(self) -> dict:
-        return {
-            "id": self.public_id,
-            "object": "upload.part",
-            "created_at": self.created_at,
-            "upload_id": self.upload.public_id,
-        }
 
 
 class SyncRound(models.Model):

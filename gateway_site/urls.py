@@ -1,13 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import (
-    SpectacularJSONAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerSplitView,
-)
-
-from ftproxy.api import health
-from ftproxy.api.metrics import MetricsView
 
 # The admin is a console: its lists need the width the navigation sidebar
 # would take (the index and breadcrumbs navigate).
@@ -15,19 +7,7 @@ admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("health/liveliness", health.liveliness, name="health-liveliness"),
-    path("health/readiness", health.readiness, name="health-readiness"),
-    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
-    # The split view serves its script as a file, so the CSP needs no inline scripts.
-    path("docs", SpectacularSwaggerSplitView.as_view(url_name="openapi-schema"), name="docs"),
-    path(
-        "redoc",
-        SpectacularRedocView.as_view(url_name="openapi-schema", template_name="ftproxy/redoc.html"),
-        name="redoc",
-    ),
-    path("metrics", MetricsView.as_view(), name="metrics"),
-    path("v1/", include("ftproxy.api.urls")),
-    path("", include("ftproxy.api.urls")),
+    path("", include("ftproxy.urls")),
 ]
 
 handler400 = "ftproxy.api.exceptions.json_bad_request"

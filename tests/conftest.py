@@ -79,24 +79,24 @@ class Api:
         self.client = client
         self.key = key
 
-    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+    def request_headers(self, headers: dict[str, str] | None) -> dict[str, str]:
         result = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
         if self.key is not None:
             result.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.key}")
         return result
 
     def get(self, path: str, params: dict | None = None, headers: dict | None = None):
-        return self.client.get(path, params or {}, **self._headers(headers))
+        return self.client.get(path, params or {}, **self.request_headers(headers))
 
     def delete(self, path: str, headers: dict | None = None):
-        return self.client.delete(path, **self._headers(headers))
+        return self.client.delete(path, **self.request_headers(headers))
 
     def post_json(self, path: str, body: Any = None, headers: dict | None = None):
         return self.client.post(
             path,
             json.dumps(body if body is not None else {}),
             content_type="application/json",
-            **self._headers(headers),
+            **self.request_headers(headers),
         )
 
     def upload(
@@ -111,7 +111,7 @@ class Api:
         handle = io.BytesIO(content)
         handle.name = filename
         data = {"file": handle, "purpose": purpose, **(extra or {})}
-        return self.client.post("/v1/files", data, **self._headers(headers))
+        return self.client.post("/v1/files", data, **self.request_headers(headers))
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ TRAINING = jsonl(*(chat_line(f"q{i}", f"a{i}") for i in range(10)))
 @pytest.fixture(autouse=True)
 def _fresh_key_cache():
     """Each test starts with this process's API-key cache empty."""
-    from ftproxy.api.authentication import forget_key
+    from ftproxy.services.ledger.keys import forget_key
 
     forget_key()
     yield

@@ -169,10 +169,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return
         row, raw = ApiKey.create_key(obj.name)
         # The admin goes on with ``obj`` (log entry, redirect): make it the saved row.
-        for field in ApiKey._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(row, field.attname))
-        obj._state.adding = False
-        obj._state.db = row._state.db
+        obj.pk = row.pk
+        obj.refresh_from_db()
         self.message_user(
             request,
             format_html(

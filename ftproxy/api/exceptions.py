@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from ..errors import GatewayError, ProviderError, envelope, may_have_happened
 from ..services.ledger.context import UPSTREAM_CALLED
+from .middleware import audit_facts
 
 logger = logging.getLogger("ftproxy.api")
 
@@ -43,7 +44,7 @@ def _first_validation_error(detail, prefix: str = "") -> tuple[str | None, str]:
 
 def openai_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every error in OpenAI's shape."""
-    request = getattr(context.get("request"), "_request", None)
+    request = context.get("request")  # DRF's Request reads through to Django's
     headers: dict[str, str] = {}
     if isinstance(exc, ProviderError):
         body = envelope(exc.message, exc.type, exc.param, exc.code)
@@ -123,7 +124,7 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 def _close_spooled_uploads(request) -> None:
     """Close (and so remove) the partial spool files of a request whose
     disk filled up, instead of leaving them open until the worker ends."""
-    for handler in getattr(request, "_upload_handlers", None) or ():
+    for handler in getattr(request, "upload_handlers", None) or ():
         spooled = getattr(handler, "file", None)
         if spooled is not None:
             with contextlib.suppress(OSError):
@@ -148,7 +149,7 @@ def _note(request, message: str, provider: str = "", upstream_status: int | None
     """Put the error on the request for the audit middleware."""
     if request is None:
         return
-    audit = request.__dict__.setdefault("ftproxy_audit", {})
+    audit = audit_facts(request)
     audit["error"] = message
     if provider:
         audit.setdefault("provider", provider)
@@ -160,21 +161,23 @@ def _is_api_path(path: str) -> bool:
     return not path.startswith(("/admin", "/static"))
 
 
+def unknown_path(request) -> dict:
+    """OpenAI's envelope for a path no route answers."""
+    return envelope(
+        f"Unknown path: {request.method} {request.path}",
+        "invalid_request_error",
+        None,
+        "unknown_url",
+    )
+
+
 def json_page_not_found(request, exception=None):
     """handler404: OpenAI's envelope on API paths, Django's page elsewhere."""
     if not _is_api_path(request.path):
         from django.views.defaults import page_not_found
 
         return page_not_found(request, exception)
-    return JsonResponse(
-        envelope(
-            f"Unknown path: {request.method} {request.path}",
-            "invalid_request_error",
-            None,
-            "unknown_url",
-        ),
-        status=404,
-    )
+    return JsonResponse(unknown_path(request), status=404)
 
 
 def json_bad_request(request, exception=None):
@@ -208,7 +211,7 @@ def json_server_error(request):
         return server_error(request)
     request_id = getattr(request, "ftproxy_request_id", None)
     exc = sys.exc_info()[1]  # handler500 runs while the exception is handled
-    audit = request.__dict__.setdefault("ftproxy_audit", {})
+    audit = audit_facts(request)
     audit["error"] = (
         f"unhandled {type(exc).__name__ if exc else 'error'} (request_id={request_id or '-'})"
     )

@@ -65,20 +65,20 @@ def check_value(value: Any, param: str = "", depth: int = 0) -> None:
 
 def check_request(request) -> None:
     """The path, query string and text headers of a request; and a body
-    sent without a length where one is needed (411)."""
-    django_request = getattr(request, "_request", request)
-    check_text(django_request.path, None)
-    for key, values in django_request.GET.lists():
+    sent without a length where one is needed (411). ``request`` is
+    Django's or DRF's (which reads through to Django's)."""
+    check_text(request.path, None)
+    for key, values in request.GET.lists():
         check_text(key, key)
         for item in values:
             check_text(item, key)
     for name in CHECKED_HEADERS:
-        value = django_request.headers.get(name)
+        value = request.headers.get(name)
         if value:
             check_text(value, name)
-    meta = django_request.META
+    meta = request.META
     if (
-        django_request.method in ("POST", "PUT", "PATCH")
+        request.method in ("POST", "PUT", "PATCH")
         and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
         and not meta.get("CONTENT_LENGTH")
     ):
@@ -93,6 +93,8 @@ def check_request(request) -> None:
 class StrictJSONParser(JSONParser):
     """DRF's JSON parser, refusing bodies over the limit (413), nesting that
     Python cannot parse, NUL bytes and lone surrogates (400)."""
+
+    strict = True  # no NaN or Infinity, whatever the host's STRICT_JSON says
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from django.db.models import Count, Max
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
-from rest_framework.views import APIView
 
 from .. import metrics
 from ..models import FineTuningJob, LedgerState, SyncRound
 from .authentication import InvalidApiKey
+from .base import GatewayView
+from .schema import operation
 
 
 class LedgerCollector:
@@ -47,10 +47,12 @@ class LedgerCollector:
         )
 
 
-class MetricsView(APIView):
+class MetricsView(GatewayView):
     """Prometheus scrape endpoint; the master key as a bearer token."""
 
-    @extend_schema(exclude=True)
+    audited = False  # scraped every few seconds: the log would be scrapes
+
+    @operation(exclude=True)
     def get(self, request):
         if not getattr(request.user, "is_master", False):
             raise InvalidApiKey("/metrics is readable with the master key only.")

@@ -12,6 +12,11 @@ _fallback = JSONEncoder()
 
 
 class ORJSONRenderer(JSONRenderer):
+    # DRF's defaults, whatever the host's REST_FRAMEWORK says.
+    ensure_ascii = False
+    compact = True
+    strict = True
+
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""

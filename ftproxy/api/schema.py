@@ -1,7 +1,11 @@
 """OpenAPI schema details for drf-spectacular."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import serializers
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema
+
+from .base import GatewayView
+from .shapes import ErrorResponse
 
 
 class BearerKeyScheme(OpenApiAuthenticationExtension):
@@ -12,114 +16,30 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "Master key or an API key."}
 
 
+def operation(**kwargs):
+    """``extend_schema`` for a gateway view's method, on drf-spectacular's
+    ``AutoSchema`` whatever the host's ``DEFAULT_SCHEMA_CLASS`` says."""
+
+    def decorate(method):
+        method.schema = AutoSchema
+        return extend_schema(**kwargs)(method)
+
+    return decorate
+
+
 def only_v1_paths(endpoints, **kwargs):
-    """Preprocessing hook: the un-prefixed routes are aliases; document /v1 once."""
-    return [endpoint for endpoint in endpoints if endpoint[0].startswith("/v1/")]
+    """Preprocessing hook: the gateway's routes only (not the host's), and
+    the un-prefixed routes are aliases: document /v1 once."""
+    return [
+        (path, regex, method, view)
+        for path, regex, method, view in endpoints
+        if "/v1/" in path and issubclass(getattr(view, "cls", object), GatewayView)
+    ]
 
 
-# --------------------------------------------------------------------------
-# Response shapes (documentation only: the answers are built by the models'
-# ``to_openai`` and the list helpers, in OpenAI's shapes)
-# --------------------------------------------------------------------------
-
-
-class ErrorDetail(serializers.Serializer):
-    message = serializers.CharField()
-    type = serializers.CharField()
-    param = serializers.CharField(allow_null=True)
-    code = serializers.CharField(allow_null=True)
-
-
-class ErrorResponse(serializers.Serializer):
-    error = ErrorDetail()
-
-
-class OpenAIFile(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.ChoiceField(choices=["file"])
-    bytes = serializers.IntegerField(allow_null=True)
-    created_at = serializers.IntegerField()
-    filename = serializers.CharField()
-    purpose = serializers.CharField()
-    status = serializers.CharField()
-    status_details = serializers.CharField(allow_null=True)
-    expires_at = serializers.IntegerField(allow_null=True)
-
-
-class FileList(serializers.Serializer):
-    object = serializers.ChoiceField(choices=["list"])
-    data = OpenAIFile(many=True)
-    first_id = serializers.CharField(allow_null=True)
-    last_id = serializers.CharField(allow_null=True)
-    has_more = serializers.BooleanField()
-
-
-class FileDeleted(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.ChoiceField(choices=["file"])
-    deleted = serializers.BooleanField()
-
-
-class FineTuningJob(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.ChoiceField(choices=["fine_tuning.job"])
-    created_at = serializers.IntegerField()
-    error = serializers.DictField(allow_null=True)
-    fine_tuned_model = serializers.CharField(allow_null=True)
-    finished_at = serializers.IntegerField(allow_null=True)
-    hyperparameters = serializers.DictField()
-    model = serializers.CharField()
-    organization_id = serializers.CharField()
-    result_files = serializers.ListField(child=serializers.CharField())
-    seed = serializers.IntegerField(allow_null=True)
-    status = serializers.CharField()
-    trained_tokens = serializers.IntegerField(allow_null=True)
-    training_file = serializers.CharField()
-    validation_file = serializers.CharField(allow_null=True)
-    estimated_finish = serializers.IntegerField(allow_null=True)
-    integrations = serializers.ListField(child=serializers.DictField(), allow_null=True)
-    metadata = serializers.DictField(child=serializers.CharField(), allow_null=True)
-    method = serializers.DictField(allow_null=True)
-
-
-class JobList(serializers.Serializer):
-    object = serializers.ChoiceField(choices=["list"])
-    data = FineTuningJob(many=True)
-    has_more = serializers.BooleanField()
-
-
-class JobEvent(serializers.Serializer):
-    object = serializers.ChoiceField(choices=["fine_tuning.job.event"])
-    id = serializers.CharField()
-    created_at = serializers.IntegerField()
-    level = serializers.ChoiceField(choices=["info", "warn", "error"])
-    message = serializers.CharField()
-    type = serializers.ChoiceField(choices=["message", "metrics"])
-    data = serializers.DictField(required=False, allow_null=True)
-
-
-class JobEventList(serializers.Serializer):
-    object = serializers.ChoiceField(choices=["list"])
-    data = JobEvent(many=True)
-    has_more = serializers.BooleanField()
-
-
-class Checkpoint(serializers.Serializer):
-    object = serializers.ChoiceField(choices=["fine_tuning.job.checkpoint"])
-    id = serializers.CharField()
-    created_at = serializers.IntegerField()
-    fine_tuned_model_checkpoint = serializers.CharField()
-    step_number = serializers.IntegerField()
-    metrics = serializers.DictField()
-    fine_tuning_job_id = serializers.CharField()
-
-
-class CheckpointList(serializers.Serializer):
-    object = serializers.ChoiceField(choices=["list"])
-    data = Checkpoint(many=True)
-    first_id = serializers.CharField(allow_null=True)
-    last_id = serializers.CharField(allow_null=True)
-    has_more = serializers.BooleanField()
+def route(path: str) -> str:
+    """The route of a documented path, whatever prefix the host mounts it under."""
+    return path[path.find("/v1/") :]
 
 
 #: What any API route may answer besides its success.
@@ -164,7 +84,8 @@ def document_headers(result, generator, request, public):
     ``x-request-id`` always, ``Idempotent-Replayed``, ``Retry-After``,
     ``x-should-retry``, ``WWW-Authenticate``), and only the body types the
     creates take."""
-    for path, operations in result.get("paths", {}).items():
+    for mounted, operations in result.get("paths", {}).items():
+        path = route(mounted)
         for method, operation in operations.items():
             if method not in ("get", "post", "delete"):
                 continue

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from ..providers.base import TRAINING_TYPES
@@ -193,6 +193,26 @@ class TrainingTypeField(serializers.Field):
         return value
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Supervised, on the sandbox entry",
+            {
+                "model": "gpt-4o-mini-2024-07-18",
+                "training_file": "file-5f0c9e2a7b1d4c3e8a6b2d1f0e9c8b7a",
+                "suffix": "support",
+                "seed": 7,
+                "method": {
+                    "type": "supervised",
+                    "supervised": {"hyperparameters": {"n_epochs": 3}},
+                },
+                "metadata": {"team": "support"},
+                "custom_llm_provider": "sandbox",
+            },
+            request_only=True,
+        )
+    ]
+)
 class JobCreateSerializer(StrictSerializer):
     """``POST /fine_tuning/jobs``: OpenAI's CreateFineTuningJobRequest."""
 
@@ -246,23 +266,37 @@ class FileCreateSerializer(StrictSerializer):
         return attrs
 
 
+ENTRY_HELP = "The configured provider entry (also the custom-llm-provider header)."
+AFTER_HELP = "The id of the last item of the previous page: the page starts after it."
+
+
 class FileListQuerySerializer(StrictSerializer):
-    purpose = serializers.CharField(required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=10000, default=10000)
-    after = serializers.CharField(required=False)
-    order = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
-    custom_llm_provider = serializers.CharField(required=False)
+    purpose = serializers.CharField(required=False, help_text="Only files of this purpose.")
+    limit = serializers.IntegerField(
+        min_value=1, max_value=10000, default=10000, help_text="At most this many files."
+    )
+    after = serializers.CharField(required=False, help_text=AFTER_HELP)
+    order = serializers.ChoiceField(
+        choices=["asc", "desc"], default="desc", help_text="By creation time."
+    )
+    custom_llm_provider = serializers.CharField(
+        required=False, help_text="Only files on this provider entry."
+    )
 
 
 class CursorQuerySerializer(StrictSerializer):
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    after = serializers.CharField(required=False)
-    custom_llm_provider = serializers.CharField(required=False)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=100, default=20, help_text="At most this many items."
+    )
+    after = serializers.CharField(required=False, help_text=AFTER_HELP)
+    custom_llm_provider = serializers.CharField(required=False, help_text=ENTRY_HELP)
 
 
 class CheckpointQuerySerializer(CursorQuerySerializer):
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=100, default=10, help_text="At most this many checkpoints."
+    )
 
 
 class ProviderQuerySerializer(StrictSerializer):
-    custom_llm_provider = serializers.CharField(required=False)
+    custom_llm_provider = serializers.CharField(required=False, help_text=ENTRY_HELP)

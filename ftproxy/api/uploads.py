@@ -9,21 +9,21 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from ..errors import InvalidRequest, TooLarge
+from ..errors import InvalidRequest
 from ..services.ledger import idempotency
 from ..services.uploads import service as upload_service
 from ..services.uploads import store as upload_store
 from ..services.uploads.complete import complete_upload
-from . import schema
-from .schema import answers
+from .base import GatewayViewSet, check_declared_size, replayable, validated
+from .schema import answers, operation
 from .serializers import FILE_PURPOSES, StrictSerializer
-from .views import MULTIPART_SLACK, PROVIDER_FIELD, context, provider_hint, replayable, validated
+from .shapes import OpenAIUpload, OpenAIUploadPart, shaped
 
 
 @extend_schema_field({"type": "string", "enum": ["created_at"]})
@@ -38,16 +38,25 @@ class AnchorField(serializers.CharField):
         return value
 
 
-@extend_schema_field({"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]})
-class UploadStatusField(serializers.CharField):
-    """The upload's status (documentation only)."""
-
-
 class ExpiresAfterSerializer(StrictSerializer):
     anchor = AnchorField()
     seconds = serializers.IntegerField(min_value=3600, max_value=2592000)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A 256 MB training file",
+            {
+                "filename": "support-chats.jsonl",
+                "purpose": "fine-tune",
+                "bytes": 268435456,
+                "mime_type": "application/jsonl",
+            },
+            request_only=True,
+        )
+    ]
+)
 class UploadCreateSerializer(StrictSerializer):
     """``POST /uploads`` (JSON)."""
 
@@ -59,6 +68,15 @@ class UploadCreateSerializer(StrictSerializer):
     custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two parts, in order",
+            {"part_ids": ["part_1a2b3c", "part_4d5e6f"]},
+            request_only=True,
+        )
+    ]
+)
 class UploadCompleteSerializer(StrictSerializer):
     """``POST /uploads/{id}/complete`` (JSON)."""
 
@@ -72,25 +90,6 @@ class UploadPartSerializer(StrictSerializer):
 
     data = serializers.FileField(allow_empty_file=True)
     custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
-
-
-class OpenAIUpload(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.ChoiceField(choices=["upload"])
-    bytes = serializers.IntegerField()
-    created_at = serializers.IntegerField()
-    expires_at = serializers.IntegerField()
-    filename = serializers.CharField()
-    purpose = serializers.CharField()
-    status = UploadStatusField()
-    file = schema.OpenAIFile(allow_null=True, required=False)
-
-
-class OpenAIUploadPart(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.ChoiceField(choices=["upload.part"])
-    created_at = serializers.IntegerField()
-    upload_id = serializers.CharField()
 
 
 class _SpooledPart(UploadedFile):
@@ -142,22 +141,27 @@ def _json_body(request: Request) -> Mapping[str, Any]:
     return request.data
 
 
-class UploadCreateView(APIView):
-    """Open an upload; parts follow, then complete."""
+class UploadViewSet(GatewayViewSet):
+    """``/v1/uploads``: open an upload, add parts, then complete (or cancel) it."""
 
-    @extend_schema(
+    lookup_url_kwarg = "upload_id"
+
+    @operation(
         request=UploadCreateSerializer,
         responses=answers(OpenAIUpload, post=True),
         operation_id="uploads_create",
+        summary="Create an upload",
+        description="Open an upload of `bytes` bytes on the provider entry named by "
+        "`custom_llm_provider`; parts follow, then complete.",
     )
-    def post(self, request: Request) -> Response:
-        ctx = context(request)
+    def create(self, request) -> Response:
+        ctx = self.context()
         ctx.note(action="uploads.create")
         body = _json_body(request)
-        data = validated(UploadCreateSerializer, body)
-        hint = data.get(PROVIDER_FIELD) or provider_hint(request)
+        data = self.validated_body = validated(UploadCreateSerializer, body)
+        entry = self.entry
         expires_after = dict(data["expires_after"]) if data.get("expires_after") else None
-        fingerprint = idempotency.fingerprint("uploads.create", dict(body), hint)
+        fingerprint = idempotency.fingerprint("uploads.create", dict(body), entry)
 
         def produce():
             row = upload_service.create_upload(
@@ -167,35 +171,29 @@ class UploadCreateView(APIView):
                 size=data["bytes"],
                 mime_type=data["mime_type"],
                 expires_after=expires_after,
-                provider_hint=hint,
+                entry=entry,
             )
-            return 200, row.to_openai()
+            return 200, shaped(OpenAIUpload, row)
 
         return replayable(request, ctx, fingerprint, produce)
 
-
-class UploadPartView(APIView):
-    """Add one part (at most 64 MB) to a pending upload."""
-
-    @extend_schema(
+    @operation(
         request={"multipart/form-data": UploadPartSerializer},
         responses=answers(OpenAIUploadPart, post=True),
         operation_id="uploads_parts_create",
+        summary="Add an upload part",
+        description="Add one part (at most 64 MB) to a pending upload.",
     )
-    def post(self, request: Request, upload_id: str) -> Response:
-        ctx = context(request)
+    @action(detail=True, methods=["post"])
+    def parts(self, request, upload_id: str) -> Response:
+        ctx = self.context()
         ctx.note(action="uploads.parts.create", object_id=upload_id)
-        declared = request.META.get("CONTENT_LENGTH")
         limit = upload_service.MAX_PART_BYTES
-        if declared and declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
-            raise TooLarge(
-                f"The request is {declared} bytes; each part may be at most "
-                f"{limit // (1024 * 1024)} MB.",
-                param="data",
-            )
+        check_declared_size(request, limit, "each part may be at most", "data")
+        declared = request.META.get("CONTENT_LENGTH")
         if declared and declared.isdigit():
             upload_service.check_room(int(declared))
-        request._request.upload_handlers = [PartUploadHandler(request._request)]
+        self.http_request.upload_handlers = [PartUploadHandler(self.http_request)]
         if not isinstance(request.data, Mapping) or not isinstance(
             request.data.get("data"), UploadedFile
         ):
@@ -214,20 +212,19 @@ class UploadPartView(APIView):
             size=part.size,
             source_path=path() if path else None,
         )
-        return Response(row.to_openai())
+        return Response(shaped(OpenAIUploadPart, row))
 
-
-class UploadCompleteView(APIView):
-    """Complete an upload from its parts in order: the nested ``file`` is an
-    ordinary file from then on."""
-
-    @extend_schema(
+    @operation(
         request=UploadCompleteSerializer,
         responses=answers(OpenAIUpload, post=True),
         operation_id="uploads_complete",
+        summary="Complete an upload",
+        description="Complete an upload from its parts in order: the nested `file` is an "
+        "ordinary file from then on.",
     )
-    def post(self, request: Request, upload_id: str) -> Response:
-        ctx = context(request)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, upload_id: str) -> Response:
+        ctx = self.context()
         ctx.note(action="uploads.complete", object_id=upload_id)
         data = validated(UploadCompleteSerializer, _json_body(request))
         fingerprint = idempotency.fingerprint(
@@ -238,18 +235,18 @@ class UploadCompleteView(APIView):
             row = complete_upload(
                 ctx, upload_id, part_ids=list(data["part_ids"]), md5=data.get("md5")
             )
-            return 200, row.to_openai()
+            return 200, shaped(OpenAIUpload, row)
 
         return replayable(request, ctx, fingerprint, produce)
 
-
-class UploadCancelView(APIView):
-    """Cancel a pending upload; its parts are deleted."""
-
-    @extend_schema(
-        request=None, responses=answers(OpenAIUpload, post=True), operation_id="uploads_cancel"
+    @operation(
+        request=None,
+        responses=answers(OpenAIUpload, post=True),
+        operation_id="uploads_cancel",
+        summary="Cancel an upload",
+        description="Cancel a pending upload; its parts are deleted.",
     )
-    def post(self, request: Request, upload_id: str) -> Response:
-        ctx = context(request)
-        row = upload_service.cancel_upload(ctx, upload_id)
-        return Response(row.to_openai())
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, upload_id: str) -> Response:
+        row = upload_service.cancel_upload(self.context(), upload_id)
+        return Response(shaped(OpenAIUpload, row))

@@ -305,7 +305,7 @@ LEDGER_MODELS = [File, FineTuningJob, JobEvent, AuditEntry]
 
 @pytest.mark.parametrize("model", LEDGER_MODELS, ids=lambda m: m.__name__)
 def test_ledger_models_cannot_be_added_changed_or_deleted(rf, admin_user, model):
-    model_admin = admin.site._registry[model]
+    model_admin = admin.site.get_model_admin(model)
     request = rf.get("/")
     request.user = admin_user
 

@@ -179,7 +179,7 @@ def test_revoke_asks_first_on_a_page_listing_what_the_keys_own(admin_client, con
     assert "alice-search-team" in html and "2 job(s), 0 still active" in html
     assert 'name="post" value="yes"' in html
     # Other processes hold the key in their caches for up to 5 s (docs/operations.md, API keys).
-    from ftproxy.api.authentication import KEY_CACHE_SECONDS
+    from ftproxy.services.ledger.keys import KEY_CACHE_SECONDS
 
     assert f"within {KEY_CACHE_SECONDS:g} seconds by every other" in html
     alice.refresh_from_db()

@@ -307,7 +307,7 @@ def test_a_cursor_deleted_since_its_page_still_continues_the_list(sandbox, maste
     assert [f["id"] for f in rest.json()["data"]] == [ids[1], ids[0]]
 
 
-def test_a_provider_hint_on_a_list_narrows_it_to_that_entry(
+def test_an_entry_on_a_list_narrows_it_to_that_entry(
     gateway_config, sandbox_entry, master, tmp_path
 ):
     second = {**sandbox_entry, "name": "other", "storage_dir": str(tmp_path / "other")}

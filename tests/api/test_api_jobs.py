@@ -286,7 +286,7 @@ def test_a_succeeded_jobs_result_files_can_be_downloaded_by_its_key(
     assert other.get(f"/v1/files/{result_id}").status_code == 404
 
 
-def test_a_provider_hint_on_the_jobs_list_must_be_configured(master, training_file):
+def test_an_entry_on_the_jobs_list_must_be_configured(master, training_file):
     create(master, training_file)
     assert (
         len(master.get("/v1/fine_tuning/jobs", {"custom_llm_provider": "sandbox"}).json()["data"])
@@ -294,6 +294,19 @@ def test_a_provider_hint_on_the_jobs_list_must_be_configured(master, training_fi
     )
     response = master.get("/v1/fine_tuning/jobs", headers={"custom-llm-provider": "azure"})
     assert response.status_code == 400
+
+
+def test_a_creates_entry_is_read_as_its_serializer_cleaned_it(master, training_file):
+    # Surrounding blanks are trimmed like any other text field of the body;
+    # a blank one names no entry (the header, the query or the only one counts).
+    assert create(master, training_file, custom_llm_provider=" sandbox ").status_code == 200
+    response = master.post_json(
+        "/v1/fine_tuning/jobs",
+        {"model": "gpt-4o-mini", "training_file": training_file, "custom_llm_provider": " "},
+        headers={"custom-llm-provider": "azure"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "custom_llm_provider"
 
 
 def test_a_create_the_provider_refused_leaves_no_made_up_status(master, sandbox):

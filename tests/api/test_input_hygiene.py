@@ -56,6 +56,8 @@ def test_unstorable_text_in_a_job_is_a_400_naming_the_field(sandbox, client, fra
         "/v1/fine_tuning/jobs/ftjob-%00/checkpoints",
         "/v1/fine_tuning/jobs?metadata[a]=%00",
         "/v1/fine_tuning/jobs?after=%00",
+        "/v1/fine_tuning/jobs/ftjob-1/events?after=%00",
+        "/v1/fine_tuning/jobs/ftjob-1/checkpoints?after=%00",
         "/v1/files?purpose=%00",
     ],
 )

@@ -10,6 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from ftproxy.api import shapes
+from ftproxy.api.shapes import shaped
 from ftproxy.models import ApiKey, FineTuningJob
 from tests.factories import ledger_file, ledger_job
 
@@ -119,7 +121,7 @@ def test_the_list_reads_only_the_columns_it_answers_with(alice):
     )
     with CaptureQueriesContext(connection) as queries:
         data = api.get("/v1/fine_tuning/jobs").json()["data"]
-    assert data == [FineTuningJob.objects.get(pk=job.pk).to_openai()]
+    assert data == [shaped(shapes.FineTuningJob, FineTuningJob.objects.get(pk=job.pk))]
     assert data[0]["user_provided_suffix"] == "s" and data[0]["status"] == "running"
     sql = page_query(queries)
     for column in ("provider_payload", "requested", "lease_owner", "sync_error", "cost_usd"):

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from ftproxy.api import authentication
 from ftproxy.models import ApiKey
+from ftproxy.services.ledger import keys
 
 pytestmark = pytest.mark.django_db
 
 
 class Clock:
-    """Stands in for ``time`` in the authentication module."""
+    """Stands in for ``time`` in the keys module."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -26,7 +26,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(authentication, "time", fake)
+    monkeypatch.setattr(keys, "time", fake)
     return fake
 
 
@@ -61,7 +61,7 @@ def test_a_revocation_elsewhere_applies_within_the_cache_window(sandbox, api_as,
     assert api.get("/v1/files").status_code == 200
     ApiKey.objects.filter(pk=key.pk).update(revoked=True)  # no signal: another process
 
-    clock.now += authentication.KEY_CACHE_SECONDS - 0.5
+    clock.now += keys.KEY_CACHE_SECONDS - 0.5
     assert api.get("/v1/files").status_code == 200  # still inside the window
 
     clock.now += 1.0
@@ -75,12 +75,12 @@ def test_unknown_and_revoked_keys_are_not_cached(sandbox, api_as, clock):
     ApiKey.objects.filter(pk=key.pk).update(revoked=True)
     assert api_as(raw).get("/v1/files").status_code == 401
     assert api_as("sk-nobody").get("/v1/files").status_code == 401
-    assert authentication._cache == {}
+    assert len(keys.cache) == 0
 
 
 def test_the_cache_stays_bounded(sandbox, api_as, monkeypatch, clock):
-    monkeypatch.setattr(authentication, "KEY_CACHE_SIZE", 2)
+    monkeypatch.setattr(keys.cache, "capacity", 2)
     raws = [ApiKey.create_key(f"k{i}")[1] for i in range(3)]
     for raw in raws:
         assert api_as(raw).get("/v1/files").status_code == 200
-    assert len(authentication._cache) <= 2
+    assert len(keys.cache) <= 2

@@ -36,7 +36,7 @@ def test_a_part_is_parsed_next_to_the_parts_never_in_the_system_temp_dir(
 
 
 def _post(api, upload_id, fields):
-    return api.client.post(f"/v1/uploads/{upload_id}/parts", fields, **api._headers(None))
+    return api.client.post(f"/v1/uploads/{upload_id}/parts", fields, **api.request_headers(None))
 
 
 def _blob(data: bytes) -> io.BytesIO:
@@ -108,7 +108,7 @@ def test_a_disk_that_fills_up_while_a_part_is_stored_is_507_not_500(sandbox, db,
         size=10,
         mime_type="application/octet-stream",
         expires_after=None,
-        provider_hint=None,
+        entry=None,
     )
 
     class Full(io.RawIOBase):

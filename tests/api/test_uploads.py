@@ -39,7 +39,7 @@ def add_part(api, upload_id, data, **extra):
     handle = io.BytesIO(data)
     handle.name = "blob"
     return api.client.post(
-        f"/v1/uploads/{upload_id}/parts", {"data": handle}, **api._headers(None), **extra
+        f"/v1/uploads/{upload_id}/parts", {"data": handle}, **api.request_headers(None), **extra
     )
 
 
@@ -166,7 +166,7 @@ def test_a_part_over_64_mb_is_refused_by_the_service(sandbox, db):
         size=10**9,
         mime_type="text/plain",
         expires_after=None,
-        provider_hint=None,
+        entry=None,
     )
     with pytest.raises(upload_service.TooLarge):
         upload_service.add_part(
@@ -181,7 +181,7 @@ def test_a_part_over_64_mb_is_refused_by_the_service(sandbox, db):
 def test_a_part_without_data_or_empty_is_400(sandbox, master):
     upload_id = create(master).json()["id"]
     response = master.client.post(
-        f"/v1/uploads/{upload_id}/parts", {"other": "x"}, **master._headers(None)
+        f"/v1/uploads/{upload_id}/parts", {"other": "x"}, **master.request_headers(None)
     )
     assert response.status_code == 400 and error(response)["param"] == "data"
     response = add_part(master, upload_id, b"")
@@ -441,7 +441,7 @@ def test_a_complete_abandoned_by_a_dead_worker_expires_an_hour_after_the_upload(
 
 
 @pytest.mark.parametrize("where", ["body", "query", "header"])
-def test_the_provider_hint_picks_the_entry_and_the_ledger_routes_the_rest(
+def test_the_entry_picks_the_entry_and_the_ledger_routes_the_rest(
     gateway_config, sandbox_entry, master, tmp_path, where
 ):
     second = {**sandbox_entry, "name": "second", "storage_dir": str(tmp_path / "second")}

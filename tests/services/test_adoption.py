@@ -219,7 +219,7 @@ CALLS = [
 
 
 @pytest.mark.parametrize("call", CALLS, ids=lambda c: c.name)
-def test_master_key_with_a_provider_hint_forwards_and_adopts_the_object(upstream, master, call):
+def test_master_key_with_an_entry_forwards_and_adopts_the_object(upstream, master, call):
     response = call.send(master, HINT)
     assert response.status_code == 200, body(response)
     assert call.check(response), body(response)

@@ -63,7 +63,7 @@ def create(stream, ctx=None):
         filename="train.jsonl",
         purpose="fine-tune",
         content_type="application/jsonl",
-        provider_hint=None,
+        entry=None,
         expires_after=None,
     )
 

@@ -44,7 +44,7 @@ def test_320_mib_in_64_mib_parts_through_the_sandbox_stays_flat(sandbox, db, par
             size=total,
             mime_type="application/octet-stream",
             expires_after=None,
-            provider_hint=None,
+            entry=None,
         )
         part_ids = []
         for _ in range(PARTS):

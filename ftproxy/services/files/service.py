@@ -50,12 +50,12 @@ def create_file(
     filename: str,
     purpose: str,
     content_type: str,
-    provider_hint: str | None,
+    entry: str | None,
     expires_after: dict[str, Any] | None,
 ) -> File:
     """Validate, record, upload, record the outcome."""
     check_size(size)
-    provider = choose_provider(FILES, provider_hint)
+    provider = choose_provider(FILES, entry)
     ctx.note(action="files.create", provider=provider.name)
     upload = FileUpload(
         filename=filename,
@@ -232,14 +232,14 @@ def list_files(
     after: str | None,
     limit: int,
     order: str,
-    provider_hint: str | None = None,
+    entry: str | None = None,
 ) -> tuple[list[File], bool]:
     """A page of the caller's files from the ledger (of one provider entry
-    when ``provider_hint`` names one)."""
+    when ``entry`` names one)."""
     ctx.note(action="files.list")
     everything = visible(File.objects.defer("provider_payload"), ctx)  # not shown in lists
-    if provider_hint:
-        everything = everything.filter(provider=choose_provider(FILES, provider_hint).name)
+    if entry:
+        everything = everything.filter(provider=choose_provider(FILES, entry).name)
     queryset = everything.filter(deleted=False)
     if purpose:
         queryset = queryset.filter(purpose=purpose)
@@ -259,7 +259,7 @@ def list_files(
 
 def _describe(ctx: CallContext, row: File) -> None:
     """Ask the provider for a file's size and name; on failure the ledger
-    stays as it is and the answer shows ``bytes: 0`` (see ``File.to_openai``)."""
+    stays as it is and the answer shows ``bytes: 0`` (see ``api.shapes.OpenAIFile``)."""
     try:
         provider = provider_of(FILES, row)
         describe_file(row, ctx.upstream(provider, provider.retrieve_file, row.remote_id))
@@ -267,12 +267,12 @@ def _describe(ctx: CallContext, row: File) -> None:
         logger.warning("could not describe file %s: %s", row.public_id, exc.message)
 
 
-def _locate(ctx: CallContext, file_id: str, provider_hint: str | None) -> tuple[File, bool]:
+def _locate(ctx: CallContext, file_id: str, entry: str | None) -> tuple[File, bool]:
     return locate(
         File.objects.filter(deleted=False),
         ctx,
         file_id,
-        provider_hint,
+        entry,
         api=FILES,
         kind="file",
         adopt=lambda provider: _adopt(ctx, provider, file_id),
@@ -298,10 +298,10 @@ def _adopt(ctx: CallContext, provider, file_id: str) -> File:
     return save_adopted(row)
 
 
-def retrieve_file(ctx: CallContext, file_id: str, provider_hint: str | None = None) -> File:
+def retrieve_file(ctx: CallContext, file_id: str, entry: str | None = None) -> File:
     """The file, refreshed from its provider when the provider has news."""
     ctx.note(action="files.retrieve")
-    row, fresh = _locate(ctx, file_id, provider_hint)
+    row, fresh = _locate(ctx, file_id, entry)
     if fresh:
         return row
     provider = provider_of(FILES, row)
@@ -331,10 +331,10 @@ def _mark_deleted(row: File, *, status_details: str | None = None) -> None:
     row.save(update_fields=fields)
 
 
-def delete_file(ctx: CallContext, file_id: str, provider_hint: str | None = None) -> File:
+def delete_file(ctx: CallContext, file_id: str, entry: str | None = None) -> File:
     """Delete upstream, then mark the row deleted (rows are never removed)."""
     ctx.note(action="files.delete")
-    row, _ = _locate(ctx, file_id, provider_hint)
+    row, _ = _locate(ctx, file_id, entry)
     provider = provider_of(FILES, row)
     try:
         ctx.upstream(provider, provider.delete_file, row.remote_id)
@@ -344,9 +344,9 @@ def delete_file(ctx: CallContext, file_id: str, provider_hint: str | None = None
     return row
 
 
-def file_content(ctx: CallContext, file_id: str, provider_hint: str | None = None) -> FileContent:
+def file_content(ctx: CallContext, file_id: str, entry: str | None = None) -> FileContent:
     """The file's bytes, streamed from the provider."""
     ctx.note(action="files.content")
-    row, _ = _locate(ctx, file_id, provider_hint)
+    row, _ = _locate(ctx, file_id, entry)
     provider = provider_of(FILES, row)
     return ctx.upstream(provider, provider.file_content, row.remote_id)

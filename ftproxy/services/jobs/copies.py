@@ -32,6 +32,7 @@ from ..ledger.common import job_request, provider_of
 from ..ledger.context import CallContext
 from ..ledger.reconcile import apply_remote_file
 from ..uploads import store as upload_store
+from .events import event_of
 from .transfer import delete_quietly, download, until_processed, upload_in_parts
 
 #: ``JobEvent.source`` of the events that tell of a copy.
@@ -320,7 +321,7 @@ def _make_copy(ctx: CallContext, original: File, target: Provider, row: File, pa
 def copy_events(job: FineTuningJob) -> list[dict[str, Any]]:
     """The job's copy events, newest first, in OpenAI's event shape."""
     rows = JobEvent.objects.filter(job=job, source=COPY_SOURCE).order_by("-id")
-    return [row.to_openai() for row in rows]
+    return [event_of(row) for row in rows]
 
 
 def notes_after(notes: list[dict[str, Any]], after: str | None) -> list[dict[str, Any]] | None:

@@ -32,6 +32,7 @@ from ..ledger.reconcile import link_job, settle_failed_create
 from ..ledger.status import change_status
 from .continuation import source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
+from .events import event_of
 from .metadata import MetadataText
 
 GS_PREFIX = "gs://"
@@ -58,7 +59,7 @@ def _training_reference(
 def create_job(
     ctx: CallContext,
     body: dict[str, Any],
-    provider_hint: str | None,
+    entry: str | None,
     *,
     retrained_from: FineTuningJob | None = None,
 ) -> FineTuningJob:
@@ -70,7 +71,7 @@ def create_job(
         ctx, body.get("validation_file"), "validation_file"
     )
     provider = choose_provider(
-        FINE_TUNING, provider_hint, fallback=training_row.provider if training_row else None
+        FINE_TUNING, entry, fallback=training_row.provider if training_row else None
     )
     ctx.note(provider=provider.name)
     training_type = body.get("training_type")
@@ -193,14 +194,16 @@ def list_jobs(
     limit: int,
     metadata: dict[str, str] | None,
     metadata_null: bool = False,
-    provider_hint: str | None = None,
+    entry: str | None = None,
+    columns: tuple[str, ...] = ("public_id",),
 ) -> tuple[list[dict[str, Any]], bool]:
-    """A page of the caller's jobs from the ledger as OpenAI job objects,
-    newest first (of one provider entry when ``provider_hint`` names one)."""
+    """A page of the caller's jobs from the ledger, newest first (of one
+    provider entry when ``entry`` names one): the values of ``columns``
+    for each (no model instances)."""
     ctx.note(action="fine_tuning.jobs.list")
     queryset = visible(FineTuningJob.objects.all(), ctx)
-    if provider_hint:
-        queryset = queryset.filter(provider=choose_provider(FINE_TUNING, provider_hint).name)
+    if entry:
+        queryset = queryset.filter(provider=choose_provider(FINE_TUNING, entry).name)
     if metadata_null:
         queryset = queryset.filter(metadata__isnull=True) | queryset.filter(metadata={})
     for index, (key, value) in enumerate((metadata or {}).items()):
@@ -213,23 +216,15 @@ def list_jobs(
         queryset = queryset.alias(**{alias: MetadataText("metadata", key=key)}).filter(
             **{alias: value}
         )
-    # A list shows OpenAI's fields only: just their columns are read, as
-    # plain values (no model instances).
-    rows, has_more = page(
-        queryset.values(*FineTuningJob.OPENAI_FIELDS),
-        after=after,
-        limit=limit,
-        kind="fine-tuning job",
-    )
-    return [FineTuningJob.openai_job(row) for row in rows], has_more
+    return page(queryset.values(*columns), after=after, limit=limit, kind="fine-tuning job")
 
 
-def _locate(ctx: CallContext, job_id: str, provider_hint: str | None) -> tuple[FineTuningJob, bool]:
+def _locate(ctx: CallContext, job_id: str, entry: str | None) -> tuple[FineTuningJob, bool]:
     return locate(
         FineTuningJob.objects.all(),
         ctx,
         job_id,
-        provider_hint,
+        entry,
         api=FINE_TUNING,
         kind="fine-tuning job",
         adopt=lambda provider: _adopt(ctx, provider, job_id),
@@ -283,25 +278,25 @@ def fetch_job(ctx: CallContext, job: FineTuningJob, action: str = "retrieve") ->
     return ctx.upstream(provider, getattr(provider, f"{action}_job"), job.remote_id)
 
 
-def _act(ctx: CallContext, action: str, job_id: str, provider_hint: str | None) -> FineTuningJob:
-    job, fresh = _locate(ctx, job_id, provider_hint)
+def _act(ctx: CallContext, action: str, job_id: str, entry: str | None) -> FineTuningJob:
+    job, fresh = _locate(ctx, job_id, entry)
     if not (fresh and action == "retrieve"):
         run_job_hook(ctx, job, action)
     return job
 
 
-def retrieve_job(ctx: CallContext, job_id: str, provider_hint: str | None = None) -> FineTuningJob:
+def retrieve_job(ctx: CallContext, job_id: str, entry: str | None = None) -> FineTuningJob:
     """The job, refreshed from its provider."""
     ctx.note(action="fine_tuning.jobs.retrieve")
-    return _act(ctx, "retrieve", job_id, provider_hint)
+    return _act(ctx, "retrieve", job_id, entry)
 
 
 def job_action(
-    ctx: CallContext, action: str, job_id: str, provider_hint: str | None = None
+    ctx: CallContext, action: str, job_id: str, entry: str | None = None
 ) -> FineTuningJob:
     """cancel, pause or resume."""
     ctx.note(action=f"fine_tuning.jobs.{action}")
-    return _act(ctx, action, job_id, provider_hint)
+    return _act(ctx, action, job_id, entry)
 
 
 def list_events(
@@ -310,12 +305,12 @@ def list_events(
     *,
     after: str | None,
     limit: int,
-    provider_hint: str | None = None,
+    entry: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The provider's events, or the ledger's status history where the
     provider has none."""
     ctx.note(action="fine_tuning.jobs.events")
-    job, _ = _locate(ctx, job_id, provider_hint)
+    job, _ = _locate(ctx, job_id, entry)
     provider = provider_of(FINE_TUNING, job)
     notes = copy_events(job)
     rest = notes_after(notes, after)
@@ -335,7 +330,7 @@ def list_events(
             raise InvalidRequest(f"after: no such event: {after}", param="after")
         history = history.filter(id__lt=int(after[8:]))
     rows = list(history[: limit + 1])
-    return [row.to_openai() for row in rows[:limit]], len(rows) > limit
+    return [event_of(row) for row in rows[:limit]], len(rows) > limit
 
 
 def _event_dict(event) -> dict[str, Any]:
@@ -357,11 +352,11 @@ def list_checkpoints(
     *,
     after: str | None,
     limit: int,
-    provider_hint: str | None = None,
+    entry: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The provider's checkpoints of the job, newest first."""
     ctx.note(action="fine_tuning.jobs.checkpoints")
-    job, _ = _locate(ctx, job_id, provider_hint)
+    job, _ = _locate(ctx, job_id, entry)
     provider = provider_of(FINE_TUNING, job)
     result: Page = ctx.upstream(
         provider, provider.list_job_checkpoints, job.remote_id, after, limit

@@ -21,17 +21,17 @@ Row = TypeVar("Row", bound=models.Model)
 API_LABELS = {"files_settings": "files", "finetune_settings": "fine-tuning"}
 
 
-def choose_provider(api: str, hint: str | None, *, fallback: str | None = None) -> Provider:
-    """The configured entry named by ``hint``; else ``fallback`` if it is
+def choose_provider(api: str, entry: str | None, *, fallback: str | None = None) -> Provider:
+    """The configured entry named by ``entry``; else ``fallback`` if it is
     configured; else the only entry of that API. 400 otherwise, listing the
     configured entries."""
     entries = gateway().entries(api)
     configured = ", ".join(sorted(entries)) or "none"
-    if hint:
-        provider = entries.get(hint)
+    if entry:
+        provider = entries.get(entry)
         if provider is None:
             raise InvalidRequest(
-                f"custom_llm_provider {hint!r} is not configured for {API_LABELS[api]} "
+                f"custom_llm_provider {entry!r} is not configured for {API_LABELS[api]} "
                 f"(configured: {configured}).",
                 param="custom_llm_provider",
                 code="invalid_provider",
@@ -133,7 +133,7 @@ def locate(
     queryset: models.QuerySet[Row],
     ctx: CallContext,
     public_id: str,
-    provider_hint: str | None,
+    entry: str | None,
     *,
     api: str,
     kind: str,
@@ -147,8 +147,8 @@ def locate(
     if row is not None:
         ctx.note(provider=row.provider)
         return row, False
-    if ctx.caller.is_master and provider_hint:
-        provider = choose_provider(api, provider_hint)
+    if ctx.caller.is_master and entry:
+        provider = choose_provider(api, entry)
         if (
             not provider.mints_ids
             and not queryset.model.objects.filter(public_id=public_id).exists()

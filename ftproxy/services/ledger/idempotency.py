@@ -38,9 +38,11 @@ def run_once(
     key: str | None,
     request_fingerprint: str | None,
     produce: Callable[[], tuple[int, Any]],
+    answer: Callable[[Any], Any] | None = None,
 ) -> tuple[int, Any, bool]:
     """Run ``produce`` (returning status and JSON body) at most once per
-    caller and ``key``; return (status, body, replayed).
+    caller and ``key``; return (status, body, replayed). ``answer`` makes
+    the body for a ledger row (when a claim is settled from its row).
 
     The claim, the ledger row it is tied to and the outcome form one state
     machine: the claim expires with the request's own time limit; a retry
@@ -53,7 +55,7 @@ def run_once(
         raise InvalidRequest(
             f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.", param="Idempotency-Key"
         )
-    record = _claim(ctx.caller.scope, key, request_fingerprint)
+    record = _claim(ctx.caller.scope, key, request_fingerprint, answer)
     if record.status_code is not None:
         ctx.note(action=f"{ctx.audit.get('action', '')}.replay")
         return record.status_code, record.response_body, True
@@ -129,14 +131,16 @@ def _over(record: IdempotencyRecord, now) -> bool:
     return expires <= now
 
 
-def _resolve(record: IdempotencyRecord) -> IdempotencyRecord | None:
+def _resolve(
+    record: IdempotencyRecord, answer: Callable[[Any], Any] | None
+) -> IdempotencyRecord | None:
     """Settle a claim whose request is over from the ledger row it recorded.
     Returns the record, now holding the answer to replay, or None when the
     key is free again (nothing happened upstream)."""
     row = _row(record)
     state = reconcile(row) if row is not None else LedgerState.FAILED
     if state == LedgerState.OK:
-        _store(record, 200, row.to_openai())
+        _store(record, 200, answer(row) if answer else {"id": row.public_id})
         return record
     if state == LedgerState.FAILED:
         _free(record)
@@ -156,7 +160,9 @@ def _resolve(record: IdempotencyRecord) -> IdempotencyRecord | None:
     )
 
 
-def _claim(scope: str, key: str, request_fingerprint: str) -> IdempotencyRecord:
+def _claim(
+    scope: str, key: str, request_fingerprint: str, answer: Callable[[Any], Any] | None = None
+) -> IdempotencyRecord:
     """The caller's record for ``key``: a new in-flight one (status_code None)
     that this request now owns, or the finished one to replay."""
     for _ in range(3):
@@ -183,7 +189,7 @@ def _claim(scope: str, key: str, request_fingerprint: str) -> IdempotencyRecord:
                 )
         elif in_flight or (same and record.status_code >= 500 and record.object_id):
             # Its request is over and its outcome may be unsettled: settle it.
-            record = _resolve(record) if in_flight or _over(record, now) else record
+            record = _resolve(record, answer) if in_flight or _over(record, now) else record
             if record is None:
                 continue  # freed: this request may run
         if not same:

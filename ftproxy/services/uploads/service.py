@@ -75,7 +75,7 @@ def create_upload(
     size: int,
     mime_type: str,
     expires_after: dict[str, Any] | None,
-    provider_hint: str | None,
+    entry: str | None,
 ) -> Upload:
     """Record a pending upload (and open the upstream one when the entry
     forwards uploads)."""
@@ -87,7 +87,7 @@ def create_upload(
             f"{limit // (1024 * 1024)} MB (ftproxy_settings.max_upload_total_mb).",
             param="bytes",
         )
-    provider = choose_provider(FILES, provider_hint)
+    provider = choose_provider(FILES, entry)
     ctx.note(provider=provider.name)
     if not provider.forwards_uploads:
         # What the entry's upload_file would refuse at complete, refused now.
