@@ -71,7 +71,6 @@ FTPROXY = {{
     "master_key": "{master}",
     "finetune_settings": [
         {{
-            "name": "sandbox",
             "custom_llm_provider": "sandbox",
             "storage_dir": str(BASE_DIR / "sandbox"),
             "validate_seconds": 0,
@@ -81,7 +80,6 @@ FTPROXY = {{
     ],
     "files_settings": [
         {{
-            "name": "sandbox",
             "custom_llm_provider": "sandbox",
             "storage_dir": str(BASE_DIR / "sandbox"),
         }}
