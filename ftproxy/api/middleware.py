@@ -17,7 +17,6 @@ from django.db import DatabaseError
 
 from .. import metrics
 from ..models import AuditEntry
-from ..queries import insert_row
 
 logger = logging.getLogger("ftproxy.requests")
 
@@ -86,7 +85,7 @@ class RequestContextMiddleware:
         }
         level, unwritten = logging.INFO, ""
         try:
-            insert_row(AuditEntry(**fields))  # no signals, id unused: compiled once
+            AuditEntry.objects.create(**fields)
         except DatabaseError as exc:
             # The database is down (the answer says so too): one line, no traceback.
             level, unwritten = logging.WARNING, f" audit=unwritten({type(exc).__name__})"

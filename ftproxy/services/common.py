@@ -13,7 +13,6 @@ from ..conf import gateway
 from ..errors import GatewayMisconfigured, InvalidRequest, NotFoundError
 from ..models import LedgerState
 from ..providers.base import JobCreate, Provider
-from ..queries import first_match
 from .context import CallContext
 
 Row = TypeVar("Row", bound=models.Model)
@@ -81,7 +80,8 @@ def visible(queryset: models.QuerySet[Row], ctx: CallContext) -> models.QuerySet
 
 def find(queryset: models.QuerySet[Row], ctx: CallContext, public_id: str) -> Row | None:
     """The row with ``public_id`` in ``queryset`` that the caller may see."""
-    return first_match(queryset, public_id=public_id, **_visibility(ctx))
+    # A unique id: the first row as the database finds it (no ORDER BY).
+    return next(iter(queryset.filter(public_id=public_id, **_visibility(ctx))[:1]), None)
 
 
 def not_found(kind: str, public_id: str, param: str | None = None) -> NotFoundError:
