@@ -4,6 +4,7 @@ timeouts and unreachable upstreams, as urllib3 really runs them (under
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -215,7 +216,7 @@ class TestErrorBodies:
         client = HttpClient("up", scripted_server.url, max_retries=0)
         response = requests.Response()
         response.status_code = 400
-        response._content = b"plain text complaint"
+        response.raw = io.BytesIO(b"plain text complaint")
         with pytest.raises(ProviderInputError) as info:
             check_response(response, "up")
         assert info.value.message == "plain text complaint"
