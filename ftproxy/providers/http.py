@@ -65,9 +65,10 @@ class HttpClient:
         self.timeout = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
         self.session = build_session(max_retries, session)
         self.session.headers.update(headers or {})
-        # ``Session.request`` reads the environment (proxies, CA bundle) on
-        # every call: requests' prepared-request steps read it once per host
-        # instead (``_environment``).
+        # ``Session.request`` reads the environment (proxies, CA bundle,
+        # .netrc) on every call: requests' prepared-request steps, with the
+        # environment read once per host instead (``_environment``).
+        self.session.trust_env = False
         self._environments: dict[tuple[str, str], dict[str, Any]] = {}
         #: Credential values this client sends, redacted from upstream texts.
         self.secrets = tuple(
@@ -158,7 +159,10 @@ class HttpClient:
         key = (parts.scheme, parts.netloc)
         found = self._environments.get(key)
         if found is None:
-            merged = self.session.merge_environment_settings(url, {}, None, None, None)
+            with requests.Session() as reader:  # trust_env: it reads the environment
+                merged = reader.merge_environment_settings(
+                    url, {}, None, self.session.verify, self.session.cert
+                )
             found = {"proxies": merged["proxies"], "verify": merged["verify"]}
             if merged["cert"] is not None:
                 found["cert"] = merged["cert"]
