@@ -94,7 +94,9 @@ def test_a_big_file_is_one_temporary_file_in_the_spool_directory_read_in_large_c
     assert content(upload) == data
     assert [p.name for p in spool_dir.iterdir()] == [os.path.basename(upload.temporary_file_path())]
     assert max(request.META["wsgi.input"].sizes) == PARSE_CHUNK_BYTES  # not Django's 64 KiB
-    # another reader has a position of its own, and closes with the file
+    # another reader (from the file part, or from its file, which views hand
+    # on) has a position of its own, and closes with the file
+    assert upload.file.reopen().read(3) == data[:3]
     other = upload.reopen()
     assert other.read(10) == data[:10]
     upload.seek(5)
