@@ -56,7 +56,7 @@ class Watchdog:
             self.waits[token] = (deadline, connection)
             if self.thread is None or not self.thread.is_alive():  # also after a fork
                 self.thread = threading.Thread(
-                    target=self.run, name="ftproxy-db-watchdog", daemon=True
+                    target=self.run, name="db-answer-watchdog", daemon=True
                 )
                 self.thread.start()
         try:
