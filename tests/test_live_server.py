@@ -32,10 +32,6 @@ AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 #: nginx's header and body timeouts in these tests (seconds).
 READ_TIMEOUT = 3
 NGINX = shutil.which("nginx")
-needs_nginx = pytest.mark.skipif(
-    NGINX is None,
-    reason="the production setup needs nginx on PATH (Debian: apt-get install nginx-light)",
-)
 
 
 def free_port() -> int:
