@@ -7,9 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 4000
 WORKERS ?= 2
 # The server (gateway_site/serve.py, which `make bench` measures too):
-# uvicorn reads requests (headers and bodies) on its event loop, so a slow
-# client never holds a worker thread (docs/deployment.md); `run` starts the
-# sync watcher beside it.
+# gunicorn's threaded workers over WSGI; `run` starts the sync watcher beside
+# it. In production, nginx in front (deploy/nginx.conf) absorbs slow clients.
 SERVE ?= $(BIN)/python -m gateway_site.serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 export FTPROXY_CONFIG ?= config/example.yaml
 # The well-known local master key only for the example config: a config of

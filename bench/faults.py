@@ -1,6 +1,6 @@
 """Fault runs, bounded and on 127.0.0.1 only. Not part of the tests.
 
-    python bench/faults.py [--root DIR] [--server asgi|gthread] [--creates N]
+    python bench/faults.py [--root DIR] [--creates N] [--latency [--baseline DIR]]
 
 Starts a slow fake OpenAI upstream (each create takes 300 ms) and the
 gateway (from ``--root``, default this tree) on PostgreSQL ``DATABASE_URL``
@@ -21,8 +21,14 @@ gateway (from ``--root``, default this tree) on PostgreSQL ``DATABASE_URL``
    headers, half send a Content-Length longer than the body); then 3 health
    probes with a 2 s timeout each. Counted: probes answered.
 
-4. ``--latency``: gunicorn gthread and uvicorn side by side, requests
-   alternating between them: the median difference per request.
+   (The gateway's server alone, as `make run` serves it: without nginx in
+   front, slow clients hold its threads; see deploy/nginx.conf.)
+
+4. ``--latency``: the gateway from ``--baseline DIR`` (another checkout,
+   e.g. ``git worktree add`` of the commit before a change) and from
+   ``--root`` side by side, each served as its own ``gateway_site.serve``
+   serves it, requests alternating between them: the median difference
+   per request.
 
 Prints one line per run.
 """
@@ -137,16 +143,10 @@ def environment(root: Path, var: Path, upstream: str) -> dict[str, str]:
 
 
 def start(root: Path, env: dict[str, str], server: str, port: int) -> subprocess.Popen:
-    python = sys.executable
-    if server == "asgi":
-        command = [python, "-m", "uvicorn", "gateway_site.asgi:application", "--host",
-                   "127.0.0.1", "--port", str(port), "--http",
-                   "gateway_site.serving:GatewayHttpProtocol", "--lifespan", "off",
-                   "--log-level", "warning"]  # fmt: skip
-    else:
-        command = [str(Path(python).with_name("gunicorn")), "gateway_site.wsgi:application",
-                   "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
-                   "--timeout", "660"]  # fmt: skip
+    """The gateway of the tree at ``root``, served as its ``make run`` serves
+    it, with one worker (``server`` names it in the output only)."""
+    command = [sys.executable, "-m", "gateway_site.serve", "--bind", f"127.0.0.1:{port}",
+               "--workers", "1"]  # fmt: skip
     process = subprocess.Popen(
         command,
         cwd=root,
@@ -410,23 +410,24 @@ def slow_clients_run(root: Path, env: dict[str, str], server: str, clients: int 
     return f"slow clients ({server}, {clients} connections): health probes answered={answered}/3"
 
 
-def latency_run(root: Path, env: dict[str, str], rounds: int = 600) -> str:
-    """Both servers at once on one database, requests alternating between
-    them over one kept-alive connection each (so machine noise hits both
-    alike): the median per-request difference, for a forwarded retrieve
-    and for liveliness."""
+def latency_run(roots: dict[str, Path], env: dict[str, str], rounds: int = 600) -> str:
+    """Two trees' gateways at once on one database, requests alternating
+    between them over one kept-alive connection each (so machine noise hits
+    both alike): the median per-request difference (second minus first),
+    for a forwarded retrieve and for liveliness."""
     servers = {}
+    (first, _), (second, _) = roots.items()
     try:
-        for name in ("gthread", "asgi"):
+        for name, root in roots.items():
             port = free_port()
             servers[name] = (start(root, env, name, port), f"http://127.0.0.1:{port}")
         sessions = {name: requests.Session() for name in servers}
         for session in sessions.values():
             session.headers["Authorization"] = f"Bearer {MASTER}"
         job = (
-            sessions["gthread"]
+            sessions[first]
             .post(
-                f"{servers['gthread'][1]}/v1/fine_tuning/jobs",
+                f"{servers[first][1]}/v1/fine_tuning/jobs",
                 json={"model": "m", "training_file": "file-x"},
             )
             .json()["id"]
@@ -440,12 +441,12 @@ def latency_run(root: Path, env: dict[str, str], rounds: int = 600) -> str:
                     sessions[name].get(base + path, timeout=10).raise_for_status()
                     times[name].append((time.perf_counter() - started) * 1000)
             diffs = sorted(
-                a - g for g, a in zip(times["gthread"][50:], times["asgi"][50:], strict=True)
+                b - a for a, b in zip(times[first][50:], times[second][50:], strict=True)
             )
             medians = {name: sorted(t[50:])[len(t[50:]) // 2] for name, t in times.items()}
             results.append(
-                f"{path.split('/')[1] if 'health' in path else 'retrieve'}: gthread median "
-                f"{medians['gthread']:.2f} ms, asgi {medians['asgi']:.2f} ms, "
+                f"{path.split('/')[1] if 'health' in path else 'retrieve'}: {first} median "
+                f"{medians[first]:.2f} ms, {second} {medians[second]:.2f} ms, "
                 f"median difference {diffs[len(diffs) // 2]:+.2f} ms"
             )
     finally:
@@ -458,7 +459,7 @@ def latency_run(root: Path, env: dict[str, str], rounds: int = 600) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", type=Path, default=HERE)
-    parser.add_argument("--server", choices=["asgi", "gthread"], default="asgi")
+    parser.add_argument("--baseline", type=Path, help="--latency: the tree to compare with")
     parser.add_argument("--creates", type=int, default=80)
     parser.add_argument("--latency", action="store_true", help="Only the latency run.")
     args = parser.parse_args()
@@ -469,14 +470,15 @@ def main() -> None:
         env = environment(args.root, Path(var), upstream)
         reset_database(args.root, env)
         if args.latency:
-            print(latency_run(args.root, env), flush=True)
+            roots = {"baseline": args.baseline or args.root, "this": args.root}
+            print(latency_run(roots, env), flush=True)
             upstream_server.shutdown()
             return
-        print(crash_run(args.root, env, args.server, min(args.creates, 400)), flush=True)
-        print(slow_clients_run(args.root, env, args.server), flush=True)
+        print(crash_run(args.root, env, "make run", min(args.creates, 400)), flush=True)
+        print(slow_clients_run(args.root, env, "make run"), flush=True)
         if env.get("DATABASE_URL", "").startswith("postgres"):
             reset_database(args.root, env)
-            print(flap_run(args.root, env, args.server, min(args.creates, 400)), flush=True)
+            print(flap_run(args.root, env, "make run", min(args.creates, 400)), flush=True)
     upstream_server.shutdown()
 
 

@@ -244,8 +244,8 @@ class Bench:
         wait_http(f"http://127.0.0.1:{self.gateway_port}/health/liveliness")
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
         self.result["serving"] = " ".join(Path(a).name if "/" in a else a for a in server.args)
-        # One worker: the server process serves itself (uvicorn), or its one
-        # child does (a supervisor that forks workers).
+        # One worker: gunicorn's one child (the arbiter forks it), or the
+        # server process itself if it serves alone.
         return int(children[0]) if children else server.pid
 
     def seed(self, env: dict[str, str]) -> dict:

@@ -263,7 +263,7 @@ def bench_gateway(
         base = f"http://127.0.0.1:{port}"
         _wait_for(base)
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        worker = int(children[0]) if children else server.pid  # uvicorn's one worker is itself
+        worker = int(children[0]) if children else server.pid  # gunicorn's one worker
         headers = {"Authorization": f"Bearer {MASTER}"}
         # One small upload first, so imports and the first connection are done.
         small = workdir / "small.jsonl"

@@ -1,6 +1,13 @@
 """How the gateway is served: the one command line `make run` and
 `make bench` both use, so a benchmark always measures the real serving
 stack. Run as ``python -m gateway_site.serve --bind HOST:PORT --workers N``.
+
+gunicorn's threaded workers (``gthread``) run Django's WSGI handler, in
+gunicorn's documented configuration. A thread serves one request at a
+time, from its first byte to its last: a client that sends slowly holds a
+thread. In production put nginx in front (``deploy/nginx.conf``): it reads
+every request whole (headers and body, with its own timeouts and size
+limit) before it passes it on, so slow clients never reach gunicorn.
 """
 
 from __future__ import annotations
@@ -10,41 +17,13 @@ import os
 import sys
 from pathlib import Path
 
-
-def command(bind: str, workers: int) -> list[str]:
-    """The argv that serves the gateway on ``bind`` with ``workers`` processes:
-    uvicorn, which reads every request (headers and body) on its event loop
-    before one of the process's request threads runs Django for it, so a
-    slow client never holds a thread (``gateway_site.serving``).
-
-    ``FTPROXY_SERVER=gthread`` serves with gunicorn's thread workers over
-    WSGI instead: about as fast, but a slow client holds a thread (put a
-    buffering proxy in front)."""
-    if os.environ.get("FTPROXY_SERVER") == "gthread":
-        return _gthread(bind, workers)
-    host, _, port = bind.rpartition(":")
-    return [
-        str(Path(sys.executable).with_name("uvicorn")),
-        "gateway_site.asgi:application",
-        "--host",
-        host or "127.0.0.1",
-        "--port",
-        port,
-        "--workers",
-        str(workers),
-        "--http",
-        "gateway_site.serving:GatewayHttpProtocol",
-        "--timeout-keep-alive",
-        "5",
-        "--lifespan",
-        "off",
-        # Each request already logs one line of its own (ftproxy.requests),
-        # with its request id, key, action and upstream status.
-        "--no-access-log",
-    ]
+#: Threads per worker process: how many requests one process works on at once.
+THREADS = int(os.environ.get("FTPROXY_THREADS", 8))
 
 
-def _gthread(bind: str, workers: int) -> list[str]:
+def command(bind: str, workers: int, threads: int = THREADS) -> list[str]:
+    """The argv that serves the gateway on ``bind`` with ``workers``
+    processes of ``threads`` threads each."""
     return [
         str(Path(sys.executable).with_name("gunicorn")),
         "gateway_site.wsgi:application",
@@ -52,11 +31,21 @@ def _gthread(bind: str, workers: int) -> list[str]:
         bind,
         "--workers",
         str(workers),
+        "--worker-class",
+        "gthread",
         "--threads",
-        "4",
+        str(threads),
+        # A worker that does not report for this long is restarted: longer
+        # than the longest request (a big upload forwarded upstream).
         "--timeout",
         "660",
-        "--access-logfile",
+        "--graceful-timeout",
+        "30",
+        "--keep-alive",
+        "5",
+        # Each request already logs one line of its own (ftproxy.requests),
+        # with its request id, key, action and upstream status.
+        "--error-logfile",
         "-",
     ]
 
@@ -65,8 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bind", default="127.0.0.1:4000")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=THREADS)
     args = parser.parse_args(argv)
-    argv = command(args.bind, args.workers)
+    argv = command(args.bind, args.workers, args.threads)
     os.execv(argv[0], argv)
 
 

@@ -13,6 +13,7 @@ import dj_database_url
 
 from ftproxy.api.schema_settings import SCHEMA_SETTINGS
 from ftproxy.config import load_config
+from gateway_site.database import BoundedConnection
 from gateway_site.secret_key import load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -100,9 +101,10 @@ if os.environ.get("FTPROXY_HTTPS", "") in ("1", "true", "True"):
 
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A dead or frozen database link fails a request within bounds instead
-    # of hanging it (docs/deployment.md, PostgreSQL). Separate entries, so
-    # other options compose with them (not psycopg_pool: it takes no
-    # answer_timeout).
+    # of hanging it: libpq's connect options and a statement timeout, and
+    # Django's connection pool (psycopg_pool), which checks a connection
+    # before it hands it out; ``gateway_site.database`` bounds each wait for
+    # an answer where libpq cannot (a link that went silent).
     _db_options = DATABASES["default"].setdefault("OPTIONS", {})
     _db_options.setdefault("connect_timeout", int(os.environ.get("FTPROXY_DB_CONNECT_TIMEOUT", 5)))
     _db_options.setdefault("keepalives", 1)
@@ -116,15 +118,25 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     _db_options["options"] = (
         _db_options.get("options", "") + f" -c statement_timeout={_statement_timeout_ms}"
     ).strip()
-    # Persistent connections: a kept connection on a link that froze must
-    # fail too, so every wait for an answer is bounded (gateway_site.postgresql).
-    DATABASES["default"]["ENGINE"] = "gateway_site.postgresql"
     _db_options.setdefault(
-        "answer_timeout",
-        float(
-            os.environ.get("FTPROXY_DB_ANSWER_TIMEOUT_SECONDS", _statement_timeout_ms / 1000 + 5)
-        ),
+        "pool",
+        {
+            "min_size": int(os.environ.get("FTPROXY_DB_POOL_MIN", 2)),
+            # at least the request threads of a worker process (FTPROXY_THREADS)
+            "max_size": int(os.environ.get("FTPROXY_DB_POOL_MAX", 16)),
+            # how long a request waits for a connection before its 503
+            "timeout": float(os.environ.get("FTPROXY_DB_POOL_TIMEOUT_SECONDS", 5)),
+            "connection_class": BoundedConnection,
+        },
     )
+    # The pool keeps the connections (Django hands each back after a
+    # request) and checks each with a round trip before it hands it out, so a
+    # database restart costs no request an error (FTPROXY_DB_POOL_CHECK=0
+    # saves the round trip: then one request per pooled connection fails
+    # after a restart).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("FTPROXY_DB_POOL_CHECK", "1") != "0"
+    MIDDLEWARE.insert(0, "gateway_site.database.BoundedQueries")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

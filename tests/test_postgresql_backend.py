@@ -1,10 +1,18 @@
-"""The PostgreSQL backend's bounded waits and its health check on kept
-connections (``gateway_site.postgresql``)."""
+"""PostgreSQL through Django's pool, with libpq's timeouts and a bound on
+every wait for an answer (``gateway_site.database``)."""
 
 from __future__ import annotations
 
+import time
+
+import psycopg
 import pytest
 from django.db import OperationalError, connection
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from gateway_site import database
+from gateway_site.database import WATCHDOG, BoundedConnection, BoundedQueries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -12,46 +20,68 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _postgresql_only():
     if connection.vendor != "postgresql":
-        pytest.skip("the PostgreSQL backend")
+        pytest.skip("the PostgreSQL setup")
     connection.ensure_connection()
 
 
-def test_a_wait_past_the_answer_timeout_fails_and_drops_the_connection():
-    raw = connection.connection
-    raw.answer_timeout = 0.2
-    with pytest.raises(OperationalError, match="did not answer within 0.2 seconds"):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_sleep(2)")
-    assert raw.closed
-    connection.close()
-    with connection.cursor() as cursor:  # a new connection, with the configured bound
+def sleep_query() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(3)")
+
+
+def assert_a_new_connection_works(raw) -> None:
+    connection.close()  # what Django does at the end of the request: back to the pool
+    with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
-    assert connection.connection is not raw
-    assert (
-        connection.connection.answer_timeout
-        == connection.settings_dict["OPTIONS"]["answer_timeout"]
+    assert connection.connection is not raw  # the pool dropped the cut one
+
+
+def test_connections_come_from_the_pool_with_the_configured_timeouts():
+    options = connection.settings_dict["OPTIONS"]
+    assert connection.pool is not None
+    assert options["pool"]["connection_class"] is BoundedConnection
+    assert isinstance(connection.connection, BoundedConnection)
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"]  # the pool checks before handing out
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("30s",)
+    assert connection.connection.info.get_parameters()["connect_timeout"] == str(
+        options["connect_timeout"]
     )
 
 
-def test_the_health_check_runs_only_on_a_connection_idle_for_a_while():
+def test_a_query_of_a_request_waiting_past_the_answer_timeout_fails_fast(monkeypatch):
+    monkeypatch.setattr(database, "ANSWER_TIMEOUT_SECONDS", 0.3)
     raw = connection.connection
-    raw.answered_at = 0.0  # idle for long: checked with a round trip
-    assert connection.is_usable()
-    checked = raw.answered_at
-    assert checked > 0.0
-    assert connection.is_usable()  # answered just now: no round trip
-    assert raw.answered_at == checked
+
+    def view(request):
+        sleep_query()
+        return HttpResponse()
+
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        BoundedQueries(view)(RequestFactory().get("/"))
+    assert time.monotonic() - started < 2
+    assert raw.closed or raw.broken
+    assert_a_new_connection_works(raw)
 
 
-def test_after_an_error_the_connection_is_always_checked_with_the_server():
+def test_the_pools_health_check_is_bounded(monkeypatch):
+    monkeypatch.setattr(database, "ANSWER_TIMEOUT_SECONDS", 0.3)
     raw = connection.connection
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    recent = raw.answered_at
-    connection.errors_occurred = True  # e.g. the server said it is shutting down
-    try:
-        assert connection.is_usable()
-        assert raw.answered_at > recent  # it asked, though the server answered just now
-    finally:
-        connection.errors_occurred = False
+    started = time.monotonic()
+    with pytest.raises(psycopg.OperationalError):
+        raw.execute("SELECT pg_sleep(3)")  # what the check runs: Connection.execute
+    assert time.monotonic() - started < 2
+    assert raw.broken
+    assert_a_new_connection_works(raw)
+
+
+def test_a_connection_answering_in_time_is_left_alone():
+    raw = connection.connection
+    with WATCHDOG.bound(raw, 5):
+        sleep = raw.execute("SELECT pg_sleep(0.2)")
+        assert sleep.fetchone() == ("",)
+    assert not raw.broken
+    assert not WATCHDOG.waits

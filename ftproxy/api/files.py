@@ -47,7 +47,7 @@ class FileViewSet(GatewayViewSet):
         check_declared_size(
             request, gateway().max_upload_bytes, "this gateway accepts uploads up to", "file"
         )
-        # The file stays in the server's spool of the body (see ``multipart``).
+        # Each file part goes straight into one temporary file (see ``multipart``).
         self.http_request.upload_handlers = upload_handlers(self.http_request)
         if not isinstance(request.data, Mapping):
             raise InvalidRequest(

@@ -31,7 +31,9 @@ def _check_database() -> None:
         tcp_user_timeout=timeout_ms,
         options=f"-c statement_timeout={timeout_ms}",
     )
-    probe = connection.get_new_connection(params)
+    params.pop("pool", None)
+    # A connection of its own, never one from a pool (its check could wait longer).
+    probe = connection.Database.connect(**params)
     try:
         probe.execute("SELECT 1").fetchone()
     finally:

@@ -84,7 +84,7 @@ def check_request(request) -> None:
     ):
         raise GatewayError(
             "Send the body with a Content-Length: this server does not read chunked request "
-            "bodies (the gateway's ASGI server does).",
+            "bodies (the gateway site, and nginx in front of it, do).",
             status_code=411,
             code="length_required",
         )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,6 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from requests.utils import get_environ_proxies
 
 from .. import metrics
 from ..errors import ProviderError, ProviderFailure
@@ -68,9 +66,9 @@ class HttpClient:
         self.timeout = (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout)
         self.session = build_session(max_retries, session)
         self.session.headers.update(headers or {})
-        # requests reads the environment (proxies, CA bundle, .netrc) on every
-        # request, which costs more than the rest of its work on a fast
-        # upstream: read it once per host instead (``_environment``).
+        # ``Session.request`` reads the environment (proxies, CA bundle,
+        # .netrc) on every call: requests' prepared-request steps, with the
+        # environment read once per host instead (``_environment``).
         self.session.trust_env = False
         self._environments: dict[tuple[str, str], dict[str, Any]] = {}
         #: Credential values this client sends, redacted from upstream texts.
@@ -143,41 +141,32 @@ class HttpClient:
         return type(self.session).request is requests.Session.request
 
     def _prepare(self, method, url, params, json_body, data, headers) -> requests.PreparedRequest:
-        """What ``Session.request`` would send, without its per-call merging
-        of settings this client fixes once (no session-level params, hooks or
-        redirects are used): the session's headers under the call's, its
-        auth and cookies (when it holds any); JSON encoded with orjson."""
+        """``Session.prepare_request`` (the session's headers, auth and
+        cookies merged in), with JSON encoded by orjson."""
         if json_body is not None and data is None:
             try:
                 data = orjson.dumps(json_body)
             except TypeError:  # integers past 64 bits, non-string keys: as requests would
                 data = json.dumps(json_body, allow_nan=False).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
-        prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=method,
-            url=url,
-            headers={**self.session.headers, **(headers or {})},
-            params=params,
-            data=data,
-            auth=self.session.auth,
-            cookies=self.session.cookies if len(self.session.cookies) else None,
+        return self.session.prepare_request(
+            requests.Request(method, url, params=params, data=data, headers=headers)
         )
-        return prepared
 
     def _environment(self, url: str) -> dict[str, Any]:
-        """The proxies (honouring ``NO_PROXY``) and CA bundle that requests
-        would take from the environment for ``url``'s host, read once."""
+        """The proxies and CA bundle requests takes from the environment for
+        ``url``'s host (``Session.merge_environment_settings``), read once."""
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
         found = self._environments.get(key)
         if found is None:
-            verify = self.session.verify
-            if verify is True:
-                verify = (
-                    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            with requests.Session() as reader:  # trust_env: it reads the environment
+                merged = reader.merge_environment_settings(
+                    url, {}, None, self.session.verify, self.session.cert
                 )
-            found = {"proxies": get_environ_proxies(url), "verify": verify}
+            found = {"proxies": merged["proxies"], "verify": merged["verify"]}
+            if merged["cert"] is not None:
+                found["cert"] = merged["cert"]
             self._environments[key] = found
         return found
 

@@ -3,7 +3,6 @@ or on disk; spool files of dead requests are removed."""
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import io
 import os
@@ -16,7 +15,6 @@ from django.core.management import call_command
 
 from ftproxy.models import File
 from ftproxy.services.files.spool import clean_spool
-from gateway_site.serving import GuardedApplication
 from tests.conftest import TRAINING
 
 OPENED: list = []
@@ -54,25 +52,6 @@ def test_a_disk_full_while_spooling_an_upload_is_a_507_leaving_nothing(
     # and the next upload, with room again, works
     settings.FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
     assert master.upload(TRAINING).status_code == 200
-
-
-def test_a_disk_full_while_the_server_spools_the_body_is_a_507():
-    async def app(scope, receive, send):
-        await receive()
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    sent = []
-
-    async def receive():
-        return {"type": "http.request", "body": b"x", "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    guarded = GuardedApplication(app, max_body_bytes=lambda: 100)
-    asyncio.run(guarded({"type": "http", "headers": []}, receive, send))
-    assert sent[0]["status"] == 507
-    assert b"insufficient_storage" in sent[1]["body"]
 
 
 def _spool_file(directory: Path, name: str, age_seconds: float) -> Path:

@@ -1,19 +1,16 @@
-"""An uploaded file stays where the server spooled the request body: Django
-parses the body as always, but the file is a window onto the spool, never
-copied; the window holds exactly the bytes Django's parser read, and
-anything else (a transfer encoding, bytes that do not match) is copied
-out as before."""
+"""A big uploaded file is written once, in large reads, into a named
+temporary file in ``FILE_UPLOAD_TEMP_DIR`` (Django's upload-handler API),
+and can be read twice at once; everything else is parsed as Django does."""
 
 from __future__ import annotations
 
 import base64
 import io
 import os
-import tempfile
 
 import pytest
-from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
-from django.core.handlers.asgi import ASGIRequest
+from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
 from django.core.handlers.wsgi import WSGIRequest
 
 from ftproxy.api.multipart import PARSE_CHUNK_BYTES, SpooledPart, upload_handlers
@@ -35,43 +32,32 @@ def body(*parts: bytes) -> bytes:
     return b"".join(parts) + b"--" + BOUNDARY + b"--\r\n"
 
 
-def request_for(raw: bytes, *, spooled: bool = True, bridge: str = "wsgi"):
-    """A request as the server hands it over: the body in a spool (rolled
-    to disk past 2.5 MB), or (``spooled=False``) in memory; as the
-    ``wsgi.input`` of the gateway's bridge to Django's WSGI handler, or as
-    the body file of Django's ASGI handler."""
-    if spooled:
-        stream = tempfile.SpooledTemporaryFile(max_size=2_621_440, mode="w+b")
-        stream.write(raw)
-        stream.seek(0)
-    else:
-        stream = io.BytesIO(raw)
-    if bridge == "wsgi":
-        request = WSGIRequest(
-            {
-                "REQUEST_METHOD": "POST",
-                "PATH_INFO": "/v1/files",
-                "SERVER_NAME": "testserver",
-                "SERVER_PORT": "80",
-                "wsgi.url_scheme": "http",
-                "CONTENT_TYPE": "multipart/form-data; boundary=" + BOUNDARY.decode(),
-                "CONTENT_LENGTH": str(len(raw)),
-                "wsgi.input": stream,
-            }
-        )
-        request.upload_handlers = upload_handlers(request)
-        return request
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/files",
-        "query_string": b"",
-        "headers": [
-            (b"content-type", b"multipart/form-data; boundary=" + BOUNDARY),
-            (b"content-length", str(len(raw)).encode()),
-        ],
-    }
-    request = ASGIRequest(scope, stream)
+class Reads(io.BytesIO):
+    """A request body that counts the sizes it is read in."""
+
+    def __init__(self, raw: bytes):
+        super().__init__(raw)
+        self.sizes: list[int] = []
+
+    def read(self, size=-1):
+        self.sizes.append(size)
+        return super().read(size)
+
+
+def request_for(raw: bytes) -> WSGIRequest:
+    """A request as a WSGI server hands it over, with the route's handlers."""
+    request = WSGIRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/v1/files",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "CONTENT_TYPE": "multipart/form-data; boundary=" + BOUNDARY.decode(),
+            "CONTENT_LENGTH": str(len(raw)),
+            "wsgi.input": Reads(raw),
+        }
+    )
     request.upload_handlers = upload_handlers(request)
     return request
 
@@ -91,11 +77,12 @@ def big(size: int = 3 * 1024 * 1024 + 17) -> bytes:
     return (b'{"messages": "x"}\n' + os.urandom(64)) * (size // 82) + b"tail"
 
 
-@pytest.mark.parametrize("bridge", ["wsgi", "asgi"])
-def test_a_big_file_is_a_window_onto_the_spool_with_exactly_its_bytes(spool_dir, bridge):
+def test_a_big_file_is_one_temporary_file_in_the_spool_directory_read_in_large_chunks(
+    spool_dir,
+):
     data = big()
     raw = body(part("purpose", b"fine-tune"), part("file", data, "t.jsonl"))
-    request = request_for(raw, bridge=bridge)
+    request = request_for(raw)
     upload = request.FILES["file"]
     assert isinstance(upload, SpooledPart)
     assert request.POST["purpose"] == "fine-tune"
@@ -105,13 +92,19 @@ def test_a_big_file_is_a_window_onto_the_spool_with_exactly_its_bytes(spool_dir,
         "application/jsonl",
     )
     assert content(upload) == data
-    assert list(spool_dir.iterdir()) == []  # nothing was copied
-    # another reader has a position of its own
+    assert [p.name for p in spool_dir.iterdir()] == [os.path.basename(upload.temporary_file_path())]
+    assert max(request.META["wsgi.input"].sizes) == PARSE_CHUNK_BYTES  # not Django's 64 KiB
+    # another reader (from the file part, or from its file, which views hand
+    # on) has a position of its own, and closes with the file
+    assert upload.file.reopen().read(3) == data[:3]
     other = upload.reopen()
     assert other.read(10) == data[:10]
     upload.seek(5)
     assert upload.read(5) == data[5:10] and other.read(5) == data[10:15]
     assert b"".join(upload.chunks(1024 * 1024)) == data
+    upload.close()
+    assert other.closed
+    assert list(spool_dir.iterdir()) == []
 
 
 def test_fields_after_the_file_and_two_files_are_parsed_as_django_does():
@@ -131,47 +124,46 @@ def test_a_file_that_ends_like_a_boundary_keeps_its_bytes():
     assert content(upload) == data
 
 
-def test_a_base64_part_is_decoded_into_a_copy():
+def test_a_base64_part_is_decoded():
     data = big()
     encoded = base64.encodebytes(data)
     raw = body(part("file", encoded, "t.jsonl", b"Content-Transfer-Encoding: base64\r\n"))
     upload = request_for(raw).FILES["file"]
-    assert isinstance(upload, TemporaryUploadedFile)
+    assert isinstance(upload, SpooledPart)
     assert content(upload) == data
 
 
-def test_bytes_that_stop_matching_halfway_are_copied_out_whole():
-    # The second file starts as the first ends (so its place is first
-    # guessed wrong, inside the first) and then differs: the bytes checked
-    # so far and the rest are copied out.
-    same = os.urandom(PARSE_CHUNK_BYTES)
-    first, second = os.urandom(3_000_000) + same, same + b"B" * 3_000_000
-    request = request_for(body(part("file", first, "a.jsonl"), part("other", second, "b.jsonl")))
-    assert isinstance(request.FILES["file"], SpooledPart)
-    assert content(request.FILES["file"]) == first
-    assert isinstance(request.FILES["other"], TemporaryUploadedFile)
-    assert content(request.FILES["other"]) == second
-
-
-def test_an_empty_file_is_an_empty_window():
+def test_an_empty_file_is_empty():
     raw = body(part("purpose", b"p" * 3_000_000), part("file", b"", "empty.jsonl"))
     upload = request_for(raw).FILES["file"]
     assert upload.size == 0 and content(upload) == b""
 
 
-@pytest.mark.parametrize("bridge", ["wsgi", "asgi"])
-@pytest.mark.parametrize("spooled", [True, False])
-def test_a_body_not_on_disk_is_left_to_djangos_handlers(spooled, bridge):
+def test_a_small_file_stays_in_memory():
     small = b'{"a": 1}\n' * 100
-    raw = body(part("file", small, "t.jsonl"))
-    upload = request_for(raw, spooled=spooled, bridge=bridge).FILES["file"]
+    upload = request_for(body(part("file", small, "t.jsonl"))).FILES["file"]
     assert isinstance(upload, InMemoryUploadedFile)
     assert content(upload) == small
 
 
-def test_a_big_body_not_on_disk_goes_to_a_temporary_file_in_the_spool_directory(spool_dir):
-    data = big()
-    upload = request_for(body(part("file", data, "t.jsonl")), spooled=False).FILES["file"]
-    assert isinstance(upload, TemporaryUploadedFile)
-    assert os.path.dirname(upload.temporary_file_path()) == str(spool_dir)
-    assert content(upload) == data
+class Counting(FileUploadHandler):
+    """A host's own handler: kept, in its place."""
+
+    def receive_data_chunk(self, raw_data, start):
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def test_handlers_of_the_hosts_own_are_kept(settings):
+    settings.FILE_UPLOAD_HANDLERS = [
+        f"{__name__}.Counting",
+        "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+    ]
+    request = request_for(body(part("file", big(), "t.jsonl")))
+    assert [type(h).__name__ for h in request.upload_handlers] == [
+        "Counting",
+        "SpooledUploadHandler",
+    ]
+    assert isinstance(request.FILES["file"], SpooledPart)

@@ -269,10 +269,11 @@ def _describe(ctx: CallContext, row: File) -> None:
 
 def _locate(ctx: CallContext, file_id: str, entry: str | None) -> tuple[File, bool]:
     return locate(
-        File.objects.filter(deleted=False),
+        File,
         ctx,
         file_id,
         entry,
+        where={"deleted": False},
         api=FILES,
         kind="file",
         adopt=lambda provider: _adopt(ctx, provider, file_id),

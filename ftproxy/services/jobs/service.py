@@ -44,7 +44,7 @@ def _training_reference(
     """Map a public file id to the provider's reference (remote id or URI)."""
     if not file_id:
         return None, None
-    row = find(File.objects.filter(deleted=False), ctx, file_id)
+    row = find(File, ctx, file_id, deleted=False)
     if row is not None:
         return row.remote_id, row
     if file_id.startswith(GS_PREFIX) and not ctx.caller.is_master:
@@ -221,7 +221,7 @@ def list_jobs(
 
 def _locate(ctx: CallContext, job_id: str, entry: str | None) -> tuple[FineTuningJob, bool]:
     return locate(
-        FineTuningJob.objects.all(),
+        FineTuningJob,
         ctx,
         job_id,
         entry,

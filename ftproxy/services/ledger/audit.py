@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...models import AuditEntry
-from ...queries import insert_row
 from .context import Caller
 
 
@@ -51,4 +50,4 @@ def entry_fields(
 
 def record(fields: Mapping[str, Any]) -> None:
     """Write one audit row (``DatabaseError`` if the database is down)."""
-    insert_row(AuditEntry(**fields))  # no signals, id unused: compiled once
+    AuditEntry.objects.create(**fields)
