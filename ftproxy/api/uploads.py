@@ -93,6 +93,20 @@ class OpenAIUploadPart(serializers.Serializer):
     upload_id = serializers.CharField()
 
 
+class UploadPartListed(OpenAIUploadPart):
+    """A part as the listing shows it (an extension): its size and whether
+    it was stored (and forwarded), or its request has not finished."""
+
+    bytes = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["stored", "receiving"])
+
+
+class UploadPartList(serializers.Serializer):
+    object = serializers.ChoiceField(choices=["list"])
+    data = UploadPartListed(many=True)
+    has_more = serializers.BooleanField()
+
+
 class _SpooledPart(UploadedFile):
     """A part as Django parses it, in a temporary file next to where the
     part will be kept (so storing it is a rename, never a copy, and never
@@ -175,7 +189,29 @@ class UploadCreateView(APIView):
 
 
 class UploadPartView(APIView):
-    """Add one part (at most 64 MB) to a pending upload."""
+    """Add one part (at most 64 MB) to a pending upload; list its parts."""
+
+    @extend_schema(
+        request=None,
+        responses=answers(UploadPartList),
+        operation_id="uploads_parts_list",
+        description="An extension of OpenAI's Uploads API: the upload's parts, oldest first, "
+        "with their size and whether each was stored (`receiving`: its request has not "
+        "finished; after the request's time limit it is dropped and may be sent again).",
+    )
+    def get(self, request: Request, upload_id: str) -> Response:
+        ctx = context(request)
+        row, parts = upload_service.list_parts(ctx, upload_id)
+        data = [
+            {
+                **part.to_openai(),
+                "upload_id": row.public_id,
+                "bytes": part.bytes,
+                "status": "stored" if part.remote_id else "receiving",
+            }
+            for part in parts
+        ]
+        return Response({"object": "list", "data": data, "has_more": False})
 
     @extend_schema(
         request={"multipart/form-data": UploadPartSerializer},

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from django.utils import timezone
+
 from ...conf import FILES
 from ...errors import InvalidRequest, ProviderError
 from ...models import File, Upload, UploadPart
@@ -16,6 +18,7 @@ from ..files.service import store_file
 from ..ledger.common import provider_of
 from ..ledger.context import CallContext
 from . import store as upload_store
+from .settle import settle_completion
 from .states import Status, check_open, error_message, free_storage, locate_upload
 
 
@@ -27,6 +30,7 @@ def complete_upload(
     with its ``file``. Any refusal or failure leaves the upload pending."""
     ctx.note(action="uploads.complete")
     row = locate_upload(ctx, upload_id)
+    settle_completion(row)
     check_open(row)
     parts = _ordered_parts(row, part_ids)
     total = sum(part.bytes for part in parts)
@@ -36,7 +40,7 @@ def complete_upload(
             param="bytes",
         )
     claimed = Upload.objects.filter(pk=row.pk, status=Status.PENDING).update(
-        status=Status.COMPLETING
+        status=Status.COMPLETING, updated=timezone.now()
     )
     if not claimed:
         row.refresh_from_db()
@@ -47,11 +51,12 @@ def complete_upload(
             code="upload_in_progress",
         )
     row.status = Status.COMPLETING
+    _follow(ctx, row)
     try:
         file_row, remote_payload = _finish(ctx, row, parts, md5)
     except BaseException as exc:
         Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(
-            status=Status.PENDING, error=error_message(exc)[:2000]
+            status=Status.PENDING, file=None, error=error_message(exc)[:2000]
         )
         raise
     row.status = Status.COMPLETED
@@ -64,6 +69,31 @@ def complete_upload(
     row.save(update_fields=["status", "file", "remote_open", "md5", "error", "provider_payload"])
     free_storage(row)
     return row
+
+
+def _follow(ctx: CallContext, row: Upload) -> None:
+    """Tie the request to the upload: an ``Idempotency-Key`` claim points at
+    it (settled by ``settle_completion`` if the worker dies), and the file
+    row, once recorded, is the upload's before anything is sent."""
+    tie = ctx.on_record
+    if tie is not None:
+        tie(row, provider_of(FILES, row))
+
+    def recorded(file_row: File, provider: Provider) -> None:
+        Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(
+            file=file_row, updated=timezone.now()
+        )
+        if tie is not None:
+            tie(row, provider)
+
+    ctx.on_record = recorded
+
+
+def _heartbeat(row: Upload):
+    def beat() -> None:
+        Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(updated=timezone.now())
+
+    return beat
 
 
 def _ordered_parts(row: Upload, part_ids: list[str]) -> list[UploadPart]:
@@ -81,7 +111,26 @@ def _ordered_parts(row: Upload, part_ids: list[str]) -> list[UploadPart]:
                 f"part_ids: {part_id} is not a part of upload {row.public_id}.",
                 param="part_ids",
             )
-    return [known[part_id] for part_id in part_ids]
+    parts = [known[part_id] for part_id in part_ids]
+    for part in parts:
+        if not part.remote_id:
+            raise InvalidRequest(
+                f"part_ids: part {part.public_id} was not fully received and stored (its "
+                "request did not finish); send that part again.",
+                param="part_ids",
+                code="upload_part_incomplete",
+            )
+        if not row.remote_id:
+            stored = upload_store.stored_size(row.public_id, part.public_id)
+            if stored != part.bytes:
+                held = "is missing" if stored is None else f"holds {stored} bytes"
+                raise InvalidRequest(
+                    f"part_ids: part {part.public_id} of {part.bytes} bytes {held} in the "
+                    "parts' storage; send that part again.",
+                    param="part_ids",
+                    code="upload_part_incomplete",
+                )
+    return parts
 
 
 def _finish(
@@ -89,8 +138,9 @@ def _finish(
 ) -> tuple[File, dict[str, Any]]:
     provider = provider_of(FILES, row)
     reader = upload_store.PartsReader(
-        [upload_store.part_path(row.public_id, part.public_id) for part in parts],
+        [upload_store.part_name(row.public_id, part.public_id) for part in parts],
         [part.bytes for part in parts],
+        on_progress=_heartbeat(row),
     )
     try:
         # MD5 only when the client gave one to check (it costs as much as SHA-256).
