@@ -4,9 +4,12 @@ or sent whole (see ``service``)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import replace
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from ...conf import FILES
@@ -90,8 +93,18 @@ def _follow(ctx: CallContext, row: Upload) -> None:
 
 
 def _heartbeat(row: Upload):
+    """Renews ``updated`` while the parts are read (``settle``: a completion
+    with no heartbeat for its request limit is over). Only from the request's
+    own thread (no stray connections), and never failing the read."""
+    owner = threading.get_ident()
+
     def beat() -> None:
-        Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(updated=timezone.now())
+        if threading.get_ident() != owner:
+            return
+        with contextlib.suppress(DatabaseError):
+            Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(
+                updated=timezone.now()
+            )
 
     return beat
 

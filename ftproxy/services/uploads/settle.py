@@ -31,11 +31,11 @@ def completion_over(row: Upload) -> bool:
 
 
 def settle_completion(row: Upload) -> str:
-    """Settle ``row`` if its completion's request is over; the ledger state
-    of the completion afterwards: ``ok`` (completed), ``failed`` (nothing
-    in flight: pending, ended, or made completable again), ``pending`` (still
-    running, or the provider did not answer) or ``unknown``."""
-    row.refresh_from_db()
+    """Settle ``row`` (as just read) if its completion's request is over;
+    the completion's ledger state afterwards: ``ok`` (completed), ``failed``
+    (nothing in flight: pending, ended, or made completable again),
+    ``pending`` (still running, or the provider did not answer) or
+    ``unknown``."""
     if row.status == Status.COMPLETED:
         return LedgerState.OK
     if row.status != Status.COMPLETING:
