@@ -205,7 +205,6 @@ class UploadPartView(APIView):
         data = [
             {
                 **part.to_openai(),
-                "upload_id": row.public_id,
                 "bytes": part.bytes,
                 "status": "stored" if part.remote_id else "receiving",
             }

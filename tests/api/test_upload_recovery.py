@@ -16,6 +16,8 @@ import time
 from datetime import timedelta
 
 import responses
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ftproxy.conf import FILES, gateway
@@ -149,6 +151,15 @@ def test_listing_parts_is_the_owners_only(sandbox, api_as, make_key, master):
     assert listed["object"] == "list" and [p["id"] for p in listed["data"]] == parts
     assert all(p["upload_id"] == upload_id for p in listed["data"])
     assert api_as(make_key("other")).get(f"/v1/uploads/{upload_id}/parts").status_code == 404
+    many = create(master).json()["id"]
+    for start in range(0, 1000, 100):
+        assert add_part(master, many, TRAINING[start : start + 100]).status_code == 200
+    counts = []
+    for listed_id in (upload_id, many):
+        with CaptureQueriesContext(connection) as queries:
+            assert master.get(f"/v1/uploads/{listed_id}/parts").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]  # no query per part
 
 
 def _stream(data: bytes):

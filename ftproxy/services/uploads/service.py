@@ -296,7 +296,10 @@ def list_parts(ctx: CallContext, upload_id: str) -> tuple[Upload, list[UploadPar
     """The upload's parts, oldest first (an extension of the Uploads API)."""
     ctx.note(action="uploads.parts.list")
     row = locate_upload(ctx, upload_id)
-    return row, list(row.parts.order_by("id"))
+    parts = list(row.parts.order_by("id"))
+    for part in parts:
+        part.upload = row  # one query for the list
+    return row, parts
 
 
 # --------------------------------------------------------------------------
