@@ -57,7 +57,7 @@ def clean_up_uploads() -> CleanupResult:
     # file; parts whose request ended before they were stored free their bytes.
     over = timezone.now() - request_limit()
     for row in Upload.objects.filter(status=Status.COMPLETING, updated__lt=over):
-        if settle_completion(row) != LedgerState.PENDING:
+        if settle_completion(row) in (LedgerState.OK, LedgerState.FAILED):
             result.settled += 1
     oldest = now - int(request_limit().total_seconds())
     abandoned = UploadPart.objects.filter(
