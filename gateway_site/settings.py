@@ -198,6 +198,7 @@ SPECTACULAR_SETTINGS = {
         "ListObjectEnum": ["list"],
         "FileObjectEnum": ["file"],
         "ExpiresAfterAnchorEnum": ["created_at"],
+        "UploadPartObjectEnum": ["upload.part"],
     },
     # Swagger UI and Redoc from this app's own static files: /docs works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
