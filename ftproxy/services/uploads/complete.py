@@ -54,8 +54,8 @@ def complete_upload(
             code="upload_in_progress",
         )
     row.status = Status.COMPLETING
-    _follow(ctx, row)
     try:
+        _follow(ctx, row)
         file_row, remote_payload = _finish(ctx, row, parts, md5)
     except BaseException as exc:
         Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(
@@ -128,8 +128,9 @@ def _ordered_parts(row: Upload, part_ids: list[str]) -> list[UploadPart]:
     for part in parts:
         if not part.remote_id:
             raise InvalidRequest(
-                f"part_ids: part {part.public_id} was not fully received and stored (its "
-                "request did not finish); send that part again.",
+                f"part_ids: part {part.public_id} has not been stored: its request has not "
+                "finished, or failed; send that part again (GET "
+                f"/v1/uploads/{row.public_id}/parts lists the parts stored).",
                 param="part_ids",
                 code="upload_part_incomplete",
             )
