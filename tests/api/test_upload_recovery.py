@@ -16,6 +16,7 @@ import time
 from datetime import timedelta
 
 import responses
+from botocore.config import Config
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -37,6 +38,7 @@ from tests.api.test_uploads import (
 )
 from tests.conftest import TRAINING
 from tests.factories import ledger_file
+from tests.test_live_server import free_port
 
 CUT = len(TRAINING) // 2
 #: Long past any request's time limit.
@@ -252,3 +254,26 @@ def test_a_sync_round_settles_a_dead_completion(sandbox, master):
     result = clean_up_uploads()
     assert result.settled == 1
     assert Upload.objects.get(public_id=upload_id).status == "pending"
+
+
+def test_a_parts_storage_that_fails_is_a_503_and_frees_the_reservation(sandbox, master, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        upload_store.STORAGE_ALIAS: {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "nowhere",
+                "endpoint_url": f"http://127.0.0.1:{free_port()}",  # nothing listens
+                "access_key": "testing",
+                "secret_key": "testing",
+                "region_name": "us-east-1",
+                "client_config": Config(retries={"max_attempts": 1}, connect_timeout=1),
+            },
+        },
+    }
+    upload_id = create(master).json()["id"]
+    response = add_part(master, upload_id, TRAINING)
+    assert response.status_code == 503
+    assert error(response)["code"] == "storage_unavailable"
+    row = Upload.objects.get(public_id=upload_id)
+    assert row.bytes_received == 0 and not row.parts.exists()

@@ -160,6 +160,17 @@ def _short_of_space(free: int | None) -> GatewayError:
     )
 
 
+def _storage_failed(exc: Exception) -> GatewayError:
+    logger.warning("the parts' storage failed: %s: %s", type(exc).__name__, exc)
+    return GatewayError(
+        "The gateway could not store the part; send it again shortly.",
+        param="data",
+        code="storage_unavailable",
+        status_code=503,
+        error_type="server_error",
+    )
+
+
 def check_room(size: int) -> None:
     """507 unless a part of ``size`` bytes fits on the parts' disk with
     ``MIN_FREE_BYTES`` to spare. Asked before the part is read."""
@@ -221,8 +232,12 @@ def add_part(
             stored = upload_store.save_part(row.public_id, part.public_id, stream, source_path)
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
-                raise
+                raise _storage_failed(exc) from exc
             raise _short_of_space(None) from exc
+        except GatewayError:
+            raise
+        except Exception as exc:  # an object store's own errors
+            raise _storage_failed(exc) from exc
         if stored != size:
             raise InvalidRequest(f"The part ended after {stored} of {size} bytes.", param="data")
         name = upload_store.part_name(row.public_id, part.public_id)
