@@ -277,3 +277,16 @@ def test_a_parts_storage_that_fails_is_a_503_and_frees_the_reservation(sandbox, 
     assert error(response)["code"] == "storage_unavailable"
     row = Upload.objects.get(public_id=upload_id)
     assert row.bytes_received == 0 and not row.parts.exists()
+
+
+def test_reading_the_parts_calls_the_heartbeat_now_and_then(sandbox, master):
+    upload_id, parts = upload_in_parts(master)
+    names = [upload_store.part_name(upload_id, part) for part in parts]
+    sizes = [CUT, len(TRAINING) - CUT]
+    beats: list[int] = []
+    with upload_store.PartsReader(names, sizes, on_progress=lambda: beats.append(1)) as reader:
+        assert reader.read(10) == TRAINING[:10]
+        assert beats == []  # not at every read
+        reader.PROGRESS_SECONDS = 0
+        assert reader.read() == TRAINING[10:]
+    assert beats == [1]
