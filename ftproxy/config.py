@@ -51,7 +51,10 @@ FTPROXY_DEFAULTS: dict[str, Any] = {
     "fine_tuning_pricing": {},
     "sync_interval_seconds": 60,
     "unpriced_jobs": "refuse",
+    "upload_storage": None,
 }
+#: The keys of ``ftproxy_settings.upload_storage``.
+UPLOAD_STORAGE_KEYS = ("backend", "options")
 #: What a key with a budget may do with a job whose cost cannot be estimated.
 UNPRICED_JOBS = ("refuse", "allow")
 
@@ -177,6 +180,7 @@ def load_config(
         raise ConfigError(
             f"{source}: ftproxy_settings.unpriced_jobs: must be one of {', '.join(UNPRICED_JOBS)}"
         )
+    settings["upload_storage"] = _upload_storage(settings["upload_storage"], source)
     pricing = settings["fine_tuning_pricing"] or {}
     if not isinstance(pricing, dict):
         raise ConfigError(f"{source}: ftproxy_settings.fine_tuning_pricing must be a mapping")
@@ -186,3 +190,30 @@ def load_config(
     settings["fine_tuning_pricing"] = {str(model): str(price) for model, price in pricing.items()}
     result.update(settings)
     return result
+
+
+def _upload_storage(value: Any, source: str) -> dict[str, Any] | None:
+    """``ftproxy_settings.upload_storage``: ``{backend: <import path>,
+    options: {...}}``, the Django storage of Upload parts (``STORAGES``
+    alias ``ftproxy-uploads``); None for the local default."""
+    where = "ftproxy_settings.upload_storage"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: {where} must be a mapping with backend and options")
+    for key in value:
+        if key not in UPLOAD_STORAGE_KEYS:
+            raise ConfigError(
+                f"{source}: {where}: unknown key {key!r} "
+                f"(allowed: {', '.join(UPLOAD_STORAGE_KEYS)})"
+            )
+    backend = value.get("backend")
+    if not isinstance(backend, str) or "." not in backend.strip(".") or " " in backend:
+        raise ConfigError(
+            f"{source}: {where}.backend must be the import path of a Django storage class "
+            "(e.g. storages.backends.s3.S3Storage)"
+        )
+    options = value.get("options") or {}
+    if not isinstance(options, dict):
+        raise ConfigError(f"{source}: {where}.options must be a mapping")
+    return {"backend": backend, "options": dict(options)}

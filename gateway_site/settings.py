@@ -144,6 +144,8 @@ TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")  # how the admin shows tim
 USE_I18N = True
 USE_TZ = True
 
+FTPROXY = load_config(os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"))
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # also creates VAR_DIR for SQLite
@@ -151,6 +153,18 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Upload parts wait in this storage until their upload ends: with several
+# hosts, one they all share (ftproxy_settings.upload_storage, e.g. S3).
+_upload_storage = FTPROXY.get("upload_storage")
+STORAGES["ftproxy-uploads"] = (
+    {"BACKEND": _upload_storage["backend"], "OPTIONS": _upload_storage["options"]}
+    if _upload_storage
+    else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "uploads"},
+    }
+)
 
 # Debug pages and error reports hide every credential in settings.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "ftproxy.reporting.SecretsReporterFilter"
@@ -171,7 +185,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # ftproxy's, so drf-spectacular's deploy check uses the same ones.
 SPECTACULAR_SETTINGS = SCHEMA_SETTINGS
 
-FTPROXY = load_config(os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"))
 
 LOGGING = {
     "version": 1,

@@ -178,7 +178,7 @@ def assert_completed(upload, data: bytes = DATA) -> File:
     assert upload.file is not None and upload.file.bytes == len(data)
     row = Upload.objects.get(public_id=upload.id)
     assert row.parts.count() == parts_of(data) >= 3
-    assert row.storage_freed and not upload_store.upload_dir(row.public_id).exists()
+    assert row.storage_freed and not upload_store.storage().exists(row.public_id)
     return File.objects.get(public_id=upload.file.id)
 
 

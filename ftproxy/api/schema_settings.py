@@ -17,6 +17,7 @@ SCHEMA_SETTINGS = {
         "ListObjectEnum": ["list"],
         "FileObjectEnum": ["file"],
         "ExpiresAfterAnchorEnum": ["created_at"],
+        "UploadPartObjectEnum": ["upload.part"],
     },
     # Swagger UI and Redoc from this app's own static files: /docs works offline.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -337,6 +337,38 @@ class OpenAIUploadPart(Shape):
     upload_id = Text(source="upload.public_id")
 
 
+class PartStatus(serializers.Field):
+    """``stored`` once the part's bytes are kept (and forwarded), else
+    ``receiving``: its request has not finished."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, part: Any) -> str:
+        return "stored" if part.remote_id else "receiving"
+
+
+class PartStatusSchema(OpenApiSerializerFieldExtension):
+    target_class = PartStatus
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": ["stored", "receiving"]}
+
+
+class UploadPartListed(OpenAIUploadPart):
+    """A part as the listing shows it (an extension of OpenAI's Uploads API):
+    its size, and whether it was stored."""
+
+    bytes = Integer()
+    status = PartStatus()
+
+
+class UploadPartList(Shape):
+    object = Constant("list")
+    data = UploadPartListed(many=True)
+    has_more = serializers.BooleanField()
+
+
 class ErrorDetail(Shape):
     message = Text()
     type = Text()

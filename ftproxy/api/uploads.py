@@ -23,7 +23,7 @@ from ..services.uploads.complete import complete_upload
 from .base import GatewayViewSet, check_declared_size, replayable, validated
 from .schema import answers, operation
 from .serializers import FILE_PURPOSES, StrictSerializer
-from .shapes import OpenAIUpload, OpenAIUploadPart, shaped
+from .shapes import OpenAIUpload, OpenAIUploadPart, UploadPartList, shaped
 
 
 @extend_schema_field({"type": "string", "enum": ["created_at"]})
@@ -213,6 +213,20 @@ class UploadViewSet(GatewayViewSet):
             source_path=path() if path else None,
         )
         return Response(shaped(OpenAIUploadPart, row))
+
+    @operation(
+        request=None,
+        responses=answers(UploadPartList),
+        operation_id="uploads_parts_list",
+        summary="List an upload's parts",
+        description="An extension of OpenAI's Uploads API: the upload's parts, oldest first, "
+        "with their size and whether each was stored (`receiving`: its request has not "
+        "finished; after the request's time limit it is dropped and may be sent again).",
+    )
+    @parts.mapping.get
+    def list_parts(self, request, upload_id: str) -> Response:
+        _, parts = upload_service.list_parts(self.context(), upload_id)
+        return Response(shaped(UploadPartList, {"data": parts, "has_more": False}))
 
     @operation(
         request=UploadCompleteSerializer,

@@ -61,7 +61,7 @@ def fuzz(headers: dict[str, str], expect=None) -> list[str]:
 
 
 def test_every_operation_with_the_master_key(sandbox, known_objects):
-    assert len(fuzz({"Authorization": f"Bearer {MASTER_KEY}"})) == 18
+    assert len(fuzz({"Authorization": f"Bearer {MASTER_KEY}"})) == 19
 
 
 def test_every_operation_without_a_key(sandbox):

@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +31,9 @@ def test_a_part_is_parsed_next_to_the_parts_never_in_the_system_temp_dir(
     upload_id = create(master).json()["id"]
     response = add_part(master, upload_id, TRAINING)
     assert response.status_code == 200, response.content
-    part_path = upload_store.part_path(upload_id, response.json()["id"])
+    part_path = Path(
+        upload_store.storage().path(upload_store.part_name(upload_id, response.json()["id"]))
+    )
     assert part_path.read_bytes() == TRAINING
     assert list(upload_store.incoming_dir().iterdir()) == []  # moved, nothing left behind
 
@@ -91,7 +94,7 @@ def test_a_part_is_507_before_it_is_read_when_the_disk_is_nearly_full(sandbox, m
     assert response.status_code == 507
     assert error(response)["code"] == "insufficient_storage"
     assert Upload.objects.get(public_id=upload_id).bytes_received == 0
-    assert not upload_store.upload_dir(upload_id).exists()
+    assert not upload_store.storage().exists(upload_id)
     assert list(upload_store.incoming_dir().iterdir()) == []  # not even parsed
     monkeypatch.setattr(shutil, "disk_usage", real)
     assert add_part(master, upload_id, TRAINING).status_code == 200

@@ -55,7 +55,7 @@ def test_an_upstream_failure_at_complete_leaves_the_upload_pending_and_retryable
     # Recorded, not lost; a 500 may have completed it upstream, so the row
     # waits for the reconciler.
     assert File.objects.get().ledger_state == LedgerState.PENDING
-    assert upload_store.part_path(upload_id, part_id).exists()
+    assert upload_store.storage().exists(upload_store.part_name(upload_id, part_id))
 
     responses.replace(responses.POST, url, json={**upstream_upload("completed"), "file": UPLOADED})
     response = complete(master, upload_id, [part_id])

@@ -195,7 +195,7 @@ def test_parts_past_the_declared_total_are_400_and_nothing_is_kept(sandbox, mast
     assert response.status_code == 400 and error(response)["param"] == "data"
     row = Upload.objects.get(public_id=upload_id)
     assert row.bytes_received == 6 and row.parts.count() == 1
-    assert len(list(upload_store.upload_dir(upload_id).iterdir())) == 1
+    assert len(upload_store.storage().listdir(upload_id)[1]) == 1
 
 
 def test_parts_after_complete_or_cancel_are_400(sandbox, master):
@@ -313,10 +313,10 @@ def test_complete_with_an_idempotency_key_replays_the_same_file(sandbox, master)
 
 def test_cancel_frees_the_parts_and_answers_cancelled(sandbox, master):
     upload_id, _ = upload_in_parts(master)
-    assert upload_store.upload_dir(upload_id).exists()
+    assert upload_store.storage().exists(upload_id)
     body = master.post_json(f"/v1/uploads/{upload_id}/cancel").json()
     assert body["status"] == "cancelled"
-    assert not upload_store.upload_dir(upload_id).exists()
+    assert not upload_store.storage().exists(upload_id)
     assert master.post_json(f"/v1/uploads/{upload_id}/cancel").json()["status"] == "cancelled"
 
 
@@ -333,12 +333,12 @@ def test_an_expired_upload_refuses_parts_and_a_sync_round_frees_it(sandbox, mast
     Upload.objects.update(expires_at=int(time.time()) - 1)
     response = add_part(master, upload_id, b"late")
     assert response.status_code == 400 and error(response)["code"] == "upload_expired"
-    assert upload_store.upload_dir(other).exists()
+    assert upload_store.storage().exists(other)
     out = io.StringIO()
     call_command("ftproxy_sync_jobs", stdout=out, stderr=io.StringIO())
     assert "uploads: expired=1 cancelled_upstream=0 freed=2 failed=0" in out.getvalue()
-    assert not upload_store.upload_dir(upload_id).exists()
-    assert not upload_store.upload_dir(other).exists()
+    assert not upload_store.storage().exists(upload_id)
+    assert not upload_store.storage().exists(other)
     assert set(Upload.objects.values_list("status", "storage_freed")) == {("expired", True)}
     out = io.StringIO()
     call_command("ftproxy_sync_jobs", stdout=out, stderr=io.StringIO())
@@ -376,7 +376,7 @@ def test_an_upstream_failure_on_a_part_keeps_nothing(openai_files, master):
     row = Upload.objects.get(public_id=upload_id)
     assert row.bytes_received == 0 and not row.parts.exists()
     assert "boom" in row.error
-    assert not any(upload_store.upload_dir(upload_id).iterdir())
+    assert not upload_store.storage().listdir(upload_id)[1]
 
 
 @responses.activate
@@ -437,7 +437,7 @@ def test_a_complete_abandoned_by_a_dead_worker_expires_an_hour_after_the_upload(
     assert (result.expired, result.freed) == (1, 1)
     assert Upload.objects.get(public_id=stuck).status == "expired"
     assert Upload.objects.get(public_id=running).status == "completing"
-    assert upload_store.upload_dir(running).exists()
+    assert upload_store.storage().exists(running)
 
 
 @pytest.mark.parametrize("where", ["body", "query", "header"])

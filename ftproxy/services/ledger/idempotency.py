@@ -14,7 +14,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from ...errors import GatewayError, InvalidRequest, RetryLater, envelope, may_have_happened
-from ...models import File, FineTuningJob, IdempotencyRecord, LedgerState
+from ...models import File, FineTuningJob, IdempotencyRecord, LedgerState, Upload
 from .context import CallContext
 from .reconcile import reconcile, request_limit
 
@@ -24,7 +24,7 @@ LEGACY_IN_FLIGHT = timedelta(minutes=30)
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 #: ``IdempotencyRecord.object_id`` prefixes, by ledger model.
-ROW_KINDS = {"job": FineTuningJob, "file": File}
+ROW_KINDS = {"job": FineTuningJob, "file": File, "upload": Upload}
 
 
 def fingerprint(*parts: Any) -> str:

@@ -1,1 +1,1 @@
-"""The Uploads API: parts kept on disk, completed into a ledger file."""
+"""The Uploads API: parts kept in the parts' storage, completed into a ledger file."""

@@ -1,16 +1,23 @@
 """Freeing what uploads leave behind, in each ``ftproxy_sync_jobs`` round:
-pending uploads past their hour expire, their upstream uploads are
-cancelled, and the stored parts of every upload that has ended are deleted."""
+completions whose worker died are settled, parts never stored free their
+bytes, pending uploads past their hour expire, their upstream uploads are
+cancelled, and the stored parts of every upload that has ended are deleted
+(through the parts' storage)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from ...conf import FILES, gateway
 from ...errors import ProviderError, ProviderNotFound
-from ...models import Upload
+from ...models import LedgerState, Upload, UploadPart
+from ..ledger.reconcile import request_limit
 from . import store as upload_store
+from .service import release_abandoned_parts
+from .settle import settle_completion
 from .states import OPEN, UPLOAD_TTL_SECONDS, Status, free_storage
 
 
@@ -19,6 +26,7 @@ class CleanupResult:
     """What one cleanup round did."""
 
     expired: int = 0
+    settled: int = 0
     cancelled_upstream: int = 0
     freed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -26,12 +34,14 @@ class CleanupResult:
     def summary(self) -> str:
         return (
             f"uploads: expired={self.expired} cancelled_upstream={self.cancelled_upstream} "
-            f"freed={self.freed} failed={len(self.failures)}"
+            f"freed={self.freed} failed={len(self.failures)} settled={self.settled}"
         )
 
     @property
     def anything(self) -> bool:
-        return bool(self.expired or self.cancelled_upstream or self.freed or self.failures)
+        return bool(
+            self.expired or self.settled or self.cancelled_upstream or self.freed or self.failures
+        )
 
 
 def clean_up_uploads() -> CleanupResult:
@@ -43,6 +53,18 @@ def clean_up_uploads() -> CleanupResult:
     result.expired = Upload.objects.filter(status=Status.PENDING, expires_at__lte=now).update(
         status=Status.EXPIRED
     )
+    # Completions whose request is over (the worker died) settle from their
+    # file; parts whose request ended before they were stored free their bytes.
+    over = timezone.now() - request_limit()
+    for row in Upload.objects.filter(status=Status.COMPLETING, updated__lt=over):
+        if settle_completion(row) in (LedgerState.OK, LedgerState.FAILED):
+            result.settled += 1
+    oldest = now - int(request_limit().total_seconds())
+    abandoned = UploadPart.objects.filter(
+        remote_id="", created_at__lt=oldest, upload__status=Status.PENDING
+    )
+    for row in Upload.objects.filter(pk__in=abandoned.values("upload_id")):
+        result.freed += release_abandoned_parts(row)
     # A complete still "running" an hour after the upload expired belongs to
     # a worker that died mid-way: nothing will finish it.
     result.expired += Upload.objects.filter(

@@ -4,8 +4,13 @@ or sent whole (see ``service``)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import replace
 from typing import Any
+
+from django.db import DatabaseError
+from django.utils import timezone
 
 from ...conf import FILES
 from ...errors import InvalidRequest, ProviderError
@@ -16,6 +21,7 @@ from ..files.service import store_file
 from ..ledger.common import provider_of
 from ..ledger.context import CallContext
 from . import store as upload_store
+from .settle import settle_completion
 from .states import Status, check_open, error_message, free_storage, locate_upload
 
 
@@ -27,6 +33,7 @@ def complete_upload(
     with its ``file``. Any refusal or failure leaves the upload pending."""
     ctx.note(action="uploads.complete")
     row = locate_upload(ctx, upload_id)
+    settle_completion(row)
     check_open(row)
     parts = _ordered_parts(row, part_ids)
     total = sum(part.bytes for part in parts)
@@ -36,7 +43,7 @@ def complete_upload(
             param="bytes",
         )
     claimed = Upload.objects.filter(pk=row.pk, status=Status.PENDING).update(
-        status=Status.COMPLETING
+        status=Status.COMPLETING, updated=timezone.now()
     )
     if not claimed:
         row.refresh_from_db()
@@ -48,10 +55,11 @@ def complete_upload(
         )
     row.status = Status.COMPLETING
     try:
+        _follow(ctx, row)
         file_row, remote_payload = _finish(ctx, row, parts, md5)
     except BaseException as exc:
         Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(
-            status=Status.PENDING, error=error_message(exc)[:2000]
+            status=Status.PENDING, file=None, error=error_message(exc)[:2000]
         )
         raise
     row.status = Status.COMPLETED
@@ -64,6 +72,41 @@ def complete_upload(
     row.save(update_fields=["status", "file", "remote_open", "md5", "error", "provider_payload"])
     free_storage(row)
     return row
+
+
+def _follow(ctx: CallContext, row: Upload) -> None:
+    """Tie the request to the upload: an ``Idempotency-Key`` claim points at
+    it (settled by ``settle_completion`` if the worker dies), and the file
+    row, once recorded, is the upload's before anything is sent."""
+    tie = ctx.on_record
+    if tie is not None:
+        tie(row, provider_of(FILES, row))
+
+    def recorded(file_row: File, provider: Provider) -> None:
+        Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(
+            file=file_row, updated=timezone.now()
+        )
+        if tie is not None:
+            tie(row, provider)
+
+    ctx.on_record = recorded
+
+
+def _heartbeat(row: Upload):
+    """Renews ``updated`` while the parts are read (``settle``: a completion
+    with no heartbeat for its request limit is over). Only from the request's
+    own thread (no stray connections), and never failing the read."""
+    owner = threading.get_ident()
+
+    def beat() -> None:
+        if threading.get_ident() != owner:
+            return
+        with contextlib.suppress(DatabaseError):
+            Upload.objects.filter(pk=row.pk, status=Status.COMPLETING).update(
+                updated=timezone.now()
+            )
+
+    return beat
 
 
 def _ordered_parts(row: Upload, part_ids: list[str]) -> list[UploadPart]:
@@ -81,7 +124,27 @@ def _ordered_parts(row: Upload, part_ids: list[str]) -> list[UploadPart]:
                 f"part_ids: {part_id} is not a part of upload {row.public_id}.",
                 param="part_ids",
             )
-    return [known[part_id] for part_id in part_ids]
+    parts = [known[part_id] for part_id in part_ids]
+    for part in parts:
+        if not part.remote_id:
+            raise InvalidRequest(
+                f"part_ids: part {part.public_id} has not been stored: its request has not "
+                "finished, or failed; send that part again (GET "
+                f"/v1/uploads/{row.public_id}/parts lists the parts stored).",
+                param="part_ids",
+                code="upload_part_incomplete",
+            )
+        if not row.remote_id:
+            stored = upload_store.stored_size(row.public_id, part.public_id)
+            if stored != part.bytes:
+                held = "is missing" if stored is None else f"holds {stored} bytes"
+                raise InvalidRequest(
+                    f"part_ids: part {part.public_id} of {part.bytes} bytes {held} in the "
+                    "parts' storage; send that part again.",
+                    param="part_ids",
+                    code="upload_part_incomplete",
+                )
+    return parts
 
 
 def _finish(
@@ -89,8 +152,9 @@ def _finish(
 ) -> tuple[File, dict[str, Any]]:
     provider = provider_of(FILES, row)
     reader = upload_store.PartsReader(
-        [upload_store.part_path(row.public_id, part.public_id) for part in parts],
+        [upload_store.part_name(row.public_id, part.public_id) for part in parts],
         [part.bytes for part in parts],
+        on_progress=_heartbeat(row),
     )
     try:
         # MD5 only when the client gave one to check (it costs as much as SHA-256).

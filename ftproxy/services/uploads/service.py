@@ -1,7 +1,8 @@
 """Uploads (OpenAI's Uploads API) on every provider entry.
 
-Every part is kept on disk under ``$FTPROXY_VAR_DIR/uploads/<upload id>/``
-until the upload ends. Two ways to the provider:
+Every part is kept in the parts' storage (``store``: the ``ftproxy-uploads``
+storage, shared by every host when it is an object store) until the upload
+ends. Two ways to the provider:
 
 - an entry whose upstream has an Uploads API (``forwards_uploads``: OpenAI)
   gets each part forwarded as it arrives, streamed from the stored copy,
@@ -24,18 +25,21 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import shutil
 from typing import IO, Any
 
 from django.db.models import F
 
 from ...conf import FILES, gateway
-from ...errors import GatewayError, InvalidRequest, ProviderNotFound, TooLarge
+from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderNotFound, TooLarge
 from ...models import Upload, UploadPart, mint_id
 from ...providers.base import FileUpload, UploadCreate
 from ..ledger.common import choose_provider, provider_of
 from ..ledger.context import CallContext
+from ..ledger.reconcile import request_limit
 from . import store as upload_store
+from .settle import settle_completion
 from .states import (
     OPEN,
     UPLOAD_TTL_SECONDS,
@@ -49,6 +53,8 @@ from .states import (
     locate_upload,
     seconds_now,
 )
+
+logger = logging.getLogger("ftproxy.uploads")
 
 #: As on OpenAI: each part is at most 64 MB.
 MAX_PART_BYTES = 64 * 1024 * 1024
@@ -154,6 +160,17 @@ def _short_of_space(free: int | None) -> GatewayError:
     )
 
 
+def _storage_failed(exc: Exception) -> GatewayError:
+    logger.warning("the parts' storage failed: %s: %s", type(exc).__name__, exc)
+    return GatewayError(
+        "The gateway could not store the part; send it again shortly.",
+        param="data",
+        code="storage_unavailable",
+        status_code=503,
+        error_type="server_error",
+    )
+
+
 def check_room(size: int) -> None:
     """507 unless a part of ``size`` bytes fits on the parts' disk with
     ``MIN_FREE_BYTES`` to spare. Asked before the part is read."""
@@ -177,9 +194,15 @@ def add_part(
     size: int,
     source_path: str | None = None,
 ) -> UploadPart:
-    """Store one part on disk (forwarding it upstream when the entry
-    forwards uploads). ``source_path`` is the spooled temporary file, moved
-    into place rather than copied when it can be."""
+    """Store one part in the parts' storage (forwarding it upstream when the
+    entry forwards uploads). ``source_path`` is the spooled local file,
+    moved into place rather than copied when it can be.
+
+    The part's bytes are reserved on the upload first; the part counts as
+    stored once its ``remote_id`` is set (the upstream part id, or its name
+    in the storage). A part whose request ended before that frees its
+    reservation: at once when the request fails, else once its request's
+    time limit is over (``release_abandoned_parts``), so it can be resent."""
     ctx.note(action="uploads.parts.create")
     row = locate_upload(ctx, upload_id)
     if size > MAX_PART_BYTES:
@@ -189,17 +212,16 @@ def add_part(
         )
     if size <= 0:
         raise InvalidRequest("The part is empty.", param="data")
+    settle_completion(row)
     check_takes_parts(row)
     # Reserve the bytes first: parallel parts can never overshoot the total.
-    reserved = Upload.objects.filter(
-        pk=row.pk, status=Status.PENDING, bytes_received__lte=row.bytes - size
-    ).update(bytes_received=F("bytes_received") + size)
-    if not reserved:
+    if not _reserve(row, size) and not (release_abandoned_parts(row) and _reserve(row, size)):
         row.refresh_from_db()
         check_takes_parts(row)
         raise InvalidRequest(
             f"This part of {size} bytes would take the upload past its declared {row.bytes} "
-            f"bytes ({row.bytes_received} received so far).",
+            f"bytes ({row.bytes_received} received so far; GET /v1/uploads/{row.public_id}/parts "
+            "lists the parts stored).",
             param="data",
         )
     part = UploadPart.objects.create(
@@ -210,23 +232,38 @@ def add_part(
             stored = upload_store.save_part(row.public_id, part.public_id, stream, source_path)
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
-                raise
+                raise _storage_failed(exc) from exc
             raise _short_of_space(None) from exc
+        except GatewayError:
+            raise
+        except Exception as exc:  # an object store's own errors
+            raise _storage_failed(exc) from exc
         if stored != size:
             raise InvalidRequest(f"The part ended after {stored} of {size} bytes.", param="data")
+        name = upload_store.part_name(row.public_id, part.public_id)
+        done_as = name
         if row.remote_id:
             provider = provider_of(FILES, row)
-            with open(upload_store.part_path(row.public_id, part.public_id), "rb") as saved:
-                part.remote_id = ctx.upstream(
+            with upload_store.PartsReader([name], [size]) as saved:
+                done_as = ctx.upstream(
                     provider, provider.add_upload_part, row.remote_id, saved, size
                 )
-            part.save(update_fields=["remote_id"])
+            if not done_as:
+                raise ProviderError(
+                    f"The provider '{provider.name}' answered the part without an id.",
+                    provider=provider.name,
+                )
+        if not UploadPart.objects.filter(pk=part.pk, remote_id="").update(remote_id=done_as):
+            raise GatewayError(  # released meanwhile: its request took too long
+                "The part took too long to store and was dropped; send it again.",
+                param="data",
+                code="upload_part_expired",
+                status_code=503,
+                error_type="server_error",
+            )
+        part.remote_id = done_as
     except BaseException as exc:
-        upload_store.delete_part(row.public_id, part.public_id)
-        part.delete()
-        Upload.objects.filter(pk=row.pk).update(
-            bytes_received=F("bytes_received") - size, error=error_message(exc)[:2000]
-        )
+        _release(row, part, error=error_message(exc))
         raise
     ctx.note(object_id=part.public_id)
     if not Upload.objects.filter(pk=row.pk, status__in=OPEN).exists():
@@ -234,6 +271,50 @@ def add_part(
         upload_store.delete_part(row.public_id, part.public_id)
     part.upload = row
     return part
+
+
+def _reserve(row: Upload, size: int) -> bool:
+    return bool(
+        Upload.objects.filter(
+            pk=row.pk, status=Status.PENDING, bytes_received__lte=row.bytes - size
+        ).update(bytes_received=F("bytes_received") + size)
+    )
+
+
+def _release(row: Upload, part: UploadPart, *, error: str = "") -> bool:
+    """Drop a part that was not stored (no ``remote_id``) and free its
+    reservation, once: False when it was stored or released already."""
+    deleted, _ = UploadPart.objects.filter(pk=part.pk, remote_id="").delete()
+    if not deleted:
+        return False
+    changes: dict[str, Any] = {"bytes_received": F("bytes_received") - part.bytes}
+    if error:
+        changes["error"] = error[:2000]
+    Upload.objects.filter(pk=row.pk).update(**changes)
+    try:
+        upload_store.delete_part(row.public_id, part.public_id)
+    except Exception:  # the storage is unwell: the upload's end frees it
+        logger.warning("could not delete part %s of %s", part.public_id, row.public_id)
+    return True
+
+
+def release_abandoned_parts(row: Upload) -> int:
+    """Free the parts of ``row`` whose request is over without storing them
+    (the worker died, or its answer was lost mid-way); how many."""
+    provider = gateway().provider(FILES, row.provider)
+    cutoff = seconds_now() - int(request_limit(provider).total_seconds())
+    abandoned = row.parts.filter(remote_id="", created_at__lt=cutoff)
+    return sum(_release(row, part) for part in abandoned)
+
+
+def list_parts(ctx: CallContext, upload_id: str) -> tuple[Upload, list[UploadPart]]:
+    """The upload's parts, oldest first (an extension of the Uploads API)."""
+    ctx.note(action="uploads.parts.list")
+    row = locate_upload(ctx, upload_id)
+    parts = list(row.parts.order_by("id"))
+    for part in parts:
+        part.upload = row  # one query for the list
+    return row, parts
 
 
 # --------------------------------------------------------------------------
@@ -246,6 +327,7 @@ def cancel_upload(ctx: CallContext, upload_id: str) -> Upload:
     a cancelled or expired upload answers it as it is."""
     ctx.note(action="uploads.cancel")
     row = locate_upload(ctx, upload_id)
+    settle_completion(row)
     expire_if_due(row)
     if row.status in (Status.CANCELLED, Status.EXPIRED):
         return row

@@ -1,6 +1,6 @@
 """An upload's states: finding the caller's upload, checking what it still
 takes (parts, completion), its expiry after an hour, its end and the
-freeing of its parts on disk."""
+freeing of its stored parts."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def close_upload(row: Upload, status: str, *, error: str = "") -> None:
 
 
 def free_storage(row: Upload) -> None:
-    """Remove the upload's parts from disk and say so on the row."""
+    """Delete the upload's parts from the parts' storage and say so on the row."""
     upload_store.free(row.public_id)
     Upload.objects.filter(pk=row.pk).update(storage_freed=True)
     row.storage_freed = True
