@@ -272,7 +272,9 @@ def run_job_hook(
     The one path for API calls and admin actions (the sync fetches with
     ``fetch_job`` and records its batches with ``change_statuses``).
     Returns whether the status changed."""
-    return change_status(job, fetch_job(ctx, job, action), source=source or action)
+    started = timezone.now()  # an answer older than the ledger's is dropped
+    remote = fetch_job(ctx, job, action)
+    return change_status(job, remote, source=source or action, fetched_at=started)
 
 
 def fetch_job(ctx: CallContext, job: FineTuningJob, action: str = "retrieve") -> RemoteJob:
