@@ -23,7 +23,13 @@ from .confirm import Touched, confirmation_page, confirmed
 from .display import epoch_display, key_link, link, time_display, truncated, truncated_display
 from .history import status_history_table
 from .keys import format_usd
-from .ledger import LedgerAdmin, ViewOnly, json_display, ledger_status
+from .ledger import (
+    CreatedUpstreamFilter,
+    LedgerAdmin,
+    ViewOnly,
+    json_display,
+    ledger_status,
+)
 from .retrain import RetrainActions
 
 #: Sync failures listed one by one in messages; the rest are counted.
@@ -92,7 +98,14 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
         "cost",
         "created_column",
     )
-    list_filter = ("provider", "status", "ledger_state", "terminal", "owner")
+    list_filter = (
+        CreatedUpstreamFilter,
+        "provider",
+        "status",
+        "ledger_state",
+        "terminal",
+        "owner",
+    )
     search_fields = (
         "public_id",
         "remote_id",
@@ -144,6 +157,7 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
                 "fields": (
                     "ledger_state",
                     "ledger_error",
+                    "reached_provider",
                     "sync_error",
                     "created_local",
                     "updated_local",

@@ -134,13 +134,15 @@ def apply_remote_file(row: File, remote: RemoteFile) -> list[str]:
 def settle_failed_create(row: Any, exc: BaseException, *, reached_provider: bool) -> None:
     """Record a create that raised: ``failed`` when nothing can have
     happened upstream, else left ``pending`` with the reason, for
-    ``reconcile_*``. Never raises (the caller re-raises ``exc``)."""
+    ``reconcile_*``; ``reached_provider`` is kept on the row (False: the
+    create was never sent). Never raises (the caller re-raises ``exc``)."""
     message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
     unknown = reached_provider and may_have_happened(exc)
     row.ledger_error = (f"{message} {OUTCOME_UNKNOWN}" if unknown else message)[:MAX_ERROR_LENGTH]
     row.ledger_state = LedgerState.PENDING if unknown else LedgerState.FAILED
+    row.reached_provider = reached_provider
     try:
-        row.save(update_fields=["ledger_state", "ledger_error", "updated"])
+        row.save(update_fields=["ledger_state", "ledger_error", "reached_provider", "updated"])
     except DatabaseError:
         # The database is gone too: the row stays pending, which is safe
         # (it is reconciled once its time limit is over).
