@@ -85,7 +85,7 @@ class CreatedUpstreamFilter(admin.SimpleListFilter):
     upstream, and the client never got their id: a refusal such as a 400
     on an unknown file, or a create never sent at all); they are kept for
     the audit trail and listed on demand. A ``ledger_state`` filter the
-    admin picked shows what it asks for."""
+    admin picked, or a search, shows what it asks for."""
 
     title = "created upstream"
     parameter_name = "upstream"
@@ -111,7 +111,7 @@ class CreatedUpstreamFilter(admin.SimpleListFilter):
         failed = Q(ledger_state=LedgerState.FAILED)
         if self.value() == self.NEVER:
             return queryset.filter(failed)
-        if self.value() == self.ANY or "ledger_state__exact" in request.GET:
+        if self.value() == self.ANY or {"ledger_state__exact", "q"} & set(request.GET):
             return queryset
         return queryset.exclude(failed)
 

@@ -50,6 +50,7 @@ def test_the_admin_hides_it_by_default_and_a_filter_shows_it(admin_client, refus
     assert listed(admin_client, upstream="never") == [refused.public_id]
     assert listed(admin_client, upstream="any") == sorted([real.public_id, refused.public_id])
     assert listed(admin_client, ledger_state__exact="failed") == [refused.public_id]
+    assert listed(admin_client, q=refused.public_id) == [refused.public_id]  # a search finds it
     html = admin_client.get(CHANGELIST).content.decode()
     assert "never created (client got no id)" in html
 
