@@ -29,7 +29,7 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
-from ftproxy.services.accounts.webhooks import deliver_due
+from ftproxy.services.accounts.webhooks import ROUND_BUDGET_SECONDS, deliver_due
 from ftproxy.services.files.spool import clean_spool
 from ftproxy.services.jobs.sync import SyncResult, row_locking_supported, sync_jobs
 from ftproxy.services.ledger.reconcile import reconcile_pending
@@ -206,7 +206,8 @@ class Command(BaseCommand):
             should_stop=stop.is_set,
         )
         self._report(result)
-        deliveries = deliver_due(should_stop=stop.is_set)  # what the round made due
+        # What the round made due, for a bounded time: slow receivers wait.
+        deliveries = deliver_due(should_stop=stop.is_set, budget_seconds=ROUND_BUDGET_SECONDS)
         if deliveries.attempted:
             self.stdout.write(deliveries.summary())
         if not job_ids:
