@@ -4,13 +4,15 @@ put its older status back afterwards."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import responses
 
 from ftproxy.models import FineTuningJob, JobEvent
 from ftproxy.services.jobs.sync import sync_jobs
 from tests.factories import ledger_job
-from tests.services.test_sync import Upstream, openai_entry
+from tests.services.test_sync import UPSTREAM, Upstream, job_json, openai_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +21,9 @@ pytestmark = pytest.mark.django_db
 def upstream(gateway_config):
     gateway_config({"finetune_settings": [openai_entry()]})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        yield Upstream(mocked)
+        fake = Upstream(mocked)
+        fake.mocked = mocked
+        yield fake
 
 
 def test_a_sync_answer_fetched_before_a_retrieve_does_not_overwrite_it(upstream, master):
@@ -76,3 +80,23 @@ def test_a_retrieve_fetched_before_a_sync_recorded_does_not_overwrite_it(upstrea
     job.refresh_from_db()
     assert job.status == "running"
     assert FineTuningJob.objects.get().status == "running"
+
+
+def test_a_cancel_answered_after_a_sync_recorded_is_kept(upstream, master):
+    ledger_job("ftjob-1", "queued")
+    upstream.jobs = {"ftjob-1": "running"}
+
+    def cancel(request):
+        # The sync records "running" while the cancel is under way.
+        assert sync_jobs().changed == 1
+        upstream.jobs = {"ftjob-1": "cancelled"}
+        return 200, {}, json.dumps(job_json("ftjob-1", "cancelled"))
+
+    upstream.mocked.add_callback(
+        responses.POST, f"{UPSTREAM}/fine_tuning/jobs/ftjob-1/cancel", callback=cancel
+    )
+
+    answer = master.post_json("/v1/fine_tuning/jobs/ftjob-1/cancel").json()
+
+    assert answer["status"] == "cancelled"
+    assert FineTuningJob.objects.get().status == "cancelled"

@@ -272,7 +272,9 @@ def run_job_hook(
     The one path for API calls and admin actions (the sync fetches with
     ``fetch_job`` and records its batches with ``change_statuses``).
     Returns whether the status changed."""
-    started = timezone.now()  # an answer older than the ledger's is dropped
+    # A retrieve older than the ledger's last answer is dropped; what an
+    # action (cancel, pause, resume) answers follows the action: it is kept.
+    started = timezone.now() if action == "retrieve" else None
     remote = fetch_job(ctx, job, action)
     return change_status(job, remote, source=source or action, fetched_at=started)
 
