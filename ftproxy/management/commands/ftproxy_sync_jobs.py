@@ -168,7 +168,9 @@ class Command(BaseCommand):
                         raise
                     failures += 1
                     wait = backoff(failures, interval)
-                    logger.exception("sync round failed (%d in a row)", failures)
+                    # The traceback once per outage; then a line per round.
+                    log = logger.exception if failures == 1 else logger.warning
+                    log("sync round failed (%d in a row): %s", failures, type(exc).__name__)
                     self.stderr.write(
                         f"sync round failed ({type(exc).__name__}: {exc}); "
                         f"{failures} in a row, next round in {wait:g} s"
