@@ -19,6 +19,17 @@ endif
 VAR_DIR := $(or $(FTPROXY_VAR_DIR),var)
 # Keeps job statuses fresh while the server runs.
 SYNC = $(BIN)/python manage.py ftproxy_sync_jobs --watch
+# `run` restarts a watcher that exits by itself (status not 0), after this
+# many seconds; one that was asked to stop (status 0) stays stopped.
+SYNC_RESTART_SECONDS ?= 5
+SUPERVISED_SYNC = trap 'kill -TERM $$child 2>/dev/null; wait $$child 2>/dev/null; exit 0' TERM; \
+	while :; do \
+	  $(SYNC) >>"$(VAR_DIR)/sync.log" & child=$$!; \
+	  wait $$child; code=$$?; \
+	  [ $$code -eq 0 ] && exit 0; \
+	  echo "ftproxy: the sync watcher exited with status $$code; restarting it in $(SYNC_RESTART_SECONDS) s" >&2; \
+	  sleep $(SYNC_RESTART_SECONDS) & wait $$!; \
+	done
 
 .PHONY: install run test lint bench docs migrate clean
 
@@ -38,14 +49,15 @@ migrate: install
 
 # Metrics of every process (workers, sync watcher) add up in one directory,
 # emptied at each start. The watcher's round summaries go to var/sync.log (its
-# errors stay on the terminal). Ctrl-C stops the server and the watcher; if
-# the server stops by itself, the watcher is stopped too.
+# errors stay on the terminal); a watcher that dies is restarted (above).
+# Ctrl-C stops the server and the watcher; if the server stops by itself,
+# the watcher is stopped too.
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "ftproxy on http://$(HOST):$(PORT)  (master key: $$FTPROXY_MASTER_KEY, config: $$FTPROXY_CONFIG)"
 	@rm -rf "$(VAR_DIR)/prometheus" && mkdir -p "$(VAR_DIR)/prometheus"
 	@export PROMETHEUS_MULTIPROC_DIR="$$(cd "$(VAR_DIR)/prometheus" && pwd)"; \
-	$(SYNC) >>"$(VAR_DIR)/sync.log" & sync=$$!; \
+	( $(SUPERVISED_SYNC) ) & sync=$$!; \
 	trap 'kill -TERM $$sync 2>/dev/null; wait $$sync 2>/dev/null' EXIT; \
 	trap 'exit 130' INT TERM; \
 	$(SERVE)

@@ -76,6 +76,9 @@ class Gateway:
     providers: dict[str, dict[str, Provider]] = field(default_factory=dict)
     #: The largest total of one Upload (POST /v1/uploads), in bytes.
     max_upload_total_bytes: int = 8192 * 1024 * 1024
+    #: A sync watcher (``ftproxy_sync_jobs --watch``) runs beside the server:
+    #: readiness fails when its last round is late.
+    sync_watcher: bool = False
 
     def entries(self, api: str) -> dict[str, Provider]:
         """Configured providers of one API (FILES or FINE_TUNING), by name."""
@@ -106,6 +109,7 @@ def _build(raw: dict[str, Any]) -> Gateway:
         providers=providers,
         unpriced_jobs=raw.get("unpriced_jobs", "refuse"),
         max_upload_total_bytes=int(float(raw.get("max_upload_total_mb", 8192)) * 1024 * 1024),
+        sync_watcher=bool(raw.get("sync_watcher", False)),
     )
 
 

@@ -50,6 +50,7 @@ FTPROXY_DEFAULTS: dict[str, Any] = {
     "max_upload_total_mb": 8192,
     "fine_tuning_pricing": {},
     "sync_interval_seconds": 60,
+    "sync_watcher": False,
     "unpriced_jobs": "refuse",
     "upload_storage": None,
 }
@@ -176,6 +177,8 @@ def load_config(
         source,
         minimum=1,
     )
+    if not isinstance(settings["sync_watcher"], bool):
+        raise ConfigError(f"{source}: ftproxy_settings.sync_watcher: must be true or false")
     if settings["unpriced_jobs"] not in UNPRICED_JOBS:
         raise ConfigError(
             f"{source}: ftproxy_settings.unpriced_jobs: must be one of {', '.join(UNPRICED_JOBS)}"

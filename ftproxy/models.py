@@ -112,6 +112,13 @@ class LedgerRow(models.Model):
         max_length=10, choices=LedgerState.choices, default=LedgerState.PENDING
     )
     ledger_error = models.TextField(blank=True)
+    #: False: the create failed before anything was sent upstream (a copy
+    #: or the ledger failed first). With ``ledger_state`` "failed" (nothing
+    #: upstream either way) the row is one its client never got an id for:
+    #: kept for the audit trail, left out of lists, spend and failure counts.
+    reached_provider = models.BooleanField(
+        default=True, help_text="Whether the create was sent to the provider at all."
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(auto_now=True)
     synced_at = models.DateTimeField(null=True, blank=True)

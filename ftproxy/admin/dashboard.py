@@ -136,7 +136,9 @@ def spend(today: date | None = None) -> dict:
     first_day = today - timedelta(days=SPEND_DAYS - 1)
     start = timezone.make_aware(datetime.combine(first_day, time.min))
     jobs = FineTuningJob.objects.filter(
-        cost_usd__isnull=False, finished_at__gte=int(start.timestamp())
+        ledger_state=LedgerState.OK,  # a create that failed ran nothing upstream
+        cost_usd__isnull=False,
+        finished_at__gte=int(start.timestamp()),
     )
     per_key = _spend_rows(
         jobs,
@@ -220,7 +222,7 @@ def spend_chart(series: list[tuple[date, Decimal]]) -> str:
 
 def recent_failures() -> list[dict]:
     jobs = (
-        FineTuningJob.objects.filter(status="failed")
+        FineTuningJob.objects.filter(status="failed", ledger_state=LedgerState.OK)
         .select_related("owner")
         .order_by("-finished_at", "-updated")[:RECENT_FAILURES]
     )

@@ -24,7 +24,13 @@ from .display import epoch_display, key_link, link, time_display, truncated, tru
 from .history import status_history_table
 from .job_page import job_fieldsets
 from .keys import format_usd
-from .ledger import LedgerAdmin, ViewOnly, json_display, ledger_status
+from .ledger import (
+    CreatedUpstreamFilter,
+    LedgerAdmin,
+    ViewOnly,
+    json_display,
+    ledger_status,
+)
 from .retrain import RetrainActions
 
 #: Sync failures listed one by one in messages; the rest are counted.
@@ -93,7 +99,14 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
         "cost",
         "created_column",
     )
-    list_filter = ("provider", "status", "ledger_state", "terminal", "owner")
+    list_filter = (
+        CreatedUpstreamFilter,
+        "provider",
+        "status",
+        "ledger_state",
+        "terminal",
+        "owner",
+    )
     search_fields = (
         "public_id",
         "remote_id",
@@ -145,6 +158,7 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
                 "fields": (
                     "ledger_state",
                     "ledger_error",
+                    "reached_provider",
                     "sync_error",
                     "created_local",
                     "updated_local",

@@ -10,11 +10,11 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from ..models import AuditEntry, File, FineTuningJob, JobEvent
+from ..models import AuditEntry, File, FineTuningJob, JobEvent, LedgerState
 from .display import (
     EMPTY,
     epoch_display,
@@ -78,6 +78,42 @@ def ledger_status(row: Any) -> str:
         return "pending"
     css = f"ftp-status-{row.status}" if row.status in ("failed", "succeeded") else ""
     return format_html('<span class="{}">{}</span>', css, row.status or "—")
+
+
+class CreatedUpstreamFilter(admin.SimpleListFilter):
+    """By default a list leaves out rows whose create failed (nothing
+    upstream, and the client never got their id: a refusal such as a 400
+    on an unknown file, or a create never sent at all); they are kept for
+    the audit trail and listed on demand. A ``ledger_state`` filter the
+    admin picked, or a search, shows what it asks for."""
+
+    title = "created upstream"
+    parameter_name = "upstream"
+    NEVER, ANY = "never", "any"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.NEVER, "never created (client got no id)"), (self.ANY, "all rows")]
+
+    def choices(self, changelist: Any):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "created or in flight",
+        }
+        for value, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        failed = Q(ledger_state=LedgerState.FAILED)
+        if self.value() == self.NEVER:
+            return queryset.filter(failed)
+        if self.value() == self.ANY or {"ledger_state__exact", "q"} & set(request.GET):
+            return queryset
+        return queryset.exclude(failed)
 
 
 class LedgerAdmin(ViewOnly, admin.ModelAdmin):

@@ -116,6 +116,7 @@ def _no_job_upstream(upstreams: Upstreams) -> None:
     assert upstreams.tuning_jobs == [] and upstreams.azure_jobs == []
     job = FineTuningJob.objects.get()
     assert job.ledger_state == LedgerState.FAILED and job.remote_id is None
+    assert not job.reached_provider  # the create itself was never sent
 
 
 def test_a_failed_download_names_the_step_and_creates_no_job(upstreams, alice):

@@ -6,22 +6,30 @@ in place on a terminal) and one summary line per round::
 
     checked=12 changed=3 failed=1 seconds=2.4
 
-Exits non-zero when any job failed in the (last) round. Ctrl-C stops after
-the current batch (so does SIGTERM); a second one stops at once.
+Exits non-zero when any job failed in the (last) round; with ``--watch``,
+only when asked to stop (status 0) or interrupted. Ctrl-C stops after the
+current batch (so does SIGTERM); a second one stops at once.
+
+With ``--watch`` a round that fails as a whole (the database went away, a
+bug) is logged, the process's database connections are closed (the next
+round opens new ones) and the next round comes after a backoff: the
+interval, doubled after each failure in a row up to ``MAX_BACKOFF_SECONDS``.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, close_old_connections, connection
 
 from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
-from ftproxy.services.accounts.webhooks import deliver_due
+from ftproxy.services.accounts.webhooks import ROUND_BUDGET_SECONDS, deliver_due
 from ftproxy.services.files.spool import clean_spool
 from ftproxy.services.jobs.sync import SyncResult, row_locking_supported, sync_jobs
 from ftproxy.services.ledger.reconcile import reconcile_pending
@@ -37,6 +45,27 @@ def _positive(value: str) -> float:
 
 #: Ctrl-C, and what service managers (systemd, Docker, Kubernetes) send.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: The longest wait after failed rounds in a row (the first waits one interval).
+MAX_BACKOFF_SECONDS = 300.0
+
+logger = logging.getLogger("ftproxy.sync")
+
+
+def backoff(failures: int, interval: float) -> float:
+    """The wait after ``failures`` failed rounds in a row: the interval,
+    doubled after each further failure, at most ``MAX_BACKOFF_SECONDS``
+    (or the interval, if that is longer)."""
+    return min(interval * 2 ** max(failures - 1, 0), max(MAX_BACKOFF_SECONDS, interval))
+
+
+def close_connections() -> None:
+    """Drop this thread's database connection after a failed round: a dead
+    one (the database restarted, a frozen link) is never reused."""
+    close_old_connections()
+    try:
+        connection.close()
+    except DatabaseError:  # it was dead already: closed all the same
+        pass
 
 
 def _sleep(seconds: float, stop: threading.Event) -> bool:
@@ -126,33 +155,66 @@ class Command(BaseCommand):
 
         stop = threading.Event()
         previous = self._on_interrupt(stop)
+        result: SyncResult | None = None
+        failures = 0  # rounds failed in a row
         try:
             while True:
-                if not job_ids:
-                    self._settle_pending(provider)
-                result = sync_jobs(
-                    provider=provider,
-                    job_ids=job_ids,
-                    workers=options["workers"],
-                    older_than=older_than,
-                    progress=self._progress if self.stdout.isatty() else None,
-                    should_stop=stop.is_set,
-                )
-                self._report(result)
-                deliveries = deliver_due(should_stop=stop.is_set)  # what the round made due
-                if deliveries.attempted:
-                    self.stdout.write(deliveries.summary())
-                if not job_ids:
-                    self._clean_up_uploads()
-                if not options["watch"] or _sleep(interval, stop):
+                wait = interval
+                try:
+                    result = self._round(provider, job_ids, options["workers"], older_than, stop)
+                    failures = 0
+                except Exception as exc:
+                    if not options["watch"]:
+                        raise
+                    failures += 1
+                    wait = backoff(failures, interval)
+                    # The traceback once per outage; then a line per round.
+                    log = logger.exception if failures == 1 else logger.warning
+                    log("sync round failed (%d in a row): %s", failures, type(exc).__name__)
+                    self.stderr.write(
+                        f"sync round failed ({type(exc).__name__}: {exc}); "
+                        f"{failures} in a row, next round in {wait:g} s"
+                    )
+                    close_connections()
+                if not options["watch"] or _sleep(wait, stop):
                     break
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         if stop.is_set():
             self.stdout.write("Stopped.")
-        if result.failed:
+            if options["watch"]:
+                return  # asked to stop: not a failure of the watcher
+        if result is not None and result.failed:
             raise CommandError(f"{result.failed} job(s) failed to sync.", returncode=1)
+
+    def _round(
+        self,
+        provider: str | None,
+        job_ids: list[str] | None,
+        workers: int,
+        older_than: float | None,
+        stop: threading.Event,
+    ) -> SyncResult:
+        """One round: settle pending creates, sync, deliver webhooks, clean up uploads."""
+        if not job_ids:
+            self._settle_pending(provider)
+        result = sync_jobs(
+            provider=provider,
+            job_ids=job_ids,
+            workers=workers,
+            older_than=older_than,
+            progress=self._progress if self.stdout.isatty() else None,
+            should_stop=stop.is_set,
+        )
+        self._report(result)
+        # What the round made due, for a bounded time: slow receivers wait.
+        deliveries = deliver_due(should_stop=stop.is_set, budget_seconds=ROUND_BUDGET_SECONDS)
+        if deliveries.attempted:
+            self.stdout.write(deliveries.summary())
+        if not job_ids:
+            self._clean_up_uploads()
+        return result
 
     def _clean_up_uploads(self) -> None:
         """Expired and cancelled uploads free their disk space (and their

@@ -13,7 +13,8 @@ do: headers ``webhook-id`` (the event id, the same on every attempt),
 ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + base64
 HMAC-SHA256 of ``id.timestamp.body`` with the key's ``whsec_`` secret), so
 the ``openai`` SDK's ``client.webhooks.unwrap`` accepts them. A 2xx answer
-within ``DELIVERY_TIMEOUT`` seconds is success; anything else is retried
+within ``DELIVERY_TIMEOUT`` seconds in all (connect, headers and a capped
+body read: ``delivery``) is success; anything else is retried
 with exponential backoff until ``RETRY_WINDOW`` has passed since the event
 was queued (or resent), then the event is marked failed. Every attempt is a
 ``WebhookDelivery`` row.
@@ -35,10 +36,11 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-import requests
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -46,6 +48,7 @@ from standardwebhooks import Webhook
 
 from ... import metrics
 from ...models import ApiKey, FineTuningJob, WebhookDelivery, WebhookEvent, WebhookState
+from .delivery import DELIVERY_WORKERS, Sent, post, send_in_order
 
 logger = logging.getLogger("ftproxy.webhooks")
 
@@ -57,6 +60,8 @@ RETRY_WINDOW = timedelta(hours=24)
 #: The first retry waits this long; each next one twice as long, up to MAX_BACKOFF.
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=4)
+#: How long a sync round delivers before it syncs again (``deliver_due``'s budget).
+ROUND_BUDGET_SECONDS = 5.0
 #: Events claimed per transaction, and how long a claim holds (a claim
 #: covers one batch of sequential attempts, each at most DELIVERY_TIMEOUT).
 BATCH_SIZE = 10
@@ -193,39 +198,93 @@ class DeliveryResult:
 
 
 def deliver_due(
-    *, should_stop: Callable[[], bool] | None = None, batch_size: int = BATCH_SIZE
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    batch_size: int = BATCH_SIZE,
+    budget_seconds: float | None = None,
+    timeout: float = DELIVERY_TIMEOUT,
+    workers: int = DELIVERY_WORKERS,
 ) -> DeliveryResult:
     """Attempt every event that is due now, once each; return the counts.
-    Safe to run in several processes at once on PostgreSQL."""
+    Safe to run in several processes at once on PostgreSQL.
+
+    Each attempt has ``timeout`` seconds in all (``delivery.post``); up to
+    ``workers`` keys' receivers are sent to at once, each key's events in
+    order. With ``budget_seconds`` no attempt starts once that long has
+    passed (the sync's rounds deliver so): what is left waits for the next
+    round, so a round lasts at most about the budget plus one ``timeout``."""
     owner = f"{socket.gethostname()[:50]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     result = DeliveryResult()
     row_locking = bool(connection.features.has_select_for_update_skip_locked)
     started = timezone.now()
+    stop_at = None if budget_seconds is None else time.monotonic() + budget_seconds
     #: Keys whose receiver could not be reached in this round: their other
     #: events wait for the next round, so one dead endpoint (each attempt up
-    #: to DELIVERY_TIMEOUT) cannot hold up the round for everyone else.
+    #: to ``timeout``) cannot hold up the round for everyone else.
     unreachable: set[int] = set()
-    while not (should_stop and should_stop()):
-        due = _due(started).exclude(key_id__in=unreachable)
-        batch = _claim(due, owner=owner, size=batch_size, row_locking=row_locking)
-        if not batch:
-            break
-        for pk in batch:
-            try:
-                outcome = _deliver_one(pk, owner, unreachable)
-            except Exception:  # a bug or a database error: keep delivering the others
-                logger.exception("delivery of webhook event %s failed unexpectedly", pk)
-                WebhookEvent.objects.filter(pk=pk, lease_owner=owner).update(
-                    lease_owner="",
-                    lease_expires_at=None,
-                    next_attempt_at=timezone.now() + FIRST_BACKOFF,
-                )
-                continue
-            if outcome is None:
-                continue
-            result.attempted += 1
-            setattr(result, outcome, getattr(result, outcome) + 1)
+
+    def send(ready: Ready) -> Sent:  # in a pool thread: no database
+        try:
+            return post(
+                ready.attempt.url,
+                ready.body.encode("utf-8"),
+                ready.headers,
+                deadline=timeout,
+                cap=MAX_ERROR_LENGTH,
+            )
+        except Exception as exc:  # a bug: recorded as the attempt's error
+            logger.exception("sending webhook event %s failed", ready.event.event_id)
+            return Sent(error=f"{type(exc).__name__}: {exc}")
+
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="ftproxy-webhooks") as pool:
+        while not (should_stop and should_stop()):
+            if stop_at is not None and time.monotonic() >= stop_at:
+                break
+            due = _due(started).exclude(key_id__in=unreachable)
+            batch = _claim(due, owner=owner, size=batch_size, row_locking=row_locking)
+            if not batch:
+                break
+            by_key: dict[int, list[Ready]] = {}
+            for pk in batch:
+                ready = _guarded(pk, owner, result, lambda pk=pk: _prepare(pk, owner))
+                if isinstance(ready, Ready):
+                    by_key.setdefault(ready.event.key_id, []).append(ready)
+            tasks = [pool.submit(send_in_order, items, send, stop_at) for items in by_key.values()]
+            for task in as_completed(tasks):
+                done, unsent = task.result()
+                for ready, sent in done:
+                    if sent.unreachable:
+                        unreachable.add(ready.event.key_id)
+                    _guarded(ready.event.pk, owner, result, lambda r=ready, s=sent: _record(r, s))
+                _release([ready.event.pk for ready in unsent], owner)
     return result
+
+
+def _guarded(pk: int, owner: str, result: DeliveryResult, step: Callable[[], Any]) -> Any:
+    """Run one event's ``step``; an outcome ("delivered", …) is counted. A
+    bug or a database error postpones that event and the others go on."""
+    try:
+        outcome = step()
+    except Exception:
+        logger.exception("delivery of webhook event %s failed unexpectedly", pk)
+        WebhookEvent.objects.filter(pk=pk, lease_owner=owner).update(
+            lease_owner="",
+            lease_expires_at=None,
+            next_attempt_at=timezone.now() + FIRST_BACKOFF,
+        )
+        return None
+    if isinstance(outcome, str):
+        result.attempted += 1
+        setattr(result, outcome, getattr(result, outcome) + 1)
+    return outcome
+
+
+def _release(pks: list[int], owner: str) -> None:
+    """Give claimed events back unattempted: they wait for the next round."""
+    if pks:
+        WebhookEvent.objects.filter(pk__in=pks, lease_owner=owner).update(
+            lease_owner="", lease_expires_at=None
+        )
 
 
 def _due(cutoff: datetime) -> QuerySet[WebhookEvent]:
@@ -258,18 +317,23 @@ def _claim(due: QuerySet[WebhookEvent], *, owner: str, size: int, row_locking: b
     return claimed
 
 
-def _deliver_one(pk: int, owner: str, unreachable: set[int] | None = None) -> str | None:
-    """One attempt for a claimed event; returns its outcome ("delivered",
-    "retrying", "failed") or None if the event is no longer ours, or waits
-    for the next round because its key's receiver is in ``unreachable``
-    (a key is added when its receiver cannot be connected to or times out)."""
+@dataclass
+class Ready:
+    """A claimed event's attempt, signed and ready to send."""
+
+    event: WebhookEvent
+    owner: str
+    attempt: WebhookDelivery
+    body: str
+    headers: dict[str, str]
+
+
+def _prepare(pk: int, owner: str) -> Ready | str | None:
+    """A claimed event's attempt, ready to send; or the outcome when there
+    is nothing to send ("failed": the key has no webhook URL now); None if
+    the event is no longer ours."""
     event = WebhookEvent.objects.select_related("key").filter(pk=pk, lease_owner=owner).first()
     if event is None:
-        return None
-    if unreachable is not None and event.key_id in unreachable:
-        WebhookEvent.objects.filter(pk=pk, lease_owner=owner).update(
-            lease_owner="", lease_expires_at=None
-        )
         return None
     key = event.key
     if not key.webhook_url or not key.webhook_secret:
@@ -278,35 +342,17 @@ def _deliver_one(pk: int, owner: str, unreachable: set[int] | None = None) -> st
     body = body_of(event)
     attempt = WebhookDelivery(event=event, url=key.webhook_url, attempted_at=timezone.now())
     headers = signed_headers(key.webhook_secret, event.event_id, body, attempt.attempted_at)
-    started = time.monotonic()
-    try:
-        with requests.post(
-            key.webhook_url,
-            data=body.encode("utf-8"),
-            headers=headers,
-            timeout=DELIVERY_TIMEOUT,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            attempt.status_code = response.status_code
-            if not 200 <= response.status_code < 300:
-                try:
-                    text = response.raw.read(MAX_ERROR_LENGTH, decode_content=True)
-                except Exception:  # the answer broke off: its status is what counts
-                    text = b""
-                attempt.error = f"HTTP {response.status_code}: " + text.decode("utf-8", "replace")
-    except requests.RequestException as exc:
-        attempt.error = f"{type(exc).__name__}: {exc}"
-        if unreachable is not None and isinstance(exc, requests.ConnectionError | requests.Timeout):
-            unreachable.add(event.key_id)
-    seconds = time.monotonic() - started
-    attempt.duration_ms = int(seconds * 1000)
-    attempt.succeeded = attempt.status_code is not None and 200 <= attempt.status_code < 300
-    if attempt.succeeded and seconds > DELIVERY_TIMEOUT:
-        attempt.succeeded = False
-        attempt.error = f"answered after {seconds:.1f} s (more than {DELIVERY_TIMEOUT:g} s)"
-    attempt.error = attempt.error[:MAX_ERROR_LENGTH]
-    return record_outcome(event, owner, attempt)
+    return Ready(event=event, owner=owner, attempt=attempt, body=body, headers=headers)
+
+
+def _record(ready: Ready, sent: Sent) -> str:
+    """Record what one attempt came to."""
+    attempt = ready.attempt
+    attempt.status_code = sent.status_code
+    attempt.error = sent.error[:MAX_ERROR_LENGTH]
+    attempt.duration_ms = int(sent.seconds * 1000)
+    attempt.succeeded = sent.succeeded
+    return record_outcome(ready.event, ready.owner, attempt)
 
 
 def record_outcome(

@@ -7,6 +7,9 @@ import logging
 import queue
 import threading
 import time
+from datetime import datetime
+
+from django.utils import timezone
 
 from ...errors import GatewayError, ProviderError
 from ...models import FineTuningJob
@@ -20,8 +23,9 @@ logger = logging.getLogger("ftproxy.sync")
 #: be renewed again (the renewal covers the call with 60 s to spare).
 RENEWAL_VALID_SECONDS = 30.0
 
-#: A fetched job: the provider's answer, or the error message.
-Answer = tuple[RemoteJob | None, str | None]
+#: A fetched job: the provider's answer, or the error message, and when
+#: the call started (an answer is no older than that).
+Answer = tuple[RemoteJob | None, str | None, datetime]
 
 
 class Fetchers:
@@ -100,20 +104,22 @@ class Fetchers:
             try:
                 answer = fetch(job)
             except BaseException as exc:  # the thread ends; its job is answered all the same
-                self._done.put((job, (None, f"{type(exc).__name__}: {exc}")))
+                self._done.put((job, (None, f"{type(exc).__name__}: {exc}", timezone.now())))
                 raise
             self._done.put((job, answer))
 
 
 def fetch(job: FineTuningJob) -> Answer:
     """The provider's answer for one leased job (run in a worker thread: the
-    upstream call only, no database), or the error message."""
+    upstream call only, no database), or the error message; with the
+    time the call started."""
+    started = timezone.now()
     try:
-        return fetch_job(CallContext(caller=MASTER), job, "retrieve"), None
+        return fetch_job(CallContext(caller=MASTER), job, "retrieve"), None, started
     except (ProviderError, GatewayError) as exc:
         message = exc.message or type(exc).__name__
         logger.warning("sync of %s failed: %s", job.public_id, message)
     except Exception as exc:  # a bug: keep syncing the others
         message = f"{type(exc).__name__}: {exc}"
         logger.exception("sync of %s failed unexpectedly", job.public_id)
-    return None, message
+    return None, message, started

@@ -267,7 +267,11 @@ def run_job_hook(
     The one path for API calls and admin actions (the sync fetches with
     ``fetch_job`` and records its batches with ``change_statuses``).
     Returns whether the status changed."""
-    return change_status(job, fetch_job(ctx, job, action), source=source or action)
+    # A retrieve older than the ledger's last answer is dropped; what an
+    # action (cancel, pause, resume) answers follows the action: it is kept.
+    started = timezone.now() if action == "retrieve" else None
+    remote = fetch_job(ctx, job, action)
+    return change_status(job, remote, source=source or action, fetched_at=started)
 
 
 def fetch_job(ctx: CallContext, job: FineTuningJob, action: str = "retrieve") -> RemoteJob:

@@ -221,27 +221,29 @@ def _record_answers(
     lease release of every job synced in one UPDATE, and each failure."""
     now = timezone.now()
     fetched: list[tuple[FineTuningJob, RemoteJob]] = []
+    started: list[datetime] = []  # when each call began: older answers are dropped
     errors: dict[int, str] = {}
-    for job, (remote, error) in answered:
+    for job, (remote, error, fetched_at) in answered:
         if remote is None:
             errors[job.pk] = error or "unknown error"
         else:
             job.synced_at = now  # _release writes it: change_statuses need not
             fetched.append((job, remote))
+            started.append(fetched_at)
     changed: dict[int, bool] = {}
     try:
         changed = dict(
             zip(
                 (job.pk for job, _ in fetched),
-                change_statuses(fetched, source="sync"),
+                change_statuses(fetched, source="sync", fetched_at=started),
                 strict=True,
             )
         )
     except Exception:  # rolled back whole: record them one by one
         logger.warning("sync: recording a batch failed; recording its jobs one by one")
-        for job, remote in fetched:
+        for (job, remote), fetched_at in zip(fetched, started, strict=True):
             try:
-                changed[job.pk] = change_status(job, remote, source="sync")
+                changed[job.pk] = change_status(job, remote, source="sync", fetched_at=fetched_at)
             except Exception as exc:  # a bug or a database error: keep syncing the others
                 errors[job.pk] = f"{type(exc).__name__}: {exc}"
                 logger.exception("sync of %s failed unexpectedly", job.public_id)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db import connection
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from ...conf import gateway
@@ -54,3 +55,32 @@ def sync_health(now: datetime | None = None) -> SyncHealth:
         jobs_with_sync_error=active.exclude(sync_error="").count(),
         last_failed_round=SyncRound.objects.filter(failed__gt=0).order_by("-finished").first(),
     )
+
+
+def last_round_sql() -> str:
+    """``SELECT MAX(finished)`` of the sync rounds, for a connection of its
+    own (readiness probes on one with short timeouts)."""
+    meta = SyncRound._meta
+    quote = connection.ops.quote_name
+    return f"SELECT MAX({quote(meta.get_field('finished').column)}) FROM {quote(meta.db_table)}"
+
+
+def last_round_finished() -> datetime | None:
+    """When the last sync round finished (None: never)."""
+    return SyncRound.objects.aggregate(last=Max("finished"))["last"]
+
+
+def watcher_late(last_finished: datetime | None, now: datetime | None = None) -> str | None:
+    """Why the sync watcher counts as late, or None. Only where one is
+    expected (``ftproxy_settings.sync_watcher``): no round finished within
+    ``LATE_AFTER_INTERVALS`` intervals, or none was ever recorded."""
+    settings = gateway()
+    if not settings.sync_watcher:
+        return None
+    if last_finished is None:
+        return "no sync round was ever recorded"
+    age = ((now or timezone.now()) - last_finished).total_seconds()
+    limit = LATE_AFTER_INTERVALS * settings.sync_interval_seconds
+    if age <= limit:
+        return None
+    return f"the last sync round finished {age:.0f} s ago (more than {limit:g} s)"

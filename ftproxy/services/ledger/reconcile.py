@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ...conf import FILES, FINE_TUNING, gateway
@@ -133,13 +134,15 @@ def apply_remote_file(row: File, remote: RemoteFile) -> list[str]:
 def settle_failed_create(row: Any, exc: BaseException, *, reached_provider: bool) -> None:
     """Record a create that raised: ``failed`` when nothing can have
     happened upstream, else left ``pending`` with the reason, for
-    ``reconcile_*``. Never raises (the caller re-raises ``exc``)."""
+    ``reconcile_*``; ``reached_provider`` is kept on the row (False: the
+    create was never sent). Never raises (the caller re-raises ``exc``)."""
     message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
     unknown = reached_provider and may_have_happened(exc)
     row.ledger_error = (f"{message} {OUTCOME_UNKNOWN}" if unknown else message)[:MAX_ERROR_LENGTH]
     row.ledger_state = LedgerState.PENDING if unknown else LedgerState.FAILED
+    row.reached_provider = reached_provider
     try:
-        row.save(update_fields=["ledger_state", "ledger_error", "updated"])
+        row.save(update_fields=["ledger_state", "ledger_error", "reached_provider", "updated"])
     except DatabaseError:
         # The database is gone too: the row stays pending, which is safe
         # (it is reconciled once its time limit is over).
@@ -246,12 +249,12 @@ def reconcile(row: Any) -> str:
 
 
 def reconcile_pending(*, provider: str | None = None) -> dict[str, int]:
-    """Settle every pending row whose request is over (older than the
-    longest request limit); counts by outcome. Used by the sync command."""
-    cutoff = int((timezone.now() - request_limit()).timestamp())
+    """Settle every pending row whose request is over (older than its own
+    entry's request limit; a row of an entry no longer configured, the
+    longest of any); counts by outcome. Used by the sync command."""
     counts = {"linked": 0, "failed": 0, "flagged": 0, "open": 0}
-    for model in (FineTuningJob, File):
-        queryset = model.objects.filter(ledger_state=LedgerState.PENDING, created_at__lt=cutoff)
+    for model, api in ((FineTuningJob, FINE_TUNING), (File, FILES)):
+        queryset = model.objects.filter(ledger_state=LedgerState.PENDING).filter(over_limit(api))
         if provider:
             queryset = queryset.filter(provider=provider)
         for row in queryset.order_by("id")[:500]:
@@ -259,3 +262,21 @@ def reconcile_pending(*, provider: str | None = None) -> dict[str, int]:
             key = {"ok": "linked", "failed": "failed", "unknown": "flagged"}.get(state, "open")
             counts[key] += 1
     return counts
+
+
+def over_limit(api: str) -> Q:
+    """Rows (of ``api``'s entries) whose request is over: created longer
+    ago than their own entry's ``request_limit``."""
+    now = timezone.now()
+
+    def cutoff(limit: timedelta) -> int:
+        return int((now - limit).timestamp())
+
+    entries = gateway().entries(api)
+    by_cutoff: dict[int, list[str]] = {}
+    for name, entry in entries.items():
+        by_cutoff.setdefault(cutoff(request_limit(entry)), []).append(name)
+    condition = ~Q(provider__in=list(entries)) & Q(created_at__lt=cutoff(request_limit()))
+    for moment, names in by_cutoff.items():
+        condition |= Q(provider__in=names, created_at__lt=moment)
+    return condition

@@ -6,7 +6,8 @@ nothing takes no lock and writes (almost) nothing."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -67,7 +68,14 @@ RESTORED = (*COPIED_FIELDS, "updated")
 COST_PLACES = Decimal(1).scaleb(-FineTuningJob._meta.get_field("cost_usd").decimal_places)
 
 
-def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message: str = "") -> bool:
+def change_status(
+    job: FineTuningJob,
+    remote: RemoteJob,
+    *,
+    source: str,
+    message: str = "",
+    fetched_at: datetime | None = None,
+) -> bool:
     """Mirror ``remote`` onto ``job`` and record a status change, if any.
 
     Compares first: an answer that matches the row as loaded writes nothing
@@ -75,15 +83,22 @@ def change_status(job: FineTuningJob, remote: RemoteJob, *, source: str, message
     takes no lock. Otherwise it locks the row, so concurrent updates are
     serialised: each real change writes exactly one ``JobEvent`` and sends
     ``job_status_changed`` once after commit; a final status is never
-    replaced by a stale answer. The provider's notices (``remote.notices``)
-    join the events, once each. Returns whether the status changed. ``job``
-    is updated in place.
+    replaced by a stale answer. An answer fetched (its call started at
+    ``fetched_at``) before the row's last recorded answer (``synced_at``)
+    is older than what the ledger holds: it writes nothing. The provider's
+    notices (``remote.notices``) join the events, once each. Returns
+    whether the status changed. ``job`` is updated in place.
     """
-    return change_statuses([(job, remote)], source=source, message=message)[0]
+    fetched = None if fetched_at is None else [fetched_at]
+    return change_statuses([(job, remote)], source=source, message=message, fetched_at=fetched)[0]
 
 
 def change_statuses(
-    answers: list[tuple[FineTuningJob, RemoteJob]], *, source: str, message: str = ""
+    answers: list[tuple[FineTuningJob, RemoteJob]],
+    *,
+    source: str,
+    message: str = "",
+    fetched_at: Sequence[datetime | None] | None = None,
 ) -> list[bool]:
     """``change_status`` for many jobs at once (the sync's batches), with the
     same guarantees per job. The answers are compared first; the jobs with
@@ -93,7 +108,10 @@ def change_statuses(
     loaded (same ``VERSION_FIELDS``) is written from the job as loaded,
     any other is read again under the lock and compared anew; each real
     change gets its own ``JobEvent``, webhook event and signal after
-    commit. If anything fails (a job no longer in the ledger raises
+    commit. ``fetched_at`` gives, per answer, when its upstream call
+    started: a row written since the job was loaded with a ``synced_at``
+    later than that (a retrieve recorded a newer answer meanwhile) is left
+    as it is, the older answer dropped. If anything fails (a job no longer in the ledger raises
     ``DoesNotExist``), the whole transaction is rolled back and the jobs
     are left as loaded. Returns, per answer, whether the status changed."""
     changed = [False] * len(answers)
@@ -113,6 +131,7 @@ def change_statuses(
             job.synced_at = job.updated = now
     if not pending:
         return changed
+    when = list(fetched_at) if fetched_at is not None else [None] * len(answers)
     written: list[tuple[int, FineTuningJob, FineTuningJob]] = []
     # A rolled-back batch leaves the callers' jobs as loaded.
     loaded = [(job, {name: getattr(job, name) for name in RESTORED}) for _, job, _ in pending]
@@ -120,13 +139,18 @@ def change_statuses(
         with transaction.atomic():
             rows = _lock_current([job for _, job, _ in pending])
             updates: list[tuple[FineTuningJob, dict[str, Any]]] = []
-            for _, job, remote in pending:
+            outdated: set[int] = set()
+            for index, job, remote in pending:
                 row = rows.get(job.pk)
                 if row is None:
                     raise FineTuningJob.DoesNotExist(f"{job.public_id} is no longer in the ledger.")
-                updates.append((row, _mirror(row, remote)))
+                if row is not job and _older(when[index], row):
+                    outdated.add(row.pk)
+                    updates.append((row, {}))
+                else:
+                    updates.append((row, _mirror(row, remote)))
             old_statuses = [row.status for row, _ in updates]
-            _write(updates)
+            _write([(row, values) for row, values in updates if row.pk not in outdated])
             for (index, job, remote), (row, values), old_status in zip(
                 pending, updates, old_statuses, strict=True
             ):
@@ -145,6 +169,15 @@ def change_statuses(
         if changed[index] and row.status == "succeeded":
             describe_result_files(row)  # outside the row lock: it asks the provider
     return changed
+
+
+def _older(fetched_at: datetime | None, row: FineTuningJob) -> bool:
+    """Whether an answer whose call started at ``fetched_at`` is older than
+    the last answer recorded on ``row`` (read under its lock)."""
+    older = fetched_at is not None and row.synced_at is not None and row.synced_at > fetched_at
+    if older:
+        logger.info("%s: dropped an answer older than the ledger's", row.public_id)
+    return older
 
 
 #: Read under the row lock: a row whose values match the job as loaded has
