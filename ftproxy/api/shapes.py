@@ -10,99 +10,27 @@ provider's, or the gateway's status history): ``JobEvent`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import cached_property
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from ..models import File, Upload
 from ..models import FineTuningJob as JobRow
 from .examples import CHECKPOINT_EXAMPLE, EVENT_EXAMPLE, FILE_EXAMPLE, JOB_EXAMPLE, UPLOAD_EXAMPLE
-
-
-class Value(serializers.ReadOnlyField):
-    """A column's value as it is (already JSON: no per-value conversion)."""
-
-
-@extend_schema_field({"type": "string"})
-class Text(Value):
-    pass
-
-
-@extend_schema_field({"type": "integer"})
-class Integer(Value):
-    pass
-
-
-@extend_schema_field({"type": "object", "additionalProperties": {}})
-class Object(Value):
-    pass
-
-
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
-class StringMap(Value):
-    pass
-
-
-@extend_schema_field({"type": "array", "items": {"type": "string"}})
-class Strings(Value):
-    pass
-
-
-@extend_schema_field({"type": "array", "items": {"type": "object", "additionalProperties": {}}})
-class Objects(Value):
-    pass
-
-
-class Constant(serializers.Field):
-    """The same value for every object (``object``: ``"file"``)."""
-
-    def __init__(self, value: Any, **kwargs: Any):
-        self.value = value
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, value: Any) -> Any:
-        return self.value
-
-
-class ConstantSchema(OpenApiSerializerFieldExtension):
-    target_class = Constant
-
-    def map_serializer_field(self, auto_schema, direction):
-        kind = "boolean" if isinstance(self.target.value, bool) else "string"
-        return {"type": kind, "enum": [self.target.value]}
-
-
-class Shape(serializers.Serializer):
-    """An answer's object. Columns that pass as they are (``Value`` fields)
-    are read straight off the row or mapping; other fields as DRF reads them."""
-
-    @cached_property
-    def plan(self) -> list[tuple[str, str | None, serializers.Field]]:
-        plan = []
-        for name, field in self.fields.items():
-            direct = type(field).to_representation is Value.to_representation
-            simple = direct and "." not in field.source and field.source != "*"
-            plan.append((name, field.source if simple else None, field))
-        return plan
-
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        mapping = isinstance(instance, Mapping)
-        data: dict[str, Any] = {}
-        for name, source, field in self.plan:
-            if source is not None:
-                data[name] = instance[source] if mapping else getattr(instance, source)
-                continue
-            value = field.get_attribute(instance)
-            data[name] = None if value is None else field.to_representation(value)
-        return data
-
-
-def nullable(field_class, **kwargs: Any):
-    return field_class(allow_null=True, **kwargs)
+from .fields import (
+    Constant,
+    Integer,
+    Object,
+    Objects,
+    PartStatus,
+    Shape,
+    StringMap,
+    Strings,
+    Text,
+    UploadStatus,
+    nullable,
+)
 
 
 @extend_schema_serializer(examples=[OpenApiExample("A training file", FILE_EXAMPLE)])
@@ -296,14 +224,6 @@ class CheckpointList(Shape):
     has_more = serializers.BooleanField()
 
 
-@extend_schema_field({"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]})
-class UploadStatus(Value):
-    """``completing`` is the gateway's own step: OpenAI's clients see ``pending``."""
-
-    def to_representation(self, value: Any) -> str:
-        return str(Upload.Status.PENDING if value == Upload.Status.COMPLETING else value)
-
-
 @extend_schema_serializer(examples=[OpenApiExample("An open upload", UPLOAD_EXAMPLE)])
 class OpenAIUpload(Shape):
     id = Text(source="public_id")
@@ -337,24 +257,6 @@ class OpenAIUploadPart(Shape):
     upload_id = Text(source="upload.public_id")
 
 
-class PartStatus(serializers.Field):
-    """``stored`` once the part's bytes are kept (and forwarded), else
-    ``receiving``: its request has not finished."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, part: Any) -> str:
-        return "stored" if part.remote_id else "receiving"
-
-
-class PartStatusSchema(OpenApiSerializerFieldExtension):
-    target_class = PartStatus
-
-    def map_serializer_field(self, auto_schema, direction):
-        return {"type": "string", "enum": ["stored", "receiving"]}
-
-
 class UploadPartListed(OpenAIUploadPart):
     """A part as the listing shows it (an extension of OpenAI's Uploads API):
     its size, and whether it was stored."""
@@ -363,6 +265,28 @@ class UploadPartListed(OpenAIUploadPart):
     status = PartStatus()
 
 
+@extend_schema_serializer(
+    many=False,
+    examples=[
+        OpenApiExample(
+            "An upload's parts",
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": "part_1a2b3c",
+                        "object": "upload.part",
+                        "created_at": 1765152030,
+                        "upload_id": UPLOAD_EXAMPLE["id"],
+                        "bytes": 67108864,
+                        "status": "stored",
+                    }
+                ],
+                "has_more": False,
+            },
+        )
+    ],
+)
 class UploadPartList(Shape):
     object = Constant("list")
     data = UploadPartListed(many=True)
