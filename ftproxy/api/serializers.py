@@ -10,7 +10,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from ..providers.base import TRAINING_TYPES
+from ..providers.data import TRAINING_TYPES
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 ROLES_OF_METHODS = ("supervised", "dpo", "reinforcement")

@@ -22,7 +22,7 @@ import requests
 
 from .. import metrics
 from ..errors import ProviderError, ProviderFailure
-from .base import FileContent
+from .data import FileContent
 from .retry import (
     CONNECT_TIMEOUT_SECONDS,
     IDEMPOTENT_METHODS,

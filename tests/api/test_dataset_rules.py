@@ -12,7 +12,7 @@ import responses
 
 from ftproxy.errors import ProviderInputError
 from ftproxy.models import FineTuningJob
-from ftproxy.providers.base import FileUpload, JobCreate
+from ftproxy.providers.data import FileUpload, JobCreate
 from ftproxy.providers.openai import OpenAIProvider
 from ftproxy.providers.sandbox import SandboxProvider
 from ftproxy.providers.vertex import VertexProvider

@@ -32,11 +32,11 @@ from ftproxy.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from ftproxy.providers.base import (
+from ftproxy.providers.base import Provider
+from ftproxy.providers.data import (
     FileUpload,
     JobCreate,
     Page,
-    Provider,
     RemoteCheckpoint,
     RemoteEvent,
     RemoteFile,

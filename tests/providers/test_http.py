@@ -18,7 +18,7 @@ from ftproxy.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from ftproxy.providers.base import JobCreate
+from ftproxy.providers.data import JobCreate
 from ftproxy.providers.http import (
     RETRY_AFTER_CAP_SECONDS,
     HttpClient,

@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from ftproxy.models import FineTuningJob, JobEvent, LedgerState
-from ftproxy.providers.base import RemoteJob
+from ftproxy.providers.data import RemoteJob
 from ftproxy.services.ledger.status import change_status
 from ftproxy.signals import job_status_changed
 from tests.factories import FINAL, ledger_job

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ftproxy.models import FineTuningJob, JobEvent
-from ftproxy.providers.base import RemoteJob
+from ftproxy.providers.data import RemoteJob
 from ftproxy.services.ledger import status
 from ftproxy.services.ledger.status import change_statuses
 from ftproxy.signals import job_status_changed

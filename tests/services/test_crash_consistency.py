@@ -313,7 +313,7 @@ def test_an_upload_whose_answer_was_lost_is_found_and_linked_by_the_retry(sandbo
 
 
 def test_vertex_finds_an_upload_by_the_gateway_id_in_its_object_path():
-    from ftproxy.providers.base import FileUpload
+    from ftproxy.providers.data import FileUpload
     from tests.providers.vertex.helpers import BUCKET, GCS, mock_token, provider
 
     vertex = provider()

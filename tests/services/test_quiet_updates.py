@@ -11,7 +11,7 @@ import responses
 from django.utils import timezone
 
 from ftproxy.models import FineTuningJob, JobEvent
-from ftproxy.providers.base import RemoteJob
+from ftproxy.providers.data import RemoteJob
 from ftproxy.services.jobs.sync import sync_jobs
 from ftproxy.services.ledger.status import SYNCED_AT_RESOLUTION, change_status
 from tests.factories import ledger_job

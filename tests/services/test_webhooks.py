@@ -31,7 +31,7 @@ from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 
 from ftproxy.models import ApiKey, JobEvent, WebhookDelivery, WebhookEvent, WebhookState
-from ftproxy.providers.base import RemoteJob
+from ftproxy.providers.data import RemoteJob
 from ftproxy.services.accounts import webhooks
 from ftproxy.services.ledger.status import change_status
 from tests.factories import FINAL, ledger_job

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ProviderFailure
-from ..base import RemoteCheckpoint, RemoteEvent, RemoteFile, RemoteJob, RemoteUpload
+from ..data import RemoteCheckpoint, RemoteEvent, RemoteFile, RemoteJob, RemoteUpload
 from ..gateway_id import gateway_id_of, without_gateway_id
 
 #: OpenAI job statuses after which nothing changes any more.

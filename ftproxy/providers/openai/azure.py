@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from ...errors import ProviderInputError, ProviderNotSupported
-from ..base import TRAINING_TYPES, FileUpload, JobCreate, RemoteJob
+from ..data import TRAINING_TYPES, FileUpload, JobCreate, RemoteJob
 from .entra import SIGN_IN_KEYS, EntraBearerAuth, build_credential, check_sign_in, sign_in_way
 from .provider import OpenAIProvider
 

@@ -13,12 +13,12 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from ...errors import EntryError, ProviderFailure, ProviderNotSupported
-from ..base import (
+from ..base import Provider
+from ..data import (
     FileContent,
     FileUpload,
     JobCreate,
     Page,
-    Provider,
     RemoteFile,
     RemoteJob,
     RemoteUpload,

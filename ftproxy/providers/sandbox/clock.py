@@ -14,7 +14,7 @@ import hashlib
 from typing import Any
 
 from ...errors import ProviderInputError
-from ..base import Page
+from ..data import Page
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 AUTO_HYPERPARAMETERS: dict[str, Any] = {

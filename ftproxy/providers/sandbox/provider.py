@@ -42,12 +42,12 @@ import uuid
 from typing import Any
 
 from ...errors import ProviderInputError, ProviderNotFound
-from ..base import (
+from ..base import Provider
+from ..data import (
     FileContent,
     FileUpload,
     JobCreate,
     Page,
-    Provider,
     RemoteCheckpoint,
     RemoteEvent,
     RemoteFile,

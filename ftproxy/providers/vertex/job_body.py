@@ -13,7 +13,7 @@ import unicodedata
 from typing import Any
 
 from ...errors import ProviderInputError
-from ..base import JobCreate
+from ..data import JobCreate
 from ..gateway_id import with_gateway_id
 from .dataset import CHAT, PREFERENCE, converted_format
 

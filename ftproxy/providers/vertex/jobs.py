@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ...errors import ProviderFailure
-from ..base import Page, RemoteCheckpoint, RemoteEvent, RemoteJob
+from ..data import Page, RemoteCheckpoint, RemoteEvent, RemoteJob
 from ..gateway_id import gateway_id_of, without_gateway_id
 from .job_body import ADAPTER_SIZES
 

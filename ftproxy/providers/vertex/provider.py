@@ -26,7 +26,8 @@ from ...errors import (
     ProviderNotFound,
     ProviderNotSupported,
 )
-from ..base import FileUpload, JobCreate, Page, Provider, RemoteFile, RemoteJob
+from ..base import Provider
+from ..data import FileUpload, JobCreate, Page, RemoteFile, RemoteJob
 from ..gateway_id import GATEWAY_ID_KEY, gateway_id_of
 from ..http import HttpClient
 from .auth import auth_error, authorized_session, credentials_info

@@ -17,7 +17,7 @@ from ...errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from ..base import FileContent, RemoteFile
+from ..data import FileContent, RemoteFile
 from ..uploads import BoundedReader, StreamedBody
 from .auth import auth_error
 from .dataset import CONVERTED_FOLDERS, OBJECT_ROOT

@@ -14,7 +14,8 @@ from django.utils import timezone
 from ...conf import FILES, gateway
 from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderNotFound, TooLarge
 from ...models import ApiKey, File, LedgerState, mint_id
-from ...providers.base import FileContent, FileUpload, Provider, RemoteFile
+from ...providers.base import Provider
+from ...providers.data import FileContent, FileUpload, RemoteFile
 from ..ledger.common import (
     choose_provider,
     locate,

@@ -26,7 +26,8 @@ from django.utils import timezone
 from ...conf import FILES, gateway
 from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderInputError, RetryLater
 from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
-from ...providers.base import FileUpload, Provider, RemoteFile
+from ...providers.base import Provider
+from ...providers.data import FileUpload, RemoteFile
 from ..files.scan import FINE_TUNE, scan_upload
 from ..ledger.common import job_request, provider_of
 from ..ledger.context import CallContext

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ...errors import GatewayError, ProviderError
 from ...models import FineTuningJob
-from ...providers.base import RemoteJob
+from ...providers.data import RemoteJob
 from ..ledger.context import MASTER, CallContext
 from .service import fetch_job
 

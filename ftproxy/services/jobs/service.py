@@ -14,7 +14,7 @@ from ...conf import FINE_TUNING, provider_classes
 from ...errors import InvalidRequest
 from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ...pricing import epochs_of, estimated_cost
-from ...providers.base import Page, RemoteJob
+from ...providers.data import Page, RemoteJob
 from ...validation.provider_rules import check_training_file
 from ..accounts import budgets
 from ..ledger.common import (

@@ -49,7 +49,7 @@ from django.utils import timezone
 
 from ... import metrics
 from ...models import SYNC_ROUND_RETENTION_DAYS, FineTuningJob, SyncRound
-from ...providers.base import RemoteJob
+from ...providers.data import RemoteJob
 from ..ledger.status import change_status, change_statuses
 from .fetchers import Answer, Fetchers
 from .leases import (

@@ -12,7 +12,8 @@ from typing import IO
 from ...conf import gateway
 from ...errors import ProviderError, TooLarge
 from ...models import File
-from ...providers.base import FileUpload, Provider, RemoteFile, UploadCreate
+from ...providers.base import Provider
+from ...providers.data import FileUpload, RemoteFile, UploadCreate
 from ..ledger.context import CallContext
 from ..uploads.service import MAX_PART_BYTES
 

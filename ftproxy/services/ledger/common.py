@@ -13,7 +13,8 @@ from django.db.models.lookups import GreaterThan, LessThan
 from ...conf import gateway
 from ...errors import GatewayMisconfigured, InvalidRequest, NotFoundError
 from ...models import LedgerState
-from ...providers.base import JobCreate, Provider
+from ...providers.base import Provider
+from ...providers.data import JobCreate
 from .context import CallContext
 
 Row = TypeVar("Row", bound=models.Model)

@@ -31,7 +31,8 @@ from django.utils import timezone
 from ...conf import FILES, FINE_TUNING, gateway
 from ...errors import ProviderError, ProviderNotSupported, may_have_happened
 from ...models import File, FineTuningJob, LedgerState, Upload
-from ...providers.base import FileUpload, Provider, RemoteFile, RemoteJob
+from ...providers.base import Provider
+from ...providers.data import FileUpload, RemoteFile, RemoteJob
 from .status import SYNCED_AT_RESOLUTION, change_status
 
 logger = logging.getLogger("ftproxy.reconcile")

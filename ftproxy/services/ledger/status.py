@@ -18,7 +18,7 @@ from ...conf import FILES, gateway
 from ...errors import ProviderError
 from ...models import File, FineTuningJob, JobEvent, LedgerState
 from ...pricing import training_cost
-from ...providers.base import RemoteEvent, RemoteJob
+from ...providers.data import RemoteEvent, RemoteJob
 from ...signals import job_status_changed
 from ..accounts import webhooks
 

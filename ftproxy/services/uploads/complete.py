@@ -15,7 +15,8 @@ from django.utils import timezone
 from ...conf import FILES
 from ...errors import InvalidRequest, ProviderError
 from ...models import File, Upload, UploadPart
-from ...providers.base import FileUpload, Provider, RemoteFile
+from ...providers.base import Provider
+from ...providers.data import FileUpload, RemoteFile
 from ..files.scan import scan_upload
 from ..files.service import store_file
 from ..ledger.common import provider_of

@@ -34,7 +34,7 @@ from django.db.models import F
 from ...conf import FILES, gateway
 from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderNotFound, TooLarge
 from ...models import Upload, UploadPart, mint_id
-from ...providers.base import FileUpload, UploadCreate
+from ...providers.data import FileUpload, UploadCreate
 from ..ledger.common import choose_provider, provider_of
 from ..ledger.context import CallContext
 from ..ledger.reconcile import request_limit

@@ -19,7 +19,7 @@ from responses import matchers
 from ftproxy.config import load_config
 from ftproxy.errors import ConfigError, ProviderNotSupported
 from ftproxy.models import FineTuningJob
-from ftproxy.providers.base import JobCreate
+from ftproxy.providers.data import JobCreate
 from ftproxy.providers.openai import AzureProvider, OpenAIProvider
 from tests.conftest import TRAINING
 from tests.factories import ledger_file

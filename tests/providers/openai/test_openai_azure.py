@@ -23,7 +23,7 @@ from ftproxy.errors import (
     ProviderInputError,
     ProviderNotSupported,
 )
-from ftproxy.providers.base import JobCreate
+from ftproxy.providers.data import JobCreate
 from ftproxy.providers.openai import AzureProvider, OpenAIProvider
 
 from .upstreams import (

@@ -15,7 +15,7 @@ import responses
 from requests_toolbelt import MultipartDecoder
 
 from ftproxy.errors import ProviderInputError
-from ftproxy.providers.base import FileUpload
+from ftproxy.providers.data import FileUpload
 from ftproxy.providers.openai import OpenAIProvider
 
 BASE = "https://api.openai.test/v1"

@@ -11,7 +11,7 @@ import responses
 from requests_toolbelt import MultipartDecoder
 from responses import matchers
 
-from ftproxy.providers.base import FileUpload
+from ftproxy.providers.data import FileUpload
 from ftproxy.providers.openai import AzureProvider, OpenAIProvider
 
 # --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ftproxy.errors import ProviderInputError, ProviderNotFound
-from ftproxy.providers.base import FileUpload, JobCreate
+from ftproxy.providers.data import FileUpload, JobCreate
 from ftproxy.providers.sandbox import SandboxProvider
 from ftproxy.providers.sandbox.store import CHUNK_SIZE
 

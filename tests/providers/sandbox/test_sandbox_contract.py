@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 
-from ftproxy.providers.base import FileUpload, JobCreate, Provider, RemoteJob
+from ftproxy.providers.base import Provider
+from ftproxy.providers.data import FileUpload, JobCreate, RemoteJob
 from ftproxy.providers.sandbox import SandboxProvider
 from tests.providers.contract import ProviderContract, chat_jsonl
 

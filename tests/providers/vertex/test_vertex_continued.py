@@ -10,7 +10,7 @@ import responses
 
 from ftproxy.config import load_config
 from ftproxy.errors import ConfigError, ProviderInputError
-from ftproxy.providers.base import JobCreate
+from ftproxy.providers.data import JobCreate
 
 from .helpers import API, JOB_URL, PROJECT, entry, mock_token, provider, tuning_job
 

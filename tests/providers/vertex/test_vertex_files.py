@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from ftproxy.errors import ProviderInputError, ProviderNotFound, ProviderNotSupported
-from ftproxy.providers.base import FileUpload
+from ftproxy.providers.data import FileUpload
 from ftproxy.providers.vertex.dataset import convert_jsonl
 
 from .helpers import ACCESS_TOKEN, BUCKET, GCS, mock_token, provider

@@ -12,7 +12,7 @@ from ftproxy.errors import (
     ProviderInputError,
     ProviderNotFound,
 )
-from ftproxy.providers.base import JobCreate
+from ftproxy.providers.data import JobCreate
 
 from .helpers import (
     API,

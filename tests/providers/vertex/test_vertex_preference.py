@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from ftproxy.errors import ProviderInputError
-from ftproxy.providers.base import FileUpload, JobCreate
+from ftproxy.providers.data import FileUpload, JobCreate
 from ftproxy.providers.vertex.dataset import convert_jsonl
 
 from .helpers import API, BUCKET, GCS, JOB_URL, mock_token, provider, tuning_job

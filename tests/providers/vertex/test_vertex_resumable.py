@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from ftproxy.errors import ProviderFailure
-from ftproxy.providers.base import FileUpload
+from ftproxy.providers.data import FileUpload
 
 from .helpers import BUCKET, GCS, mock_token, provider
 
