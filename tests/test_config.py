@@ -443,7 +443,7 @@ def test_config_without_litellm_sections_logs_nothing(
 # Known-good configs
 # ---------------------------------------------------------------------------
 
-#: The example of LiteLLM's /fine_tuning documentation page (docs/my-website/docs/fine_tuning.md).
+#: The example of LiteLLM's /fine_tuning documentation page (in LiteLLM's own repository).
 LITELLM_DOCS_EXAMPLE = """
 model_list:
   - model_name: gpt-4
