@@ -7,6 +7,12 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
 django.setup(set_prefix=False)
 
+from django.conf import settings  # noqa: E402
+
+from ftproxy.config import require_master_key  # noqa: E402
+
+require_master_key(settings.FTPROXY)  # the server refuses to start without it
+
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from ftproxy.conf import gateway  # noqa: E402

@@ -159,7 +159,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # ftproxy's, so drf-spectacular's deploy check uses the same ones.
 SPECTACULAR_SETTINGS = SCHEMA_SETTINGS
 
-FTPROXY = load_config(os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"))
+# Management commands run without the master key; the server refuses to
+# start without one the config asks for (gateway_site.wsgi, .asgi, .serve).
+FTPROXY = load_config(
+    os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"),
+    master_key_optional=True,
+)
 
 LOGGING = {
     "version": 1,

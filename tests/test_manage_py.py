@@ -28,3 +28,51 @@ def test_settings_and_pythonpath_options_are_applied(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "MARKER_OF_OTHER_SETTINGS = 1" in result.stdout
+
+
+def _without_master_key(tmp_path: Path) -> dict[str, str]:
+    """The example config (which reads FTPROXY_MASTER_KEY) with the variable
+    unset, on a fresh SQLite database of its own."""
+    env = {
+        **os.environ,
+        "FTPROXY_VAR_DIR": str(tmp_path),
+        "FTPROXY_CONFIG": str(ROOT / "config" / "example.yaml"),
+        "DJANGO_SETTINGS_MODULE": "gateway_site.settings",
+    }
+    for name in ("FTPROXY_MASTER_KEY", "DATABASE_URL"):
+        env.pop(name, None)
+    return env
+
+
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_commands_run_without_the_master_key(tmp_path):
+    env = _without_master_key(tmp_path)
+    for argv in (["help"], ["check"], ["migrate", "--noinput"]):
+        result = _run(["manage.py", *argv], env)
+        assert result.returncode == 0, (argv, result.stderr)
+    created = _run(["manage.py", "ftproxy_create_key", "--name", "first"], env)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip().splitlines()[-1].startswith("sk-")
+
+
+def test_the_server_refuses_to_start_without_the_master_key(tmp_path):
+    env = _without_master_key(tmp_path)
+    served = _run(["-m", "gateway_site.serve", "--bind", "127.0.0.1:1"], env)
+    assert served.returncode == 1
+    assert "FTPROXY_MASTER_KEY is not set" in served.stderr
+    assert "the server needs the master key" in served.stderr
+    for module in ("gateway_site.wsgi", "gateway_site.asgi"):
+        imported = _run(["-c", f"import {module}"], env)
+        assert imported.returncode != 0, module
+        assert "FTPROXY_MASTER_KEY is not set" in imported.stderr, module
+
+
+def test_the_server_starts_with_the_master_key(tmp_path):
+    env = {**_without_master_key(tmp_path), "FTPROXY_MASTER_KEY": "sk-test"}
+    imported = _run(["-c", "import gateway_site.wsgi"], env)
+    assert imported.returncode == 0, imported.stderr
