@@ -29,6 +29,14 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def _finite(number: int | float) -> bool:
+    """Finite, and within a float's range (JSON integers have no bound)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 @extend_schema_field({"oneOf": [{"type": "string", "enum": ["auto"]}, {"type": "number"}]})
 class AutoOrNumber(serializers.Field):
     """``"auto"`` or a number within bounds (OpenAI's hyperparameter values)."""
@@ -49,7 +57,7 @@ class AutoOrNumber(serializers.Field):
     def to_internal_value(self, data: Any) -> Any:
         if data == "auto":
             return data
-        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
+        if isinstance(data, bool) or not isinstance(data, int | float) or not _finite(data):
             self.fail_with("must be 'auto' or a finite number")
         if self.integer and not float(data).is_integer():
             self.fail_with("must be 'auto' or a whole number")
