@@ -30,7 +30,7 @@ from ..ledger.common import (
 from ..ledger.context import CallContext
 from ..ledger.reconcile import link_job, settle_failed_create
 from ..ledger.status import change_status
-from .continuation import source_job_payload
+from .continuation import check_model_owner, source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
 from .events import event_of
 from .metadata import MetadataText
@@ -106,6 +106,7 @@ def create_job(
                 f"training_file: {prefix} URIs are only for {', '.join(c.kind for c in takers)}.",
                 param="training_file",
             )
+    check_model_owner(ctx, provider, body["model"])
     source_job = source_job_payload(ctx, provider, body["model"])
     # Files of another entry are copied to this one (after the job is recorded).
     plan = plan_copies(
