@@ -238,7 +238,7 @@ class JobCreateSerializer(StrictSerializer):
     #: Azure OpenAI's training tier; also accepted as ``training_type``.
     trainingType = TrainingTypeField(required=False, allow_null=True)  # noqa: N815
     training_type = TrainingTypeField(required=False, allow_null=True)
-    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+    custom_llm_provider = serializers.CharField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Keep exactly what the client sent for nested objects (validated above).
@@ -260,7 +260,7 @@ class FileCreateSerializer(StrictSerializer):
 
     file = serializers.FileField(allow_empty_file=True)
     purpose = serializers.ChoiceField(choices=FILE_PURPOSES)
-    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+    custom_llm_provider = serializers.CharField(required=False)
     expires_after_anchor = serializers.ChoiceField(choices=["created_at"], required=False)
     expires_after_seconds = serializers.IntegerField(
         min_value=3600, max_value=2592000, required=False
