@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ftproxy.config import load_config, require_master_key
+from ftproxy.config import load_config
 from ftproxy.errors import ConfigError
 
 SECRET = "sk-live-do-not-echo-4f9a2b"
@@ -650,18 +650,3 @@ def test_debug_reports_hide_credentials_in_local_variables() -> None:
     text = repr(shown)
     assert "PRIVATE-PEM" not in text and "sk-upstream-secret-value" not in text
     assert "vertex_ai" in text  # the rest is still there to debug with
-
-
-def test_master_key_of_an_unset_variable_may_be_left_for_the_server(tmp_path: Path) -> None:
-    path = write(tmp_path, "general_settings:\n  master_key: os.environ/FTPROXY_TEST_MISSING\n")
-    config = load_config(path, master_key_optional=True)
-    assert config["master_key"] is None
-    with pytest.raises(ConfigError) as info:
-        require_master_key(config)
-    assert "general_settings.master_key" in str(info.value)
-    assert "FTPROXY_TEST_MISSING is not set" in str(info.value)
-    # Any other mistake in it still stops loading; a key that is set is kept.
-    assert "needs a variable name" in error_of(
-        tmp_path, "general_settings:\n  master_key: os.environ/\n"
-    )
-    require_master_key(load_config(write(tmp_path, "general_settings:\n  master_key: sk-x\n")))

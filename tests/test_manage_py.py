@@ -1,5 +1,6 @@
 """manage.py honours Django's --settings and --pythonpath options (it loads
-the settings early to report config errors plainly, which must not skip them)."""
+the settings early to report config errors plainly, which must not skip them),
+and runs without the master key, which only the server needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from ftproxy.config import load_config, require_master_key
+from ftproxy.errors import ConfigError
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ftproxy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, master_key_optional=True)
+    return str(info.value)
 
 
 def test_settings_and_pythonpath_options_are_applied(tmp_path):
@@ -76,3 +94,17 @@ def test_the_server_starts_with_the_master_key(tmp_path):
     env = {**_without_master_key(tmp_path), "FTPROXY_MASTER_KEY": "sk-test"}
     imported = _run(["-c", "import gateway_site.wsgi"], env)
     assert imported.returncode == 0, imported.stderr
+
+
+def test_master_key_of_an_unset_variable_may_be_left_for_the_server(tmp_path: Path) -> None:
+    path = write(tmp_path, "general_settings:\n  master_key: os.environ/FTPROXY_TEST_MISSING\n")
+    config = load_config(path, master_key_optional=True)
+    assert config["master_key"] is None
+    with pytest.raises(ConfigError) as info:
+        require_master_key(config)
+    assert "general_settings.master_key" in str(info.value)
+    assert "FTPROXY_TEST_MISSING is not set" in str(info.value)
+    # Any other mistake in it still stops loading; a key that is set is kept.
+    broken = write(tmp_path, "general_settings:\n  master_key: os.environ/\n")
+    assert "needs a variable name" in _error_of(broken)
+    require_master_key(load_config(write(tmp_path, "general_settings:\n  master_key: sk-x\n")))
