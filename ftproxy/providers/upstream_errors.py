@@ -67,8 +67,9 @@ def parse_body(response: requests.Response) -> Any:
 #: one only when it is quoted whole.
 TAIL_FROM_CHARS = 16
 TAIL_CHARS = 8
-#: Characters of the word around a quoted tail (a key's prefix, mask).
-_WORD = r"[^\s\"'`<>()\[\]{},;:=]*"
+#: Characters of the word before a quoted tail (a key's prefix, mask); at
+#: most 200, so a long run without separators costs no quadratic search.
+_WORD = r"[^\s\"'`<>()\[\]{},;:=]{0,200}"
 
 
 def _probe(secret: str) -> str:
