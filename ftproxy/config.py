@@ -3,6 +3,11 @@
 Call ``load_config(path)`` from a Django settings module and assign the
 result to ``settings.FTPROXY``. Every error raises ``ConfigError`` with the
 file, the entry and the key in its message; secret values are never echoed.
+
+A site whose management commands must run without the master key (``help``,
+``check``, ``migrate``, creating keys) loads with ``master_key_optional=True``:
+a master key read from an unset variable is then left out, and the server
+calls ``require_master_key`` at start-up, which refuses to serve without it.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ FTPROXY_DEFAULTS: dict[str, Any] = {
 }
 #: The keys of ``ftproxy_settings.upload_storage``.
 UPLOAD_STORAGE_KEYS = ("backend", "options")
+#: The key of the FTPROXY setting that holds why the master key the config
+#: asks for is missing (``load_config(..., master_key_optional=True)``).
+MASTER_KEY_MISSING = "master_key_missing"
 #: What a key with a budget may do with a job whose cost cannot be estimated.
 UNPRICED_JOBS = ("refuse", "allow")
 
@@ -86,14 +94,38 @@ def _number(
         raise ConfigError(f"{source}: {exc}") from None
 
 
+def require_master_key(raw: dict[str, Any] | None) -> None:
+    """Raise ``ConfigError`` when the config (the FTPROXY setting) asks for a
+    master key that its environment variable does not give: the server's
+    start-up check."""
+    missing = (raw or {}).get(MASTER_KEY_MISSING)
+    if missing:
+        raise ConfigError(
+            f"{missing}: the server needs the master key (management commands run without it)"
+        )
+
+
+def _unset_variable(value: Any) -> bool:
+    """``value`` reads a named environment variable that is not set."""
+    if not isinstance(value, str) or not value.startswith(ENV_PREFIX):
+        return False
+    name = value[len(ENV_PREFIX) :]
+    return bool(name) and name not in os.environ
+
+
 def load_config(
-    path: str | os.PathLike[str], *, provider_classes: Iterable[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    provider_classes: Iterable[str] | None = None,
+    master_key_optional: bool = False,
 ) -> dict[str, Any]:
     """Read and validate the YAML file at ``path``; return the FTPROXY setting.
 
     ``provider_classes`` (import strings) are the provider classes the
     entries may name by kind, kept as ``PROVIDER_CLASSES`` in the result;
-    by default the built-in ones."""
+    by default the built-in ones. With ``master_key_optional``, a master key
+    read from an unset variable is not an error: the result has no master
+    key and says why under ``MASTER_KEY_MISSING`` (see ``require_master_key``)."""
     source = str(path)
     paths = tuple(provider_classes or DEFAULT_PROVIDER_CLASSES)
     try:
@@ -132,11 +164,19 @@ def load_config(
     ignored = sorted(k for k in general if k != "master_key")
     if ignored:
         logger.info("%s: ignoring general_settings keys %s", source, ", ".join(ignored))
-    master_key = _resolve_env(general.get("master_key"), "general_settings.master_key", source)
+    missing = None
+    if master_key_optional and _unset_variable(general.get("master_key")):
+        name = general["master_key"][len(ENV_PREFIX) :]
+        missing = f"{source}: general_settings.master_key: environment variable {name} is not set"
+        master_key = None
+    else:
+        master_key = _resolve_env(general.get("master_key"), "general_settings.master_key", source)
     if master_key is not None and (not isinstance(master_key, str) or not master_key):
         raise ConfigError(f"{source}: general_settings.master_key must be a non-empty string")
 
     result: dict[str, Any] = {"source": source, "master_key": master_key}
+    if missing:
+        result[MASTER_KEY_MISSING] = missing
     if provider_classes is not None:
         result[PROVIDER_CLASSES] = list(paths)
 

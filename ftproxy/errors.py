@@ -44,6 +44,17 @@ class InvalidRequest(GatewayError):
     """400 naming the field at fault (``param``)."""
 
 
+class UnusableFile(InvalidRequest):
+    """400: a file a fine-tuning job cannot use (unknown, another key's,
+    of another purpose, on an entry it cannot reach, breaking a dataset
+    rule). One code for every cause and every key: ``invalid_<param>``
+    (``invalid_training_file``, ``invalid_validation_file``), as the
+    upstreams answer for a file they cannot use."""
+
+    def __init__(self, message: str, *, param: str):
+        super().__init__(message, param=param, code=f"invalid_{param}")
+
+
 class NotFoundError(GatewayError):
     """404: unknown id, or another key's object (existence is not leaked)."""
 

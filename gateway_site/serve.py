@@ -56,8 +56,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=THREADS)
     args = parser.parse_args(argv)
+    _refuse_without_master_key()
     argv = command(args.bind, args.workers, args.threads)
     os.execv(argv[0], argv)
+
+
+def _refuse_without_master_key() -> None:
+    """Stop before any worker starts when the config asks for a master key
+    that is not set (each worker would stop on it too, one by one)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ftproxy.config import require_master_key
+
+    try:
+        require_master_key(settings.FTPROXY)
+    except ImproperlyConfigured as exc:
+        sys.exit(f"ftproxy: {exc}")
 
 
 if __name__ == "__main__":

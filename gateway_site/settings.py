@@ -144,7 +144,12 @@ TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")  # how the admin shows tim
 USE_I18N = True
 USE_TZ = True
 
-FTPROXY = load_config(os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"))
+# Management commands run without the master key; the server refuses to
+# start without one the config asks for (gateway_site.wsgi, .serve).
+FTPROXY = load_config(
+    os.environ.get("FTPROXY_CONFIG", BASE_DIR / "config" / "example.yaml"),
+    master_key_optional=True,
+)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -32,6 +32,7 @@ from .ledger import (
     ledger_status,
 )
 from .retrain import RetrainActions
+from .sync_now import SYNC_NOW_MAX_JOBS, SYNC_NOW_SECONDS, sync_now
 
 #: Sync failures listed one by one in messages; the rest are counted.
 MAX_LISTED_FAILURES = 5
@@ -88,6 +89,11 @@ def _run_on_jobs(
 class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
     """Jobs, with their event history; refresh, cancel and sync call the
     job services."""
+
+    #: "Sync all active jobs now" syncs at most this many jobs, taking no
+    #: new one after this many seconds (``sync_now``).
+    sync_now_max_jobs = SYNC_NOW_MAX_JOBS
+    sync_now_seconds = SYNC_NOW_SECONDS
 
     list_display = (
         "job_id",
@@ -340,17 +346,15 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
         return super().changelist_view(request, extra_context)
 
     def sync_active_view(self, request: HttpRequest) -> HttpResponse:
-        """POST: run one sync pass over every active job, as
-        ``manage.py ftproxy_sync_jobs`` does, and report its counts."""
+        """POST: sync the active jobs synced longest ago, as ``manage.py
+        ftproxy_sync_jobs`` does, within the bounds of one request
+        (``sync_now``), and report its counts and how many are left."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_operate_permission(request):
             raise PermissionDenied
-        # Imported here: the sync service is optional to the rest of the admin.
-        from ..services.jobs.sync import sync_jobs
-
         try:
-            result = sync_jobs()
+            result, left = sync_now(max_jobs=self.sync_now_max_jobs, seconds=self.sync_now_seconds)
         except (ProviderError, GatewayError) as exc:
             self.message_user(request, f"Sync failed: {exc.message}", messages.ERROR)
         else:
@@ -358,6 +362,11 @@ class FineTuningJobAdmin(RetrainActions, LedgerAdmin):
                 f"Synced active jobs: {result.checked} checked, {result.changed} changed, "
                 f"{result.failed} failed."
             )
+            if left:
+                summary += (
+                    f" {left} more left for the sync watcher (at most "
+                    f"{self.sync_now_max_jobs} jobs or {self.sync_now_seconds:g} s in one press)."
+                )
             level = messages.WARNING if result.failed else messages.SUCCESS
             self.message_user(request, summary, level)
             for public_id, error in result.failures[:MAX_LISTED_FAILURES]:

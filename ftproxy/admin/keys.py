@@ -27,6 +27,7 @@ from ..services.accounts import budgets
 from . import governance
 from .confirm import Touched, confirmation_page, confirmed
 from .display import changelist_url, link, local_time_text, time_display
+from .query import StorableQuery
 
 
 def format_usd(value: Decimal | None) -> str:
@@ -59,7 +60,7 @@ class ActiveFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(StorableQuery, admin.ModelAdmin):
     """Keys: add by name (the raw key is shown once), rename, revoke.
 
     The hash is never displayed. Keys are not deletable: ledger rows point at

@@ -25,6 +25,7 @@ from .display import (
     truncated,
     truncated_display,
 )
+from .query import StorableQuery
 
 
 def pretty_json(value: Any) -> str:
@@ -116,7 +117,7 @@ class CreatedUpstreamFilter(admin.SimpleListFilter):
         return queryset.exclude(failed)
 
 
-class LedgerAdmin(ViewOnly, admin.ModelAdmin):
+class LedgerAdmin(StorableQuery, ViewOnly, admin.ModelAdmin):
     """View-only: no add, no change, no delete. Change pages render as
     read-only "view" pages; actions that call services are gated by
     ``has_operate_permission`` (the model's change permission)."""

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ViewSetMixin
 
-from ..errors import TooLarge
+from ..errors import InvalidRequest, TooLarge
 from ..services.ledger import idempotency
 from ..services.ledger.context import CallContext
 from . import hygiene, shapes
@@ -76,16 +76,28 @@ class GatewayView(APIView):
     def entry(self) -> str | None:
         """The configured entry this request names: ``custom_llm_provider``
         in a POST's body (JSON or form), else in the query, else the
-        ``custom-llm-provider`` header; None when it names none. Read it
-        once the body may be parsed (a file upload sets its handlers first)."""
+        ``custom-llm-provider`` header (which, if sent too, must agree, and
+        is never blank); None when it names none. Read it once the body
+        may be parsed (a file upload sets its handlers first)."""
         request = self.request
         body = self.validated_body
         if body is None and request.method == "POST":
             body = request.data
+        header = request.headers.get(ENTRY_HEADER)
+        if header is not None and not header.strip():
+            # As a blank field is refused: it names no configured entry.
+            raise InvalidRequest(f"{ENTRY_HEADER}: may not be blank.", param=ENTRY_HEADER)
         for source in (body, request.query_params):
             if isinstance(source, Mapping) and source.get(ENTRY_FIELD):
-                return str(source.get(ENTRY_FIELD))
-        return request.headers.get(ENTRY_HEADER) or None
+                named = str(source.get(ENTRY_FIELD))
+                if header is not None and header != named:
+                    raise InvalidRequest(
+                        f"{ENTRY_HEADER}: {header!r} disagrees with {ENTRY_FIELD} {named!r}; "
+                        "name one entry.",
+                        param=ENTRY_HEADER,
+                    )
+                return named
+        return header or None
 
 
 class UnknownRoute(GatewayView):

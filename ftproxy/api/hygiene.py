@@ -15,6 +15,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from ..errors import GatewayError, InvalidRequest
+from ..validation.text import unstorable
 
 #: Deeper JSON than this is refused (OpenAI's bodies nest four levels).
 MAX_DEPTH = 32
@@ -24,13 +25,7 @@ CHECKED_HEADERS = ("Idempotency-Key", "custom-llm-provider")
 
 def _bad_text(text: str) -> str | None:
     """Why ``text`` cannot be stored, or None."""
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains invalid Unicode (a lone surrogate)"
-    return None
+    return unstorable(text)
 
 
 def check_text(text: str, param: str | None) -> None:

@@ -12,6 +12,7 @@ SCHEMA_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ftproxy.api.schema.document_headers",
+        "ftproxy.api.schema_rules.describe_server_rules",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ListObjectEnum": ["list"],

@@ -29,6 +29,14 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def _finite(number: int | float) -> bool:
+    """Finite, and within a float's range (JSON integers have no bound)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 @extend_schema_field({"oneOf": [{"type": "string", "enum": ["auto"]}, {"type": "number"}]})
 class AutoOrNumber(serializers.Field):
     """``"auto"`` or a number within bounds (OpenAI's hyperparameter values)."""
@@ -49,7 +57,7 @@ class AutoOrNumber(serializers.Field):
     def to_internal_value(self, data: Any) -> Any:
         if data == "auto":
             return data
-        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
+        if isinstance(data, bool) or not isinstance(data, int | float) or not _finite(data):
             self.fail_with("must be 'auto' or a finite number")
         if self.integer and not float(data).is_integer():
             self.fail_with("must be 'auto' or a whole number")
@@ -230,7 +238,7 @@ class JobCreateSerializer(StrictSerializer):
     #: Azure OpenAI's training tier; also accepted as ``training_type``.
     trainingType = TrainingTypeField(required=False, allow_null=True)  # noqa: N815
     training_type = TrainingTypeField(required=False, allow_null=True)
-    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+    custom_llm_provider = serializers.CharField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Keep exactly what the client sent for nested objects (validated above).
@@ -252,7 +260,7 @@ class FileCreateSerializer(StrictSerializer):
 
     file = serializers.FileField(allow_empty_file=True)
     purpose = serializers.ChoiceField(choices=FILE_PURPOSES)
-    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+    custom_llm_provider = serializers.CharField(required=False)
     expires_after_anchor = serializers.ChoiceField(choices=["created_at"], required=False)
     expires_after_seconds = serializers.IntegerField(
         min_value=3600, max_value=2592000, required=False

@@ -65,7 +65,7 @@ class UploadCreateSerializer(StrictSerializer):
     bytes = serializers.IntegerField(min_value=1)
     mime_type = serializers.CharField(max_length=200)
     expires_after = ExpiresAfterSerializer(required=False)
-    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+    custom_llm_provider = serializers.CharField(required=False)
 
 
 @extend_schema_serializer(
@@ -80,16 +80,16 @@ class UploadCreateSerializer(StrictSerializer):
 class UploadCompleteSerializer(StrictSerializer):
     """``POST /uploads/{id}/complete`` (JSON)."""
 
-    part_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+    part_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False, min_length=1)
     md5 = serializers.RegexField(r"^[0-9a-fA-F]{32}$", required=False)
-    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+    custom_llm_provider = serializers.CharField(required=False)
 
 
 class UploadPartSerializer(StrictSerializer):
     """``POST /uploads/{id}/parts`` (multipart ``data``)."""
 
     data = serializers.FileField(allow_empty_file=True)
-    custom_llm_provider = serializers.CharField(required=False, allow_blank=True)
+    custom_llm_provider = serializers.CharField(required=False)
 
 
 class _SpooledPart(UploadedFile):

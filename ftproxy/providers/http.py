@@ -36,6 +36,7 @@ from .upstream_errors import (
     CREDENTIAL_HEADERS,
     check_response,
     error_fields,
+    might_quote,
     parse_body,
     redact,
     redact_value,
@@ -183,9 +184,10 @@ class HttpClient:
                 provider=self.provider,
                 upstream_status=response.status_code,
             ) from exc
-        if self.secrets and any(secret in response.text for secret in self.secrets if secret):
-            # An upstream quoting the gateway's credential back must not put
-            # it in a user's answer, the ledger or the admin.
+        if might_quote(response.text, self.secrets):
+            # An upstream quoting the gateway's credential back (whole, by its
+            # tail, or JSON-escaped) must not put it in a user's answer, the
+            # ledger or the admin: judged on the decoded values.
             data = redact_value(data, self.secrets)
         return data
 

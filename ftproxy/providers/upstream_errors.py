@@ -6,6 +6,7 @@ gateway's own credentials before anything is passed on.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -61,23 +62,62 @@ def parse_body(response: requests.Response) -> Any:
         return None
 
 
+#: A credential this long or longer counts as quoted when its last
+#: ``TAIL_CHARS`` characters are (masked, or without its prefix); a shorter
+#: one only when it is quoted whole.
+TAIL_FROM_CHARS = 16
+TAIL_CHARS = 8
+#: Characters of the word before a quoted tail (a key's prefix, mask); at
+#: most 200, so a long run without separators costs no quadratic search.
+_WORD = r"[^\s\"'`<>()\[\]{},;:=]{0,200}"
+
+
+def _probe(secret: str) -> str:
+    """What a text must contain to quote ``secret``: its tail, or all of it."""
+    return secret[-TAIL_CHARS:] if len(secret) >= TAIL_FROM_CHARS else secret
+
+
+@functools.lru_cache(maxsize=64)
+def _quotes_of(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for every way a text may quote one of ``secrets``: the
+    value whole, or the word that ends with its tail (``sk-****<tail>``,
+    the value without its prefix)."""
+    alternatives = []
+    for secret in sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True):
+        alternatives.append(re.escape(secret))
+        if len(secret) >= TAIL_FROM_CHARS:
+            alternatives.append(_WORD + re.escape(secret[-TAIL_CHARS:]))
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
+def might_quote(raw: str, secrets: Sequence[str]) -> bool:
+    """Whether the raw text of a JSON answer may quote one of ``secrets`` once
+    decoded: it holds a tail (or a whole short secret), or an escape, behind
+    which any character may hide (``\\u0053`` is ``S``)."""
+    return bool(secrets) and (
+        "\\" in raw or any(_probe(secret) in raw for secret in secrets if secret)
+    )
+
+
+def _redact_secrets(text: str, secrets: Sequence[str]) -> str:
+    pattern = _quotes_of(tuple(secrets))
+    if pattern is None or not any(_probe(s) in text for s in secrets if s):
+        return text
+    return pattern.sub("[redacted]", text)
+
+
 def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """``text`` without the gateway's own credentials: the literal values
-    it sends, and anything shaped like an API key."""
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "[redacted]")
-    return _KEY_LIKE.sub("[redacted]", text)
+    """``text`` without the gateway's own credentials: the values it sends,
+    whole or quoted by their tail (masked or without a prefix), and anything
+    shaped like an API key."""
+    return _KEY_LIKE.sub("[redacted]", _redact_secrets(text, secrets))
 
 
 def redact_value(value: Any, secrets: Sequence[str]) -> Any:
-    """A decoded JSON value with the literal ``secrets`` redacted from every
-    string in it (keys included)."""
+    """A decoded JSON value with the ``secrets`` redacted from every string
+    in it (keys included), whole or quoted by their tail."""
     if isinstance(value, str):
-        for secret in secrets:
-            if secret and len(secret) >= 8 and secret in value:
-                value = value.replace(secret, "[redacted]")
-        return value
+        return _redact_secrets(value, secrets)
     if isinstance(value, dict):
         return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
@@ -104,8 +144,8 @@ def check_response(
     fields = error_fields(body)
     text = fields.pop("message", "") or (response.text[:500] if body is None else "")
     text = redact(text, secrets)
-    if secrets and body is not None and any(secret in response.text for secret in secrets):
-        body = None  # never keep a body that quotes a credential
+    if secrets and body is not None and redact_value(body, secrets) != body:
+        body = None  # never keep a body that quotes a credential (decoded: escapes undone)
     for name in ("code", "param", "type"):  # they reach the client, the ledger and the admin
         if isinstance(fields.get(name), str):
             fields[name] = redact(fields[name], secrets)

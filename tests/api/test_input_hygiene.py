@@ -86,6 +86,34 @@ def test_deeply_nested_json_is_a_400(sandbox, client, depth):
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
 
 
+BEYOND_FLOAT = "1" + "0" * 400
+
+
+@pytest.mark.parametrize(
+    "hyperparameters, param",
+    [
+        ('{"n_epochs": ' + BEYOND_FLOAT + "}", "n_epochs"),
+        ('{"batch_size": -' + BEYOND_FLOAT + "}", "batch_size"),
+        ('{"learning_rate_multiplier": ' + BEYOND_FLOAT + "}", "learning_rate_multiplier"),
+    ],
+)
+@pytest.mark.parametrize("under_method", [False, True])
+def test_integers_beyond_float_range_in_hyperparameters_are_a_400(
+    sandbox, client, hyperparameters, param, under_method
+):
+    if under_method:
+        supervised = '{"hyperparameters": ' + hyperparameters + "}"
+        fragment = '"method": {"type": "supervised", "supervised": ' + supervised + "}"
+    else:
+        fragment = '"hyperparameters": ' + hyperparameters
+    body = '{"model": "gpt-4o-mini", "training_file": "file-x", ' + fragment + "}"
+    response = post_raw(client, "/v1/fine_tuning/jobs", body)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["param"].endswith(param) and "finite" in error["message"], error
+    assert not FineTuningJob.objects.exists()
+
+
 def test_a_form_encoded_job_create_is_a_415(sandbox, client):
     response = client.post(
         "/v1/fine_tuning/jobs",

@@ -75,6 +75,87 @@ def test_a_successful_answer_quoting_the_key_is_redacted(openai_entry, master):
     assert response.json()["user_provided_suffix"] == "created with [redacted]"
 
 
+def escaped(text: str) -> str:
+    """``text`` as a JSON string with every letter of the key \\u-escaped."""
+    return "".join(f"\\u{ord(c):04x}" if c.isalpha() else c for c in text)
+
+
+def job_answer(suffix_json: str) -> str:
+    """A job create's raw JSON answer whose ``user_provided_suffix`` is the
+    raw JSON string ``suffix_json``."""
+    job = {
+        "id": "ftjob-1",
+        "object": "fine_tuning.job",
+        "model": "gpt-4o-mini",
+        "status": "queued",
+        "created_at": 1,
+        "training_file": "file-x",
+        "error": None,
+        "user_provided_suffix": "SUFFIX",
+    }
+    return json.dumps(job).replace('"SUFFIX"', suffix_json)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "suffix_json",
+    [
+        f'"created with {escaped(UPSTREAM_KEY)}"',  # the key JSON-escaped
+        '"created with sk-upstr\\u0065am-very-secret-0123456789"',  # one letter escaped
+        '"created with sk-upstream-****0123456789"',  # masked
+        '"created with upstream-very-secret-0123456789"',  # without its prefix
+        '"created with ...very-secret-0123456789."',  # its tail
+    ],
+)
+def test_a_successful_answer_quoting_the_key_escaped_or_by_its_tail_is_redacted(
+    openai_entry, master, suffix_json
+):
+    with responses.RequestsMock() as rsps:
+        rsps.add(
+            responses.POST,
+            f"{BASE}/fine_tuning/jobs",
+            body=job_answer(suffix_json),
+            content_type="application/json",
+        )
+        response = master.post_json("/v1/fine_tuning/jobs", {"model": "m", "training_file": "f"})
+    assert response.status_code == 200
+    stored = json.dumps(list(FineTuningJob.objects.values()), default=str) + json.dumps(
+        list(AuditEntry.objects.values()), default=str
+    )
+    assert UPSTREAM_KEY[-8:] not in response.content.decode() + stored
+    assert response.json()["user_provided_suffix"].startswith("created with [redacted]")
+
+
+def test_an_error_quoting_the_key_escaped_keeps_no_body():
+    from ftproxy.errors import ProviderInputError
+    from ftproxy.providers.http import HttpClient
+
+    key = "0123456789abcdef0123456789abcdef"  # Azure-style: no recognisable prefix
+    client = HttpClient("azure", "https://up.test", headers={"api-key": key}, max_retries=0)
+    message = "no access for " + escaped(key)
+    with responses.RequestsMock() as rsps:
+        rsps.post(
+            "https://up.test/jobs",
+            status=400,
+            body='{"error": {"message": "' + message + '", "code": "denied"}}',
+            content_type="application/json",
+        )
+        with pytest.raises(ProviderInputError) as caught:
+            client.json("POST", "jobs", json_body={})
+    assert caught.value.message == "no access for [redacted]"
+    assert caught.value.body is None
+
+
+def test_a_prefixless_key_quoted_masked_is_redacted_from_error_texts():
+    from ftproxy.providers.http import redact
+
+    key = "0123456789abcdef0123456789abcdef"  # Azure-style: no recognisable prefix
+    assert redact("denied for key ****89abcdef.", [key]) == "denied for key [redacted]."
+    assert redact("denied for key 0123...89abcdef", [key]) == "denied for key [redacted]"
+    # Short pieces of it are not the key: ordinary text stays.
+    assert redact("job 89abcde failed; 0123456789", [key]) == "job 89abcde failed; 0123456789"
+
+
 def test_debug_pages_and_error_reports_hide_the_authorization_header(settings):
     settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "ftproxy.reporting.SecretsReporterFilter"
     request = RequestFactory().get("/v1/files", HTTP_AUTHORIZATION=f"Bearer {MASTER_KEY}")

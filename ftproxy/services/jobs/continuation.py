@@ -7,6 +7,10 @@ names the gateway finds, in its ledger, the earlier job that produced the
 name and hands its raw payload to the provider, which reads it (the service
 does not interpret it). Which names need tracing is the provider's call
 (``tuned_model_reference``).
+
+Names the provider does not trace (OpenAI's and the sandbox's ``ft:…``,
+Azure's ``….ft-…``, their checkpoints) go upstream as they are, but a key
+still trains only from its own: ``check_model_owner``.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from typing import Any
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
-from ...errors import InvalidRequest
+from ...errors import GatewayError, InvalidRequest
 from ...models import FineTuningJob, LedgerState
 from ...providers.base import Provider
+from ...validation.provider_rules import base_model
 from ..ledger.context import CallContext
 
 
@@ -64,3 +69,32 @@ def source_job_payload(ctx: CallContext, provider: Provider, model: str) -> dict
             code="model_not_found",
         )
     return row.provider_payload
+
+
+#: How an OpenAI-style checkpoint's name extends its job's fine-tuned model.
+CHECKPOINT_MARK = ":ckpt-step-"
+
+
+def check_model_owner(ctx: CallContext, provider: Provider, model: Any) -> None:
+    """Refuse, as another key's object, a fine-tuned ``model`` (or one of
+    its checkpoints) that the ledger says another key's job produced. A
+    name the ledger does not know (a base model, a model made outside the
+    gateway) is the provider's to judge; the master key may name any.
+    Names the provider traces itself are checked by ``source_job_payload``."""
+    if ctx.caller.is_master or not isinstance(model, str) or base_model(model) == model:
+        return  # the master key, or not a fine-tuned model's name
+    if provider.tuned_model_reference(model) is not None:
+        return
+    names = {model, model.split(CHECKPOINT_MARK, 1)[0]}
+    owners = set(
+        FineTuningJob.objects.filter(fine_tuned_model__in=names, ledger_state=LedgerState.OK)
+        .values_list("owner_id", flat=True)
+        .distinct()[:10]
+    )
+    if owners and ctx.caller.key.pk not in owners:
+        raise GatewayError(
+            f"model: no such fine-tuned model: {model}",
+            param="model",
+            code="model_not_found",
+            status_code=404,
+        )

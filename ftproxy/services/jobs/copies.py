@@ -24,7 +24,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ...conf import FILES, gateway
-from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderInputError, RetryLater
+from ...errors import (
+    GatewayError,
+    ProviderError,
+    ProviderInputError,
+    RetryLater,
+    UnusableFile,
+)
 from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ...providers.base import Provider
 from ...providers.data import FileUpload, RemoteFile
@@ -160,7 +166,7 @@ def plan_copies(
             # is used as it is (as before copies existed); any other is a 400.
             same_kind = [f for f in (row, original) if f.provider_kind == provider.kind]
             if not same_kind:
-                raise InvalidRequest(
+                raise UnusableFile(
                     f"{param}: {row.public_id} was uploaded to {row.provider!r} "
                     f"({row.provider_kind}); to train on {provider.name!r} ({provider.kind}) "
                     f"the gateway copies it to the files entry {provider.name!r}, and "

@@ -22,6 +22,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from ...conf import FINE_TUNING, gateway
 from ...errors import InvalidRequest, NotFoundError
 from ...models import FineTuningJob, LedgerState
+from ...validation.text import unstorable
 from ..ledger.context import CallContext
 from .service import run_job_hook
 
@@ -57,11 +58,20 @@ def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> dict[str, An
         ) from None
     try:
         event = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
         event = None
     if not isinstance(event, dict):
         raise InvalidRequest("The webhook body must be a JSON object.", code="invalid_json")
     return event
+
+
+def _text(value: Any, where: str) -> str:
+    """``value`` as text the ledger can store (it is recorded and looked up)."""
+    text = str(value or "")
+    reason = unstorable(text)
+    if reason is not None:
+        raise InvalidRequest(f"The webhook's {where} {reason}.", code="invalid_json")
+    return text
 
 
 def receive_openai_webhook(
@@ -71,9 +81,9 @@ def receive_openai_webhook(
     what was done, for the answer."""
     ctx.note(action="webhooks.receive", provider=entry)
     event = verify(_secret(entry), body, headers)
-    event_type = str(event.get("type") or "")
+    event_type = _text(event.get("type"), "type")
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    remote_id = str(data.get("id") or "")
+    remote_id = _text(data.get("id"), "data.id")
     if not event_type.startswith(JOB_EVENT_PREFIX) or not remote_id:
         return {"received": True, "action": "ignored", "reason": f"event type {event_type!r}"}
     job = FineTuningJob.objects.filter(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...conf import FINE_TUNING, gateway, provider_class, provider_classes
-from ...errors import InvalidRequest, NotFoundError
+from ...errors import InvalidRequest, NotFoundError, UnusableFile
 from ...models import File, FineTuningJob, LedgerState
 from ...providers.base import Provider
 from ..ledger.common import choose_provider
@@ -54,7 +54,7 @@ def retrain_job(
             param="custom_llm_provider",
         )
     if not job.training_file:
-        raise InvalidRequest(
+        raise UnusableFile(
             f"{job.public_id} has no training file in the ledger to train on.",
             param="training_file",
         )
@@ -68,7 +68,7 @@ def retrain_job(
         for param in ("training_file", "validation_file"):
             file_id = getattr(job, param)
             if file_id and not _in_ledger(file_id):
-                raise InvalidRequest(
+                raise UnusableFile(
                     f"{param}: {file_id} of {job.public_id} is not a file in the gateway's "
                     f"ledger, so it cannot be copied to {provider.name!r}.",
                     param=param,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ...conf import FINE_TUNING, provider_classes
-from ...errors import InvalidRequest
+from ...errors import InvalidRequest, UnusableFile
 from ...models import File, FineTuningJob, JobEvent, LedgerState, mint_id
 from ...pricing import epochs_of, estimated_cost
 from ...providers.data import Page, RemoteJob
@@ -30,7 +30,7 @@ from ..ledger.common import (
 from ..ledger.context import CallContext
 from ..ledger.reconcile import link_job, settle_failed_create
 from ..ledger.status import change_status
-from .continuation import source_job_payload
+from .continuation import check_model_owner, source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
 from .events import event_of
 from .metadata import MetadataText
@@ -48,12 +48,12 @@ def _training_reference(
     if row is not None:
         return row.remote_id, row
     if file_id.startswith(GS_PREFIX) and not ctx.caller.is_master:
-        raise InvalidRequest(
+        raise UnusableFile(
             f"{param}: raw gs:// URIs are accepted only with the master key.", param=param
         )
     if ctx.caller.is_master:
         return file_id, None  # forwarded as is; the provider judges it
-    raise InvalidRequest(f"{param}: no such file: {file_id}", param=param, code="invalid_file")
+    raise UnusableFile(f"{param}: no such file: {file_id}", param=param)
 
 
 def create_job(
@@ -85,7 +85,7 @@ def create_job(
         if row is None:
             continue
         if row.purpose != "fine-tune":
-            raise InvalidRequest(
+            raise UnusableFile(
                 f"{param}: {row.public_id} has purpose {row.purpose!r}, not 'fine-tune'.",
                 param=param,
             )
@@ -102,10 +102,11 @@ def create_job(
         takers = [c for c in provider_classes().values() if c.takes_file_uri(training_ref)]
         if takers:
             prefix = next(p for p in takers[0].file_uri_prefixes if training_ref.startswith(p))
-            raise InvalidRequest(
+            raise UnusableFile(
                 f"training_file: {prefix} URIs are only for {', '.join(c.kind for c in takers)}.",
                 param="training_file",
             )
+    check_model_owner(ctx, provider, body["model"])
     source_job = source_job_payload(ctx, provider, body["model"])
     # Files of another entry are copied to this one (after the job is recorded).
     plan = plan_copies(
