@@ -411,34 +411,43 @@ def slow_clients_run(root: Path, env: dict[str, str], server: str, clients: int 
 
 
 def latency_run(roots: dict[str, Path], env: dict[str, str], rounds: int = 600) -> str:
-    """Two trees' gateways at once on one database, requests alternating
-    between them over one kept-alive connection each (so machine noise hits
-    both alike): the median per-request difference (second minus first),
-    for a forwarded retrieve and for liveliness."""
+    """Two trees' gateways at once, requests alternating between them over
+    one kept-alive connection each (so machine noise hits both alike): the
+    median per-request difference (second minus first), for a forwarded
+    retrieve and for liveliness. On SQLite each tree has a database of its
+    own, migrated by its own code (their schemas may differ); on PostgreSQL
+    they share one, so compare trees of the same schema there."""
     servers = {}
     (first, _), (second, _) = roots.items()
+    jobs = {}
     try:
         for name, root in roots.items():
+            tree_env = env
+            if not env.get("DATABASE_URL", "").startswith("postgres"):
+                var = Path(env["FTPROXY_VAR_DIR"]) / name
+                var.mkdir(exist_ok=True)
+                tree_env = {**env, "FTPROXY_VAR_DIR": str(var)}
+                reset_database(root, tree_env)
             port = free_port()
-            servers[name] = (start(root, env, name, port), f"http://127.0.0.1:{port}")
+            servers[name] = (start(root, tree_env, name, port), f"http://127.0.0.1:{port}")
         sessions = {name: requests.Session() for name in servers}
-        for session in sessions.values():
+        for name, session in sessions.items():
             session.headers["Authorization"] = f"Bearer {MASTER}"
-        job = (
-            sessions[first]
-            .post(
-                f"{servers[first][1]}/v1/fine_tuning/jobs",
+            created = session.post(
+                f"{servers[name][1]}/v1/fine_tuning/jobs",
                 json={"model": "m", "training_file": "file-x"},
             )
-            .json()["id"]
-        )
+            if created.status_code != 200:
+                raise SystemExit(f"latency: {name}'s create answered {created.status_code}")
+            jobs[name] = created.json()["id"]
         results = []
-        for path in (f"/v1/fine_tuning/jobs/{job}", "/health/liveliness"):
+        for path in ("/v1/fine_tuning/jobs/{job}", "/health/liveliness"):
             times: dict[str, list[float]] = {name: [] for name in servers}
             for _ in range(rounds):
                 for name, (_, base) in servers.items():
                     started = time.perf_counter()
-                    sessions[name].get(base + path, timeout=10).raise_for_status()
+                    url = base + path.format(job=jobs[name])
+                    sessions[name].get(url, timeout=10).raise_for_status()
                     times[name].append((time.perf_counter() - started) * 1000)
             diffs = sorted(
                 b - a for a, b in zip(times[first][50:], times[second][50:], strict=True)
