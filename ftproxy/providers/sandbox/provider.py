@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import random
 import time
 import uuid
@@ -54,6 +53,7 @@ from ..data import (
     RemoteJob,
 )
 from ..openai.limits import EXAMPLE_TOKEN_LIMITS, MIN_TRAINING_EXAMPLES
+from .checks import check_example_count, check_method_fits_file
 from .clock import FINAL_STATUSES, SandboxJob, page_after, resolve_hyperparameters
 from .store import CHUNK_SIZE, SandboxStore, default_storage_dir
 
@@ -198,8 +198,8 @@ class SandboxProvider(Provider):
         training = self._job_input_file(job.training_file, "training_file")
         if job.validation_file:
             self._job_input_file(job.validation_file, "validation_file")
-        self._check_method_fits_file(job)
-        self._check_example_count(job.training_file)
+        check_method_fits_file(self.store, job, provider=self.name)
+        check_example_count(self.store, job.training_file, provider=self.name)
         try:
             resolve_hyperparameters(job.hyperparameters, job.method)
         except ProviderInputError as exc:
@@ -303,55 +303,6 @@ class SandboxProvider(Provider):
                 code=f"invalid_{param}",
             )
         return record
-
-    def _check_example_count(self, file_id: str) -> None:
-        """Like OpenAI: at least ``MIN_TRAINING_EXAMPLES`` non-blank lines."""
-        handle = self.store.open_blob(file_id)
-        if handle is None:
-            return
-        with handle:
-            examples = sum(1 for line in handle if line.strip())
-        if examples < MIN_TRAINING_EXAMPLES:
-            raise ProviderInputError(
-                f"Training file has {examples} example(s), but must have at least "
-                f"{MIN_TRAINING_EXAMPLES} examples",
-                provider=self.name,
-                param="training_file",
-                code="invalid_n_examples",
-            )
-
-    def _check_method_fits_file(self, job: JobCreate) -> None:
-        """Like OpenAI: DPO needs preference examples, supervised tuning chat
-        ones (judged by the training file's first example)."""
-        method = (job.method or {}).get("type") or "supervised"
-        if method not in ("supervised", "dpo"):
-            return
-        handle = self.store.open_blob(job.training_file)
-        if handle is None:
-            return
-        with handle:
-            first = b""
-            while not first.strip():
-                first = handle.readline(1 << 20)
-                if not first:
-                    return
-        try:
-            example = json.loads(first)
-        except ValueError:
-            return  # validated at upload: nothing to judge
-        preference = (
-            isinstance(example, dict)
-            and "preferred_output" in example
-            or (isinstance(example, dict) and "preferred_completion" in example)
-        )
-        if (method == "dpo") != preference:
-            wanted = "preference (DPO)" if method == "dpo" else "chat"
-            raise ProviderInputError(
-                f"invalid training_file: method {method!r} needs {wanted} examples",
-                provider=self.name,
-                param="training_file",
-                code="invalid_training_file",
-            )
 
     def _job_record(self, remote_id: str) -> dict[str, Any]:
         record = self.store.read("jobs", remote_id)
