@@ -3,6 +3,7 @@ ledger row the caller may see, and cursor pagination over the ledger."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -196,6 +197,15 @@ def save_adopted(row: Row) -> Row:
     return row
 
 
+#: The fields of a create's body a provider's ``JobCreate`` takes as they
+#: are (the files and the ledger's own facts are given separately).
+JOB_BODY_FIELDS = tuple(
+    field.name
+    for field in dataclasses.fields(JobCreate)
+    if field.name not in ("training_file", "validation_file", "source_job", "gateway_id")
+)
+
+
 def job_request(
     body: dict[str, Any],
     *,
@@ -206,18 +216,12 @@ def job_request(
 ) -> JobCreate:
     """The provider's ``JobCreate`` for a create request's ``body``, with
     the files as the provider names them (``training_file`` and
-    ``validation_file`` are remote references)."""
+    ``validation_file`` are remote references). A field added to
+    ``JobCreate`` is taken from the body by its name."""
     return JobCreate(
-        model=body["model"],
+        **{name: body.get(name) for name in JOB_BODY_FIELDS},
         training_file=training_file,
         validation_file=validation_file,
-        hyperparameters=body.get("hyperparameters"),
-        method=body.get("method"),
-        suffix=body.get("suffix"),
-        seed=body.get("seed"),
-        integrations=body.get("integrations"),
-        metadata=body.get("metadata"),
-        training_type=body.get("training_type"),
         source_job=source_job,
         gateway_id=gateway_id,
     )
