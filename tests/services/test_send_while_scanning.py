@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import socket
 import threading
+import time
 
 import pytest
 
 from ftproxy.errors import InvalidRequest, ProviderError
 from ftproxy.models import File, LedgerState
+from ftproxy.providers.http import CONNECT_TIMEOUT_SECONDS
 from ftproxy.services.files import service as file_service
 from ftproxy.services.ledger.context import MASTER, UPSTREAM_CALLED, CallContext
 from tests.files_upstream import files_upstream
@@ -149,3 +152,49 @@ def test_small_files_and_one_shot_streams_are_scanned_first_as_before(upstream):
     plain.data = BIG  # type: ignore[attr-defined]
     create(plain)
     assert len(upstream.created) == 2
+
+
+@pytest.fixture
+def stalled_upstream(gateway_config):
+    """An upstream that takes a connection and never reads from it: once the
+    socket's buffers are full, a send to it waits until its timeout."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # taken on by each accepted
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    entry = {"custom_llm_provider": "openai", "api_key": "sk-up", "api_base": base}
+    gateway_config({"files_settings": [entry], "finetune_settings": [entry]})
+    yield accepted
+    stop.set()
+    thread.join(5)
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+@pytest.mark.django_db
+def test_a_bad_file_is_refused_without_waiting_for_an_upstream_that_stalls(stalled_upstream):
+    bad = BIG * 2 + b'{"messages": [{"role": "user", "content": "no answer"}]}\n'
+    started = time.monotonic()
+    with pytest.raises(InvalidRequest, match="needs at least one assistant message"):
+        create(Reopenable(bad))
+    waited = time.monotonic() - started
+    assert stalled_upstream, "the send had started"
+    # The send is stuck until its socket times out (the connect timeout,
+    # while the body goes); the refusal waits CUT_WAIT_SECONDS at most.
+    assert waited < CONNECT_TIMEOUT_SECONDS
+    assert not File.objects.exists()

@@ -26,6 +26,10 @@ HASH_BLOCK_BYTES = 2 * 1024 * 1024
 #: Fine-tune files at least this big are sent while they are scanned, to a
 #: provider that streams uploads (see ``_send_while_scanning``).
 SEND_WHILE_SCANNING_BYTES = 8 * 1024 * 1024
+#: How long a refused file's request waits for its sending thread to stop
+#: after the body was cut short. An upstream that stalls mid-send holds
+#: that thread until the entry's timeout; the client's 400 does not wait.
+CUT_WAIT_SECONDS = 2.0
 #: How far the sending may run ahead of the scan, and what it holds back
 #: until the file has passed.
 SEND_LEAD_BYTES = 16 * 1024 * 1024

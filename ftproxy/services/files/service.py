@@ -28,7 +28,14 @@ from ..ledger.common import (
 from ..ledger.context import CallContext
 from ..ledger.reconcile import apply_remote_file, link_file, settle_failed_create
 from ..ledger.status import describe_file
-from .scan import FINE_TUNE, SEND_WHILE_SCANNING_BYTES, HeldBack, Scan, scan_upload
+from .scan import (
+    CUT_WAIT_SECONDS,
+    FINE_TUNE,
+    SEND_WHILE_SCANNING_BYTES,
+    HeldBack,
+    Scan,
+    scan_upload,
+)
 
 logger = logging.getLogger("ftproxy.services")
 
@@ -142,8 +149,11 @@ def _send_while_scanning(
     finally:
         if not released:
             held.cut()
-            sender.join()
-            ctx.create_not_sent()  # its body was cut short: nothing can exist upstream
+            # Its body was cut short: nothing can exist upstream. A sender
+            # stuck on a stalled upstream ends by itself at the entry's
+            # timeout (a daemon thread); the refusal does not wait for it.
+            sender.join(CUT_WAIT_SECONDS)
+            ctx.create_not_sent()
     sender.join()
     try:
         if "error" in outcome:
