@@ -24,6 +24,7 @@ from rest_framework.viewsets import ViewSetMixin
 from ..errors import InvalidRequest, TooLarge
 from ..services.ledger import idempotency
 from ..services.ledger.context import CallContext
+from ..services.ledger.reconcile import reconcile
 from . import hygiene, shapes
 from .authentication import BearerKeyAuthentication
 from .exceptions import openai_exception_handler, unknown_path
@@ -136,9 +137,16 @@ def list_body(data: list[dict], has_more: bool, *, with_ids: bool) -> dict[str, 
     return body
 
 
-def replayable(request, ctx: CallContext, fingerprint: str | None, produce) -> Response:
+def replayable(
+    request, ctx: CallContext, fingerprint: str | None, produce, settle=reconcile
+) -> Response:
     status_code, body, replayed = idempotency.run_once(
-        ctx, request.headers.get("Idempotency-Key"), fingerprint, produce, shapes.answer_of
+        ctx,
+        request.headers.get("Idempotency-Key"),
+        fingerprint,
+        produce,
+        shapes.answer_of,
+        settle,
     )
     response = Response(body, status=status_code)
     if replayed:

@@ -20,6 +20,7 @@ from ..services.ledger import idempotency
 from ..services.uploads import service as upload_service
 from ..services.uploads import store as upload_store
 from ..services.uploads.complete import complete_upload
+from ..services.uploads.settle import settle_row
 from .base import GatewayViewSet, check_declared_size, replayable, validated
 from .schema import answers, operation
 from .serializers import FILE_PURPOSES, StrictSerializer
@@ -175,7 +176,7 @@ class UploadViewSet(GatewayViewSet):
             )
             return 200, shaped(OpenAIUpload, row)
 
-        return replayable(request, ctx, fingerprint, produce)
+        return replayable(request, ctx, fingerprint, produce, settle_row)
 
     @operation(
         request={"multipart/form-data": UploadPartSerializer},
@@ -251,7 +252,7 @@ class UploadViewSet(GatewayViewSet):
             )
             return 200, shaped(OpenAIUpload, row)
 
-        return replayable(request, ctx, fingerprint, produce)
+        return replayable(request, ctx, fingerprint, produce, settle_row)
 
     @operation(
         request=None,

@@ -39,10 +39,13 @@ def run_once(
     request_fingerprint: str | None,
     produce: Callable[[], tuple[int, Any]],
     answer: Callable[[Any], Any] | None = None,
+    settle: Callable[[Any], str] = reconcile,
 ) -> tuple[int, Any, bool]:
     """Run ``produce`` (returning status and JSON body) at most once per
     caller and ``key``; return (status, body, replayed). ``answer`` makes
-    the body for a ledger row (when a claim is settled from its row).
+    the body for a ledger row (when a claim is settled from its row);
+    ``settle`` settles that row and says its ledger state (``reconcile``
+    for files and jobs; a higher service passes its own for its rows).
 
     The claim, the ledger row it is tied to and the outcome form one state
     machine: the claim expires with the request's own time limit; a retry
@@ -55,7 +58,7 @@ def run_once(
         raise InvalidRequest(
             f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.", param="Idempotency-Key"
         )
-    record = _claim(ctx.caller.scope, key, request_fingerprint, answer)
+    record = _claim(ctx.caller.scope, key, request_fingerprint, answer, settle)
     if record.status_code is not None:
         ctx.note(action=f"{ctx.audit.get('action', '')}.replay")
         return record.status_code, record.response_body, True
@@ -132,13 +135,15 @@ def _over(record: IdempotencyRecord, now) -> bool:
 
 
 def _resolve(
-    record: IdempotencyRecord, answer: Callable[[Any], Any] | None
+    record: IdempotencyRecord,
+    answer: Callable[[Any], Any] | None,
+    settle: Callable[[Any], str] = reconcile,
 ) -> IdempotencyRecord | None:
     """Settle a claim whose request is over from the ledger row it recorded.
     Returns the record, now holding the answer to replay, or None when the
     key is free again (nothing happened upstream)."""
     row = _row(record)
-    state = reconcile(row) if row is not None else LedgerState.FAILED
+    state = settle(row) if row is not None else LedgerState.FAILED
     if state == LedgerState.OK:
         _store(record, 200, answer(row) if answer else {"id": row.public_id})
         return record
@@ -161,7 +166,11 @@ def _resolve(
 
 
 def _claim(
-    scope: str, key: str, request_fingerprint: str, answer: Callable[[Any], Any] | None = None
+    scope: str,
+    key: str,
+    request_fingerprint: str,
+    answer: Callable[[Any], Any] | None = None,
+    settle: Callable[[Any], str] = reconcile,
 ) -> IdempotencyRecord:
     """The caller's record for ``key``: a new in-flight one (status_code None)
     that this request now owns, or the finished one to replay."""
@@ -189,7 +198,7 @@ def _claim(
                 )
         elif in_flight or (same and record.status_code >= 500 and record.object_id):
             # Its request is over and its outcome may be unsettled: settle it.
-            record = _resolve(record, answer) if in_flight or _over(record, now) else record
+            record = _resolve(record, answer, settle) if in_flight or _over(record, now) else record
             if record is None:
                 continue  # freed: this request may run
         if not same:

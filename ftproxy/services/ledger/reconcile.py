@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from ...conf import FILES, FINE_TUNING, gateway
 from ...errors import ProviderError, ProviderNotSupported, may_have_happened
-from ...models import File, FineTuningJob, LedgerState, Upload
+from ...models import File, FineTuningJob, LedgerState
 from ...providers.base import Provider
 from ...providers.data import FileUpload, RemoteFile, RemoteJob
 from .status import SYNCED_AT_RESOLUTION, change_status
@@ -240,12 +240,8 @@ def reconcile_file(row: File) -> str:
 
 
 def reconcile(row: Any) -> str:
-    """``reconcile_job``, ``reconcile_file`` or, for an upload being
-    completed, ``uploads.settle.settle_completion``, by the row's type."""
-    if isinstance(row, Upload):
-        from ..uploads.settle import settle_completion  # the uploads build on this module
-
-        return settle_completion(row)
+    """``reconcile_job`` or ``reconcile_file``, by the row's type (an
+    upload's completion is settled by ``uploads.settle.settle_row``)."""
     return reconcile_job(row) if isinstance(row, FineTuningJob) else reconcile_file(row)
 
 

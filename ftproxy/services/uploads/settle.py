@@ -14,12 +14,13 @@ flagged for an admin, ``ledger.reconcile``).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
 from ...conf import FILES, gateway
 from ...models import LedgerState, Upload
-from ..ledger.reconcile import reconcile_file, request_limit
+from ..ledger.reconcile import reconcile, reconcile_file, request_limit
 from .states import Status, free_storage
 
 
@@ -56,3 +57,9 @@ def settle_completion(row: Upload) -> str:
             row.status, row.file = Status.PENDING, None
         return LedgerState.FAILED
     return state
+
+
+def settle_row(row: Any) -> str:
+    """Settle a row an Idempotency-Key claim was tied to: an upload's
+    completion here, a file or a job by ``ledger.reconcile``."""
+    return settle_completion(row) if isinstance(row, Upload) else reconcile(row)
