@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import FineTuningJob, LedgerState
+from ..services.jobs.sync import sync_jobs
 
 #: Most jobs one press syncs in the request.
 SYNC_NOW_MAX_JOBS = 100
@@ -30,9 +31,6 @@ def sync_now(*, max_jobs: int, seconds: float) -> tuple[Any, int]:
     """Sync the ``max_jobs`` active jobs synced longest ago, taking none after
     ``seconds``; return the round's ``SyncResult`` and how many active
     jobs it left unsynced."""
-    # Imported here: the sync service is optional to the rest of the admin.
-    from ..services.jobs.sync import sync_jobs
-
     started = timezone.now()
     active = FineTuningJob.objects.filter(terminal=False, ledger_state=LedgerState.OK)
     oldest_first = active.order_by(F("synced_at").asc(nulls_first=True), "pk")
