@@ -25,6 +25,7 @@ DEFAULT_PROVIDER_CLASSES = (
     "ftproxy.providers.openai.OpenAIProvider",
     "ftproxy.providers.openai.AzureProvider",
     "ftproxy.providers.vertex.VertexProvider",
+    "ftproxy.providers.bedrock.BedrockProvider",
 )
 
 

@@ -1,0 +1,142 @@
+"""Amazon S3 objects as the files of a Bedrock entry (``S3Files``, a base of
+``BedrockProvider``).
+
+A file is the object ``<s3_prefix>/ftproxy/<file id>/<name>`` holding the
+user's bytes as uploaded; its remote id is the ``s3://`` URI. The folder is
+named by the gateway's file id, so a dead upload is found again
+(``find_file``). The Bedrock-format copy a job trains on is written beside
+it at job create, in a sub-folder named for the format
+(``…/<file id>/bedrock-conversation-2024/<name>``), because the format
+depends on the job's base model, not on the file.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from ...errors import ProviderNotFound, ProviderNotSupported
+from ..data import FileContent, FileUpload, RemoteFile
+from .catalog import CONVERSATION, PROMPT_COMPLETION
+
+OBJECT_ROOT = "ftproxy"
+CONVERTED_FOLDERS = frozenset({CONVERSATION, PROMPT_COMPLETION})
+#: Bytes per chunk when streaming an object back.
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → (bucket, key); ProviderNotFound otherwise."""
+    bucket, _, key = (uri or "").removeprefix("s3://").partition("/")
+    if not (uri or "").startswith("s3://") or not bucket or not key:
+        raise ProviderNotFound(f"Not an S3 file reference: {uri!r}.")
+    return bucket, key
+
+
+def safe_filename(filename: str) -> str:
+    """The last path segment of ``filename`` with only characters safe in
+    object keys (the real filename stays in the ledger)."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", base).strip("._")[:100]
+    return cleaned or "file"
+
+
+def converted_key(key: str, data_format: str) -> str:
+    """Where the ``data_format`` copy of the object ``key`` goes."""
+    folder, _, name = key.rpartition("/")
+    return f"{folder}/{data_format}/{name}"
+
+
+def original_key(key: str) -> str:
+    """The user's object for a converted copy's ``key``, else ``key``."""
+    parts = key.split("/")
+    if len(parts) >= 3 and parts[-2] in CONVERTED_FOLDERS:
+        return "/".join(parts[:-2] + parts[-1:])
+    return key
+
+
+class S3Files:
+    """The S3 half of the provider; it supplies ``name``, ``kind``, ``aws``
+    (``AwsClients``), ``bucket`` and ``prefix``."""
+
+    def _folder(self, gateway_id: str | None) -> str:
+        return "/".join(p for p in (self.prefix, OBJECT_ROOT, gateway_id or uuid.uuid4().hex) if p)
+
+    def check_upload(self, upload: FileUpload) -> None:
+        """Files need the entry's ``s3_bucket``."""
+        if not self.bucket:
+            raise ProviderNotSupported(
+                f"Uploading files needs 's3_bucket' on the {self.kind} entry '{self.name}'.",
+                provider=self.name,
+            )
+
+    def upload_file(self, upload: FileUpload) -> RemoteFile:
+        """PUT the user's bytes, streamed, as one S3 object (byte-exact)."""
+        self.check_upload(upload)
+        key = f"{self._folder(upload.gateway_id)}/{safe_filename(upload.filename)}"
+        upload.stream.seek(0)
+        self.aws.call(
+            "s3",
+            "put_object",
+            Bucket=self.bucket,
+            Key=key,
+            Body=upload.stream,
+            ContentLength=upload.size,
+            ContentType=upload.content_type or "application/octet-stream",
+            Metadata={"ftproxy-purpose": upload.purpose},
+        )
+        return self._stored_file(upload, key, {"bucket": self.bucket, "key": key})
+
+    def _stored_file(self, upload: FileUpload, key: str, raw: dict[str, Any]) -> RemoteFile:
+        return RemoteFile(
+            remote_id=f"s3://{self.bucket}/{key}",
+            filename=upload.filename,
+            purpose=upload.purpose,
+            bytes=upload.size,
+            created_at=int(time.time()),
+            status="processed",
+            raw=raw,
+        )
+
+    def find_file(self, gateway_id: str, upload: FileUpload) -> RemoteFile | None:
+        """The object an upload with ``gateway_id`` wrote, or None (S3 says
+        there is no such object: the upload never finished)."""
+        key = f"{self._folder(gateway_id)}/{safe_filename(upload.filename)}"
+        try:
+            head = self.aws.call("s3", "head_object", Bucket=self.bucket, Key=key)
+        except ProviderNotFound:
+            return None
+        upload.size = int(head.get("ContentLength") or upload.size)
+        return self._stored_file(upload, key, {"bucket": self.bucket, "key": key, "found": True})
+
+    def retrieve_file(self, remote_id: str) -> RemoteFile | None:
+        """None: the ledger is authoritative for S3 files."""
+        return None
+
+    def delete_file(self, remote_id: str) -> None:
+        """Delete the object and the converted copies beside it."""
+        bucket, key = parse_s3_uri(remote_id)
+        key = original_key(key)
+        folder, _, name = key.rpartition("/")
+        keys = [key] + [f"{folder}/{fmt}/{name}" for fmt in sorted(CONVERTED_FOLDERS)]
+        self.aws.call("s3", "head_object", Bucket=bucket, Key=key)  # a 404 when gone
+        self.aws.call(
+            "s3",
+            "delete_objects",
+            Bucket=bucket,
+            Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+        )
+
+    def file_content(self, remote_id: str) -> FileContent:
+        """Stream back the bytes the user uploaded."""
+        bucket, key = parse_s3_uri(remote_id)
+        answer = self.aws.call("s3", "get_object", Bucket=bucket, Key=original_key(key))
+        body = answer["Body"]
+        return FileContent(
+            chunks=body.iter_chunks(DOWNLOAD_CHUNK_BYTES),
+            content_type=answer.get("ContentType") or "application/octet-stream",
+            length=answer.get("ContentLength"),
+            close=body.close,
+        )
