@@ -221,6 +221,10 @@ class Front(ThreadingHTTPServer):
             stalled.close()
 
 
+#: Headers the front sets itself rather than copy from moto's answer.
+HOP_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "date", "server"})
+
+
 class FrontHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
