@@ -82,6 +82,12 @@ class HyperparametersSerializer(StrictSerializer):
     #: Vertex AI only (LoRA adapter size: 1, 2, 4, 8, 16 or 32); other
     #: providers are sent it and answer for themselves.
     adapter_size = AutoOrNumber(minimum=1, maximum=32, integer=True, required=False)
+    #: Bedrock only (an absolute learning rate, its warmup, Claude's early
+    #: stopping); each base model's own range is checked by the provider.
+    learning_rate = AutoOrNumber(minimum=0, required=False)
+    learning_rate_warmup_steps = AutoOrNumber(minimum=0, integer=True, required=False)
+    early_stopping_threshold = AutoOrNumber(minimum=0, required=False)
+    early_stopping_patience = AutoOrNumber(minimum=1, integer=True, required=False)
 
 
 class DpoHyperparametersSerializer(HyperparametersSerializer):
