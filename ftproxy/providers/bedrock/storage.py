@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import Any
 
-from ...errors import ProviderNotFound, ProviderNotSupported
+from ...errors import ProviderError, ProviderInputError, ProviderNotFound, ProviderNotSupported
 from ..data import FileContent, FileUpload, RemoteFile
 from .catalog import CONVERSATION, PROMPT_COMPLETION
 
@@ -25,6 +25,39 @@ OBJECT_ROOT = "ftproxy"
 CONVERTED_FOLDERS = frozenset({CONVERSATION, PROMPT_COMPLETION})
 #: Bytes per chunk when streaming an object back.
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+#: S3's smallest part of a multipart upload (all but the last).
+S3_MIN_PART_BYTES = 5 * 1024 * 1024
+
+
+class Window:
+    """``length`` bytes of a seekable ``stream`` from ``start``, as a file
+    botocore can read, measure and rewind (one S3 part, never in memory)."""
+
+    def __init__(self, stream: Any, start: int, length: int):
+        self._stream, self._start, self._length, self._at = stream, start, length, 0
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._length - self._at
+        size = left if size is None or size < 0 else min(size, left)
+        if size <= 0:
+            return b""
+        self._stream.seek(self._start + self._at)
+        data = self._stream.read(size)
+        if not data:  # the upload's declared size lied: fail now, not at a timeout
+            raise ProviderInputError(
+                f"The uploaded file ended after {self._start + self._at} bytes, "
+                f"short of the {self._start + self._length} it was to hold."
+            )
+        self._at += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._at, 2: self._length}[whence]
+        self._at = max(0, min(self._length, base + offset))
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -61,6 +94,10 @@ class S3Files:
     """The S3 half of the provider; it supplies ``name``, ``kind``, ``aws``
     (``AwsClients``), ``bucket`` and ``prefix``."""
 
+    #: Bytes per part of an S3 multipart upload, and the largest file sent
+    #: in one PUT (S3 needs at least 5 MiB per part but the last).
+    multipart_part_bytes: int = 64 * 1024 * 1024
+
     def _folder(self, gateway_id: str | None) -> str:
         return "/".join(p for p in (self.prefix, OBJECT_ROOT, gateway_id or uuid.uuid4().hex) if p)
 
@@ -73,21 +110,51 @@ class S3Files:
             )
 
     def upload_file(self, upload: FileUpload) -> RemoteFile:
-        """PUT the user's bytes, streamed, as one S3 object (byte-exact)."""
+        """Store the user's bytes, streamed, as one S3 object (byte-exact):
+        one PUT, or an S3 multipart upload of ``multipart_part_bytes`` parts
+        for a file larger than one part (S3 takes at most 5 GiB per PUT)."""
         self.check_upload(upload)
         key = f"{self._folder(upload.gateway_id)}/{safe_filename(upload.filename)}"
         upload.stream.seek(0)
-        self.aws.call(
-            "s3",
-            "put_object",
-            Bucket=self.bucket,
-            Key=key,
-            Body=upload.stream,
-            ContentLength=upload.size,
-            ContentType=upload.content_type or "application/octet-stream",
-            Metadata={"ftproxy-purpose": upload.purpose},
-        )
+        common = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ContentType": upload.content_type or "application/octet-stream",
+            "Metadata": {"ftproxy-purpose": upload.purpose},
+        }
+        if upload.size <= self.multipart_part_bytes:
+            self.aws.call(
+                "s3", "put_object", Body=Window(upload.stream, 0, upload.size),
+                ContentLength=upload.size, **common,
+            )  # fmt: skip
+        else:
+            self._put_in_parts(upload, common)
         return self._stored_file(upload, key, {"bucket": self.bucket, "key": key})
+
+    def _put_in_parts(self, upload: FileUpload, common: dict[str, Any]) -> None:
+        """An S3 multipart upload of the stream; aborted if any part fails,
+        so no half object stays behind."""
+        started = self.aws.call("s3", "create_multipart_upload", **common)
+        where = {"Bucket": common["Bucket"], "Key": common["Key"], "UploadId": started["UploadId"]}
+        part_bytes = max(self.multipart_part_bytes, S3_MIN_PART_BYTES)
+        parts = []
+        try:
+            for number, start in enumerate(range(0, upload.size, part_bytes), start=1):
+                length = min(part_bytes, upload.size - start)
+                sent = self.aws.call(
+                    "s3", "upload_part", PartNumber=number, ContentLength=length,
+                    Body=Window(upload.stream, start, length), **where,
+                )  # fmt: skip
+                parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+            self.aws.call(
+                "s3", "complete_multipart_upload", MultipartUpload={"Parts": parts}, **where
+            )
+        except ProviderError:
+            try:
+                self.aws.call("s3", "abort_multipart_upload", **where)
+            except ProviderError:
+                pass  # best effort: the first failure is the one worth reporting
+            raise
 
     def _stored_file(self, upload: FileUpload, key: str, raw: dict[str, Any]) -> RemoteFile:
         return RemoteFile(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
-from ftproxy.errors import ProviderNotFound, ProviderNotSupported
+from ftproxy.errors import ProviderError, ProviderNotFound, ProviderNotSupported
 from ftproxy.providers.data import FileUpload
 
 from .helpers import BUCKET, chat, entry, jsonl, new_job, provider, read_object, s3, upload
@@ -95,3 +97,32 @@ def test_a_role_is_assumed_for_the_entry(aws):
     assert read_object(aws, created.remote_id) == DATA
     # The assumed role's secret joins the values redacted from upstream texts.
     assert len(bedrock.aws.secrets) == 3
+
+
+def test_a_file_larger_than_a_part_goes_up_as_an_s3_multipart_upload(aws):
+    bedrock = provider()
+    bedrock.multipart_part_bytes = 5 * 1024 * 1024  # S3's smallest part
+    data = bytes(range(256)) * (11 * 1024 * 1024 // 256)  # 11 MiB: parts of 5, 5 and 1
+    created = upload(bedrock, data)
+    assert read_object(aws, created.remote_id) == data
+    key = created.remote_id.removeprefix(f"s3://{BUCKET}/")
+    assert s3(aws).head_object(Bucket=BUCKET, Key=key, PartNumber=1)["PartsCount"] == 3
+
+
+def test_a_multipart_upload_that_fails_is_aborted(aws):
+    bedrock = provider()
+    bedrock.multipart_part_bytes = 5 * 1024 * 1024
+    data = b"x" * (6 * 1024 * 1024)
+    stream = ShortStream(data, cut=5 * 1024 * 1024 + 10)  # ends early: the size lied
+    with pytest.raises(ProviderError) as caught:
+        bedrock.upload_file(FileUpload("train.jsonl", "fine-tune", stream, len(data)))
+    assert caught.value.status_code == 400 and "ended after" in caught.value.message
+    assert not s3(aws).list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+    assert not s3(aws).list_objects_v2(Bucket=BUCKET).get("Contents")
+
+
+class ShortStream(io.BytesIO):
+    """A stream that holds fewer bytes than the upload says."""
+
+    def __init__(self, data: bytes, cut: int):
+        super().__init__(data[:cut])
