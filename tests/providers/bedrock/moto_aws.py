@@ -187,6 +187,12 @@ class Front(ThreadingHTTPServer):
         self.rule(method, url).answers.append(answer)
         return answer
 
+    def forward_then_stall(self, method: str, url: str) -> Answer:
+        """Forward to moto (the call takes effect), then never answer in time."""
+        answer = Answer(forward=True, stall=True)
+        self.rule(method, url).answers.append(answer)
+        return answer
+
     def passthrough(self, method: str, url: str) -> Answer:
         answer = Answer(forward=True)
         self.rule(method, url).answers.append(answer)
@@ -238,6 +244,8 @@ class FrontHandler(BaseHTTPRequestHandler):
             answer = rule.answers.pop(0) if len(rule.answers) > 1 else rule.answers[0]
             answer.call_count += 1
         if answer.get("stall"):
+            if answer.get("forward"):
+                self._forward(body)
             time.sleep(self.server.read_delay)
             self.close_connection = True
             return
