@@ -45,7 +45,7 @@ def yaml_error(tmp_path: Path, data: dict[str, Any]) -> str:
         (
             [{"custom_llm_provider": "cohere"}],
             "ftproxy.E003",
-            "custom_llm_provider 'cohere' is not supported (one of: azure, bedrock, openai,",
+            "custom_llm_provider 'cohere' is not supported (one of: azure, bedrock,",
         ),
         (
             [{**OPENAI, "api_verison": "v1"}],

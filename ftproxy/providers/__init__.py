@@ -26,6 +26,7 @@ DEFAULT_PROVIDER_CLASSES = (
     "ftproxy.providers.openai.AzureProvider",
     "ftproxy.providers.vertex.VertexProvider",
     "ftproxy.providers.bedrock.BedrockProvider",
+    "ftproxy.providers.bedrock.BedrockOpenAIProvider",
 )
 
 
