@@ -12,6 +12,7 @@ depends on the job's base model, not on the file.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import uuid
@@ -175,8 +176,8 @@ class S3Files:
             head = self.aws.call("s3", "head_object", Bucket=self.bucket, Key=key)
         except ProviderNotFound:
             return None
-        upload.size = int(head.get("ContentLength") or upload.size)
-        return self._stored_file(upload, key, {"bucket": self.bucket, "key": key, "found": True})
+        found = dataclasses.replace(upload, size=int(head.get("ContentLength") or upload.size))
+        return self._stored_file(found, key, {"bucket": self.bucket, "key": key, "found": True})
 
     def retrieve_file(self, remote_id: str) -> RemoteFile | None:
         """None: the ledger is authoritative for S3 files."""
