@@ -19,8 +19,9 @@ from typing import IO, Any
 from ...errors import ConversionError, ProviderInputError
 from .catalog import CONVERSATION, PROMPT_COMPLETION, Family
 
-#: OpenAI message keys that carry no training content Bedrock lacks.
-_PLAIN_MESSAGE_KEYS = frozenset({"role", "content", "name"})
+#: The message keys Bedrock has a place for (``name``, tool calls and the
+#: like have none: refused, never dropped).
+_PLAIN_MESSAGE_KEYS = frozenset({"role", "content"})
 
 
 def _text(content: Any, line: int, where: str) -> str:

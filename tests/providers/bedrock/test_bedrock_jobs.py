@@ -91,6 +91,32 @@ def test_titan_trains_on_prompt_completion_records(aws):
         (TITAN, [SINGLE], 1, "system prompt"),
         (NOVA, [SINGLE, {"messages": [{"role": "user", "content": "Hi"}]}], 2, "last message"),
         (NOVA, [chat(("user", "Hi"), ("tool", "x"), ("assistant", "y"))], 1, "plain text"),
+        (
+            NOVA,
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": "Hi", "name": "ann"},
+                        {"role": "assistant", "content": "Hey"},
+                    ]
+                }
+            ],
+            1,
+            "name",
+        ),  # fmt: skip
+        (
+            NOVA,
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": [{"type": "image_url"}]},
+                        {"role": "assistant", "content": "A cat"},
+                    ]
+                }
+            ],
+            1,
+            "image_url",
+        ),  # fmt: skip
     ],
 )
 def test_what_the_format_cannot_express_is_a_400_naming_the_line(aws, model, records, line, words):
