@@ -134,5 +134,9 @@ def test_another_keys_bedrock_job_and_file_are_404(aws, sdk_as, make_key):
     assert refused.value.body["param"] == "training_file"
     assert backend().model_customization_jobs[job.id].status == "InProgress"  # not cancelled
     assert len(backend().model_customization_jobs) == 1
-    # The master key sees it.
+    # The master key sees it; its owner reads, cancels and deletes.
     assert sdk_as(MASTER_KEY).fine_tuning.jobs.retrieve(job.id).id == job.id
+    assert alice.files.content(uploaded.id).read() == TRAINING  # streamed back from S3
+    assert alice.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+    assert backend().model_customization_jobs[job.id].status == "Stopped"
+    assert alice.files.delete(uploaded.id).deleted
