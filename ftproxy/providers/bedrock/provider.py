@@ -152,8 +152,10 @@ class BedrockProvider(S3Files, Provider):
         answer = self.aws.call("s3", "get_object", Bucket=bucket, Key=key)
         target = converted_key(key, family.data_format)
         with tempfile.TemporaryFile() as converted:
-            try:
-                convert_lines(answer["Body"].iter_lines(), converted, family, model)
+            try:  # a read that breaks mid-file is botocore's to report, mapped
+                self.aws.guard(
+                    lambda: convert_lines(answer["Body"].iter_lines(), converted, family, model)
+                )
             finally:
                 answer["Body"].close()
             size = converted.tell()
@@ -195,7 +197,8 @@ class BedrockProvider(S3Files, Provider):
     def cancel_job(self, remote_id: str) -> RemoteJob:
         """``StopModelCustomizationJob``, then the job as it is now
         (``Stopping`` for a while, then ``Stopped``: both read cancelled)."""
-        self._job(remote_id)  # a 404 for a job that is not there
+        if not str(remote_id).startswith("arn:"):
+            raise ProviderNotFound(f"Not a Bedrock customization job ARN: {remote_id!r}.")
         self.aws.call("bedrock", "stop_model_customization_job", jobIdentifier=remote_id)
         return self.retrieve_job(remote_id)
 

@@ -12,6 +12,7 @@ from ftproxy.errors import (
     ConversionError,
     ProviderAuthError,
     ProviderInputError,
+    ProviderNotFound,
     ProviderNotSupported,
     ProviderRateLimited,
 )
@@ -293,3 +294,15 @@ def test_a_create_is_sent_once_even_when_throttled(front):
     with pytest.raises(ProviderRateLimited):
         created(bedrock, jsonl(SINGLE))
     assert throttled.call_count == 1
+
+
+def test_cancelling_a_job_bedrock_does_not_know_is_404(aws):
+    missing = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/ftjob-gone"
+    with pytest.raises(ProviderNotFound):
+        provider().cancel_job(missing)
+
+
+def test_a_training_file_that_is_gone_is_404_and_nothing_is_created(aws):
+    with pytest.raises(ProviderNotFound):
+        new_job(provider(), "s3://train-data/team-a/ftproxy/file-gone/train.jsonl")
+    assert not backend().model_customization_jobs
