@@ -112,7 +112,11 @@ def _status(data: dict[str, Any]) -> tuple[str, bool]:
     raw = data.get("status") or ""
     if raw in JOB_STATES:
         return JOB_STATES[raw]
-    details = data.get("statusDetails") or {}
+    details = data.get("statusDetails")
+    if not details:
+        # The service model documents statusDetails for distillation jobs;
+        # without them InProgress cannot be told apart: the job is running.
+        return "running", False
     training = (details.get("trainingDetails") or {}).get("status")
     # InProgress (or a word Bedrock adds later): training, or before it.
     return ("running" if training in ("InProgress", "Completed") else "validating_files"), False

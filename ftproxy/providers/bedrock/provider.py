@@ -141,9 +141,12 @@ class BedrockProvider(S3Files, Provider):
         )
         answer = self.aws.call("bedrock", "create_model_customization_job", retried=False, **params)
         sent = {k: v for k, v in params.items() if k not in ("clientRequestToken", "jobTags")}
-        return remote_job(
+        created = remote_job(
             {**sent, "jobArn": answer["jobArn"], "status": "InProgress"}, job.metadata
         )
+        # Bedrock answers a create with the ARN alone; a new job starts by
+        # validating its data (the first of its documented stages).
+        return dataclasses.replace(created, status="validating_files")
 
     def _converted(self, uri: str, model: str) -> str:
         """Write the ``model``-format copy of the file ``uri``; its URI."""

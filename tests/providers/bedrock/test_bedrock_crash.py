@@ -51,7 +51,7 @@ def test_a_create_whose_answer_was_lost_is_linked_to_the_one_job_by_the_sync(fro
     call_command("ftproxy_sync_jobs", stdout=out, stderr=io.StringIO())
     assert "pending creates: linked=1 failed=0 flagged=0" in out.getvalue()
     row.refresh_from_db()
-    assert (row.ledger_state, row.remote_id, row.status) == ("ok", job.job_arn, "validating_files")
+    assert (row.ledger_state, row.remote_id, row.status) == ("ok", job.job_arn, "running")
     again = create(master, file_id, "k1")  # the client's retry: the same job
     assert again.status_code == 200 and again.json()["id"] == row.public_id
     assert len(backend().model_customization_jobs) == 1

@@ -181,6 +181,9 @@ def test_a_validation_file_is_converted_and_sent_as_a_validator(aws):
 def test_statuses_follow_the_stage_bedrock_is_in(aws):
     bedrock = provider()
     job = created(bedrock, jsonl(SINGLE))
+    assert job.status == "validating_files"  # a new job validates its data first
+    # Without statusDetails (documented for distillation jobs) InProgress is running.
+    assert bedrock.retrieve_job(job.remote_id).status == "running"
     set_job(job.remote_id, "InProgress", statusDetails=stages("InProgress"))
     assert bedrock.retrieve_job(job.remote_id).status == "validating_files"
     set_job(
