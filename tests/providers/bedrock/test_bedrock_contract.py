@@ -23,7 +23,7 @@ from .helpers import NOVA, SECRET, entry, new_job, upload
 from .moto_aws import Front, set_job, stages
 
 #: The read timeout of the contract's entry, and how long a stalled answer waits.
-TIMEOUT = 2.0
+TIMEOUT = 4.0
 ERROR_CODES = {
     400: "ValidationException",
     401: "UnrecognizedClientException",

@@ -18,7 +18,7 @@ from .moto_aws import Front, backend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TIMEOUT = 2
+TIMEOUT = 4
 
 
 @pytest.fixture
