@@ -48,7 +48,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 
@@ -175,6 +175,22 @@ def reset_database(root: Path, env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=root, env=env, check=True
     )
+
+
+def database_of_its_own(env: dict[str, str], name: str) -> str:
+    """``DATABASE_URL`` with ``_<name>`` after the database's name; the
+    database is created on the same server when it does not exist."""
+    url = urlsplit(env["DATABASE_URL"])
+    database = f"{url.path.lstrip('/')}_{name}"
+    script = (
+        "import os, sys, psycopg; from psycopg import sql;"
+        "c = psycopg.connect(os.environ['DATABASE_URL'], autocommit=True);"
+        "q = 'SELECT 1 FROM pg_database WHERE datname = %s';"
+        "c.execute(q, [sys.argv[1]]).fetchone() or c.execute("
+        "sql.SQL('CREATE DATABASE {}').format(sql.Identifier(sys.argv[1])))"
+    )
+    subprocess.run([sys.executable, "-c", script, database], env=env, check=True)
+    return urlunsplit((url.scheme, url.netloc, f"/{database}", url.query, url.fragment))
 
 
 def django_shell(root: Path, env: dict[str, str], code: str) -> str:
@@ -414,20 +430,21 @@ def latency_run(roots: dict[str, Path], env: dict[str, str], rounds: int = 600) 
     """Two trees' gateways at once, requests alternating between them over
     one kept-alive connection each (so machine noise hits both alike): the
     median per-request difference (second minus first), for a forwarded
-    retrieve and for liveliness. On SQLite each tree has a database of its
-    own, migrated by its own code (their schemas may differ); on PostgreSQL
-    they share one, so compare trees of the same schema there."""
+    retrieve and for liveliness. Each tree has a database of its own (on
+    PostgreSQL, ``DATABASE_URL``'s name with the tree's name after it,
+    created when missing), migrated by its own code: their schemas may
+    differ."""
     servers = {}
     (first, _), (second, _) = roots.items()
     jobs = {}
     try:
         for name, root in roots.items():
-            tree_env = env
-            if not env.get("DATABASE_URL", "").startswith("postgres"):
-                var = Path(env["FTPROXY_VAR_DIR"]) / name
-                var.mkdir(exist_ok=True)
-                tree_env = {**env, "FTPROXY_VAR_DIR": str(var)}
-                reset_database(root, tree_env)
+            var = Path(env["FTPROXY_VAR_DIR"]) / name
+            var.mkdir(exist_ok=True)
+            tree_env = {**env, "FTPROXY_VAR_DIR": str(var)}
+            if env.get("DATABASE_URL", "").startswith("postgres"):
+                tree_env["DATABASE_URL"] = database_of_its_own(env, name)
+            reset_database(root, tree_env)
             port = free_port()
             servers[name] = (start(root, tree_env, name, port), f"http://127.0.0.1:{port}")
         sessions = {name: requests.Session() for name in servers}
