@@ -28,7 +28,8 @@ gateway (from ``--root``, default this tree) on PostgreSQL ``DATABASE_URL``
    e.g. ``git worktree add`` of the commit before a change) and from
    ``--root`` side by side, each served as its own ``gateway_site.serve``
    serves it, requests alternating between them: the median difference
-   per request.
+   per request, for a forwarded jobs.retrieve, jobs.cancel and jobs.create
+   (the fake answers creates at once here), jobs.list and liveliness.
 
 Prints one line per run.
 """
@@ -64,6 +65,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
     wbufsize = 65536  # headers and body in one write: no delayed-ACK stalls
     jobs: list[dict] = []
     lock = threading.Lock()
+    create_seconds = CREATE_SECONDS
 
     def log_message(self, *args):
         pass
@@ -78,6 +80,15 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        if self.path.rstrip("/").endswith("/cancel"):
+            job_id = self.path.rstrip("/").rsplit("/", 2)[1]
+            with self.lock:
+                job = next((j for j in self.jobs if j["id"] == job_id), None)
+                if job is not None:
+                    job["status"] = "cancelled"
+            if job is None:
+                return self._answer(404, {"error": {"message": "no such job", "code": None}})
+            return self._answer(200, job)
         with self.lock:
             job = {
                 "id": f"ftjob-up-{len(self.jobs) + 1}",
@@ -90,7 +101,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
                 "hyperparameters": {},
             }
             self.jobs.append(job)
-        time.sleep(CREATE_SECONDS)  # the job exists upstream before the answer leaves
+        time.sleep(self.create_seconds)  # the job exists upstream before the answer leaves
         self._answer(200, job)
 
     def do_GET(self):
@@ -458,23 +469,31 @@ def latency_run(roots: dict[str, Path], env: dict[str, str], rounds: int = 600) 
                 raise SystemExit(f"latency: {name}'s create answered {created.status_code}")
             jobs[name] = created.json()["id"]
         results = []
-        for path in ("/v1/fine_tuning/jobs/{job}", "/health/liveliness"):
+        cases = (
+            ("retrieve", "GET", "/v1/fine_tuning/jobs/{job}", None),
+            ("cancel", "POST", "/v1/fine_tuning/jobs/{job}/cancel", None),
+            ("create", "POST", "/v1/fine_tuning/jobs", {"model": "m", "training_file": "file-x"}),
+            ("list", "GET", "/v1/fine_tuning/jobs?limit=20", None),
+            ("health", "GET", "/health/liveliness", None),
+        )
+        FakeOpenAI.create_seconds = 0  # here creates are timed, not crashed
+        for label, method, path, body in cases:
             times: dict[str, list[float]] = {name: [] for name in servers}
             for _ in range(rounds):
                 for name, (_, base) in servers.items():
-                    started = time.perf_counter()
                     url = base + path.format(job=jobs[name])
-                    sessions[name].get(url, timeout=10).raise_for_status()
+                    started = time.perf_counter()
+                    sessions[name].request(method, url, json=body, timeout=10).raise_for_status()
                     times[name].append((time.perf_counter() - started) * 1000)
             diffs = sorted(
                 b - a for a, b in zip(times[first][50:], times[second][50:], strict=True)
             )
             medians = {name: sorted(t[50:])[len(t[50:]) // 2] for name, t in times.items()}
             results.append(
-                f"{path.split('/')[1] if 'health' in path else 'retrieve'}: {first} median "
-                f"{medians[first]:.2f} ms, {second} {medians[second]:.2f} ms, "
-                f"median difference {diffs[len(diffs) // 2]:+.2f} ms"
+                f"{label}: {first} median {medians[first]:.2f} ms, {second} "
+                f"{medians[second]:.2f} ms, median difference {diffs[len(diffs) // 2]:+.2f} ms"
             )
+        FakeOpenAI.create_seconds = CREATE_SECONDS
     finally:
         for process, _ in servers.values():
             process.terminate()
