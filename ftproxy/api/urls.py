@@ -6,12 +6,14 @@ from rest_framework.routers import SimpleRouter
 from . import webhooks
 from .files import FileViewSet
 from .jobs import JobViewSet
+from .models import ModelViewSet
 from .uploads import UploadViewSet
 
 router = SimpleRouter(trailing_slash=False, use_regex_path=False)
 router.register("files", FileViewSet, basename="files")
 router.register("fine_tuning/jobs", JobViewSet, basename="fine-tuning-jobs")
 router.register("uploads", UploadViewSet, basename="uploads")
+router.register("models", ModelViewSet, basename="models")
 
 urlpatterns = [
     *router.urls,

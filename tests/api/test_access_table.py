@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import pytest
 from django.urls import get_resolver
 
-from ftproxy.models import ApiKey
+from ftproxy.models import ApiKey, hash_key
 from tests.conftest import MASTER_KEY, TRAINING
+from tests.factories import ledger_job
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,7 @@ class World:
     job_id: str
     upload_id: str
     part_id: str
+    model: str
     second_part_id: str | None = None
 
 
@@ -51,7 +53,22 @@ def make_world(client, make_key) -> World:
     ]
     part_id = client.post(f"/v1/uploads/{upload_id}/parts", {"data": part()}, **auth).json()["id"]
     keys = {"owner": owner, "other": other, "master": MASTER_KEY, "revoked": revoked, "none": None}
-    return World(keys=keys, file_id=file_id, job_id=job["id"], upload_id=upload_id, part_id=part_id)
+    # A succeeded job of the owner's, with its fine-tuned model.
+    tuned = ledger_job(
+        f"ftjob-tuned-{file_id}",
+        "succeeded",
+        provider="sandbox",
+        owner=ApiKey.objects.get(hashed_key=hash_key(owner)),
+        fine_tuned_model=f"ft:gpt-4o-mini:sandbox::{file_id[-8:]}",
+    )
+    return World(
+        keys=keys,
+        file_id=file_id,
+        job_id=job["id"],
+        upload_id=upload_id,
+        part_id=part_id,
+        model=tuned.fine_tuned_model,
+    )
 
 
 #: An Upload of TRAINING twice, in two parts (the world sends the first).
@@ -105,6 +122,9 @@ TABLE = [
     ("POST", "uploads/{upload}/parts", "part", owned()),
     ("POST", "uploads/{upload}/complete", "complete", owned()),
     ("POST", "uploads/{upload}/cancel", None, owned()),
+    ("GET", "models", None, anyone_with_a_key()),
+    ("GET", "models/{model}", None, owned()),
+    ("DELETE", "models/{model}", None, owned()),
 ]
 #: Authenticated by the sender's signature, not a bearer key: every caller
 #: gets the same answer (here 404: no entry of that name takes webhooks).
@@ -159,7 +179,7 @@ def test_route_by_caller(sandbox, client, make_key, prefix, method, template, bo
         if caller == "master" and expected["owner"] < 400 and method != "GET":
             world = make_world(client, make_key)
         path = prefix + template.format(
-            file=world.file_id, job=world.job_id, upload=world.upload_id
+            file=world.file_id, job=world.job_id, upload=world.upload_id, model=world.model
         )
         response = call(client, world, caller, method, path, body)
         assert response.status_code == expected[caller], (caller, path, response.content[:300])
@@ -174,6 +194,9 @@ def test_route_by_caller(sandbox, client, make_key, prefix, method, template, bo
         if response.status_code == 200 and method == "GET" and template == "fine_tuning/jobs":
             ids = [j["id"] for j in response.json()["data"]]
             assert (world.job_id in ids) == (caller in ("owner", "master"))
+        if response.status_code == 200 and method == "GET" and template == "models":
+            ids = [m["id"] for m in response.json()["data"]]
+            assert (world.model in ids) == (caller in ("owner", "master"))
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -198,6 +221,7 @@ def test_the_table_covers_every_api_route():
         t.replace("{file}", "<str:file_id>")
         .replace("{job}", "<str:job_id>")
         .replace("{upload}", "<str:upload_id>")
+        .replace("{model}", "<path:model>")
         for _, t, _, _ in TABLE
     } | {"webhooks/<str:entry>"}
     assert patterns == covered
