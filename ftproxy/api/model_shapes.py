@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
-from rest_framework import serializers
 
 from ..shutdowns import shutdown_date
-from .fields import Constant, Integer, Shape, Text, nullable
+from .fields import Constant, Derived, Integer, Shape, Text, nullable
 
 MODEL_EXAMPLE = {
     "id": "ft:gpt-4o-mini-2024-07-18:org-ftproxy:support:9xK2mQ1a",
@@ -27,28 +25,6 @@ MODEL_EXAMPLE = {
     "cost_usd": "1.263465",
     "shutdown_date": "2027-01-14",
 }
-
-
-class Lineage(serializers.Field):
-    """A value the gateway words from the producing job (not a column as
-    is), documented as ``kind`` (a JSON type; nullable with ``allow_null``)."""
-
-    def __init__(self, read, kind: str, **kwargs: Any):
-        self.read, self.kind = read, kind
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, job: Any) -> Any:
-        return self.read(job)
-
-
-class LineageSchema(OpenApiSerializerFieldExtension):
-    target_class = Lineage
-
-    def map_serializer_field(self, auto_schema, direction):
-        schema: dict[str, Any] = {"type": self.target.kind}
-        if self.target.allow_null:
-            schema["nullable"] = True
-        return schema
 
 
 def _created(job: Any) -> int:
@@ -72,8 +48,8 @@ def _shutdown(job: Any) -> str | None:
 class OpenAIModel(Shape):
     id = Text(source="fine_tuned_model")
     object = Constant("model")
-    created = Lineage(_created, "integer", help_text="When its job finished (Unix seconds).")
-    owned_by = Lineage(
+    created = Derived(_created, "integer", help_text="When its job finished (Unix seconds).")
+    owned_by = Derived(
         _owned_by, "string", help_text="The provider's organization, else the entry."
     )
     custom_llm_provider = Text(source="provider", help_text="The entry it lives on.")
@@ -82,8 +58,8 @@ class OpenAIModel(Shape):
     training_file = Text()
     validation_file = nullable(Text)
     trained_tokens = nullable(Integer)
-    cost_usd = Lineage(_cost, "string", allow_null=True, help_text="What its training cost (USD).")
-    shutdown_date = Lineage(
+    cost_usd = Derived(_cost, "string", allow_null=True, help_text="What its training cost (USD).")
+    shutdown_date = Derived(
         _shutdown,
         "string",
         allow_null=True,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
-from datetime import timedelta
 from typing import Any
 
 from django.core.validators import MinValueValidator, URLValidator
@@ -92,14 +92,15 @@ class ApiKey(models.Model):
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked", "revoked_at"])
 
-    def rotate(self, grace: timedelta) -> str:
+    def rotate(self, grace: datetime.timedelta) -> str:
         """Give the key a new secret; the current one stays valid for
         ``grace`` (replacing any earlier one still in its grace period).
         Returns the new raw key (shown once, never stored)."""
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
         now = timezone.now()
-        self.previous_hashed_key = self.hashed_key if grace > timedelta(0) else ""
-        self.previous_key_expires_at = now + grace if grace > timedelta(0) else None
+        # Kept past its grace period too, so that it is refused as rotated.
+        self.previous_hashed_key = self.hashed_key
+        self.previous_key_expires_at = now + grace
         self.hashed_key = hash_key(raw)
         self.prefix = raw[:KEY_PREFIX_LENGTH]
         self.rotated_at = now
@@ -122,7 +123,7 @@ class KeyChange(models.Model):
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="changes")
     created = models.DateTimeField(default=timezone.now, db_index=True)
-    action = models.CharField(max_length=20)
+    action = models.CharField(max_length=40)
     actor = models.CharField(
         max_length=200,
         help_text="Who made the change: 'master key (API)', 'admin user NAME', 'manage.py'.",

@@ -1,7 +1,8 @@
 """Every route × every kind of caller, as one table: the owner, another
 key, the master key, a revoked key and no key at all. An object another key
-owns is a 404 (never 403); revoked and missing keys are 401; the open
-routes answer everyone. Also checked without the ``/v1`` prefix."""
+owns is a 404 (never 403: existence is not leaked); the keys API is the
+master key's, a 403 for any other key; revoked and missing keys are 401;
+the open routes answer everyone. Also checked without the ``/v1`` prefix."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class World:
     upload_id: str
     part_id: str
     model: str
+    key_id: str
     second_part_id: str | None = None
 
 
@@ -68,6 +70,7 @@ def make_world(client, make_key) -> World:
         upload_id=upload_id,
         part_id=part_id,
         model=tuned.fine_tuned_model,
+        key_id=f"key-{ApiKey.objects.get(hashed_key=hash_key(other)).pk}",
     )
 
 
@@ -101,6 +104,7 @@ def anyone_with_a_key(ok: int = 200) -> dict[str, int]:
 
 
 OPEN = dict.fromkeys(CALLERS, 200)
+MASTER_ONLY = {"owner": 403, "other": 403, "master": 200, **UNAUTHENTICATED}
 
 #: (method, path template, body kind, expected status by caller)
 TABLE = [
@@ -125,6 +129,13 @@ TABLE = [
     ("GET", "models", None, anyone_with_a_key()),
     ("GET", "models/{model}", None, owned()),
     ("DELETE", "models/{model}", None, owned()),
+    # The keys API: the master key's alone (403 for any other key).
+    ("GET", "keys", None, MASTER_ONLY),
+    ("POST", "keys", "key", MASTER_ONLY),
+    ("GET", "keys/{key}", None, MASTER_ONLY),
+    ("POST", "keys/{key}", "key", MASTER_ONLY),
+    ("POST", "keys/{key}/revoke", None, MASTER_ONLY),
+    ("POST", "keys/{key}/rotate", None, MASTER_ONLY),
 ]
 #: Authenticated by the sender's signature, not a bearer key: every caller
 #: gets the same answer (here 404: no entry of that name takes webhooks).
@@ -157,6 +168,8 @@ def call(client, world: World, caller: str, method: str, path: str, body: str | 
             ).json()["id"]
         part_ids = [world.part_id, world.second_part_id]
         return client.post(path, {"part_ids": part_ids}, content_type="application/json", **headers)
+    if body == "key":
+        return client.post(path, {"name": "made"}, content_type="application/json", **headers)
     if body == "job":
         return client.post(
             path,
@@ -179,7 +192,11 @@ def test_route_by_caller(sandbox, client, make_key, prefix, method, template, bo
         if caller == "master" and expected["owner"] < 400 and method != "GET":
             world = make_world(client, make_key)
         path = prefix + template.format(
-            file=world.file_id, job=world.job_id, upload=world.upload_id, model=world.model
+            file=world.file_id,
+            job=world.job_id,
+            upload=world.upload_id,
+            model=world.model,
+            key=world.key_id,
         )
         response = call(client, world, caller, method, path, body)
         assert response.status_code == expected[caller], (caller, path, response.content[:300])
@@ -222,6 +239,7 @@ def test_the_table_covers_every_api_route():
         .replace("{job}", "<str:job_id>")
         .replace("{upload}", "<str:upload_id>")
         .replace("{model}", "<path:model>")
+        .replace("{key}", "<str:key_id>")
         for _, t, _, _ in TABLE
     } | {"webhooks/<str:entry>"}
     assert patterns == covered

@@ -54,8 +54,12 @@ CONFORMANCE = [
 #: a 400 naming the field (the contract there, not a disagreement): an id
 #: that is no object's as a list's ``after`` cursor, a training file that is
 #: no file; and the multipart creates, whose generated ``file``/``data`` is
-#: sent as a plain field, not a file.
+#: sent as a plain field, not a file; a key's webhook URL must be one
+#: Django's URLValidator takes and its allowlist must name configured entries.
 SERVER_JUDGES = {
+    "GET /v1/keys",
+    "POST /v1/keys",
+    "POST /v1/keys/{key_id}",
     "GET /v1/files",
     "GET /v1/fine_tuning/jobs",
     "GET /v1/fine_tuning/jobs/{job_id}/events",
@@ -104,8 +108,13 @@ def run_mode(operation, mode, headers, checks, expect) -> None:
 
 
 def test_every_operation_with_the_master_key(sandbox, known_objects):
-    assert len(fuzz({"Authorization": f"Bearer {MASTER_KEY}"})) == 19
+    assert len(fuzz({"Authorization": f"Bearer {MASTER_KEY}"})) == 28
 
 
 def test_every_operation_without_a_key(sandbox):
     fuzz({}, expect=(400, 401, 404, 411, 413, 415))
+
+
+def test_every_operation_with_a_user_key(sandbox, make_key):
+    """The keys API refuses any other key (403); the rest answers as documented."""
+    fuzz({"Authorization": f"Bearer {make_key('user')}"})

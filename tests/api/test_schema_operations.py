@@ -28,6 +28,7 @@ QUERY_PARAMETERS = {
     ("/v1/models", "get"): {"custom_llm_provider"},
     ("/v1/models/{model}", "get"): {"custom_llm_provider"},
     ("/v1/models/{model}", "delete"): {"custom_llm_provider"},
+    ("/v1/keys", "get"): {"limit", "after"},
 }
 
 
