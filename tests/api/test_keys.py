@@ -243,7 +243,9 @@ def test_revocation_ends_both_secrets_and_is_final(sandbox, master, api_as):
         response = api_as(secret).get("/v1/files")
         assert response.status_code == 401
         assert "revoked" in response.json()["error"]["message"]
-    assert master.post_json(f"/v1/keys/{body['id']}", {"name": "x"}).status_code == 400
+    renamed = master.post_json(f"/v1/keys/{body['id']}", {"name": "retired"}).json()
+    assert (renamed["name"], renamed["revoked"]) == ("retired", True)
+    assert api_as(new).get("/v1/files").status_code == 401
     assert master.post_json(f"/v1/keys/{body['id']}/rotate").status_code == 400
     assert KeyChange.objects.filter(action="revoked").count() == 1
     assert master.post_json(f"/v1/keys/{body['id']}/revoke").status_code == 200  # idempotent

@@ -94,7 +94,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check(values: dict[str, Any]) -> None:
+def check_settings(values: dict[str, Any]) -> None:
     """400 for an allowlist naming an entry that is not configured."""
     names = values.get("allowed_providers")
     if not names:
@@ -146,7 +146,7 @@ def create_key(actor: str, values: dict[str, Any], *, request_id: str = "") -> M
     unknown = set(values) - set(SETTINGS)
     if unknown:
         raise InvalidRequest(f"Unknown key setting: {sorted(unknown)[0]}", param=sorted(unknown)[0])
-    _check(values)
+    check_settings(values)
     with transaction.atomic():
         fields = {k: v for k, v in values.items() if k not in ("name", "webhook_url")}
         key, raw = ApiKey.create_key(values["name"], **fields)
@@ -166,10 +166,9 @@ def create_key(actor: str, values: dict[str, Any], *, request_id: str = "") -> M
 
 
 def update_key(actor: str, key: ApiKey, values: dict[str, Any], *, request_id: str = "") -> Made:
-    """Change the key's ``SETTINGS`` in ``values``; a revoked key takes no change."""
-    if key.revoked:
-        raise InvalidRequest(f"{public_id(key)} is revoked: revocation is final.")
-    _check(values)
+    """Change the key's ``SETTINGS`` in ``values`` (a revoked key's too: it
+    stays revoked, as no setting undoes that)."""
+    check_settings(values)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key.pk)
         changes, secret = _apply(key, values)
