@@ -140,3 +140,11 @@ def test_the_admin_page_lists_the_same_models(trained, admin_client):
     assert "support.jsonl" in page and "alice" in page
     fewer = admin_client.get("/admin/ftproxy/modelshutdown/", {"days": "5"}).content.decode()
     assert job.fine_tuned_model not in fewer and "No fine-tuned model shuts down" in fewer
+
+
+def test_the_admin_page_sends_a_query_it_cannot_apply_back_to_the_plain_list(admin_client):
+    page = "/admin/ftproxy/modelshutdown/"
+    for query in ("days=soon", "status=x"):
+        response = admin_client.get(f"{page}?{query}")
+        assert (response.status_code, response["Location"]) == (302, f"{page}?e=1")
+    assert admin_client.get(f"{page}?e=1").status_code == 200

@@ -5,7 +5,8 @@ elsewhere, as ``manage.py ftproxy_shutdowns`` lists them."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from ..models import ApiKey, File, ModelShutdown
@@ -16,10 +17,21 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 3650
 
 
+#: The query parameters the page takes (``e``: Django's mark of a refused query).
+PARAMETERS = {"days", "e"}
+
+
 def days_of(request: HttpRequest) -> int:
     """``?days=N`` within 0..MAX_DAYS, else the default."""
     value = request.GET.get("days", "")
     return min(int(value), MAX_DAYS) if value.isdigit() else DEFAULT_DAYS
+
+
+def refused_query(request: HttpRequest) -> bool:
+    """A query the page cannot apply (another parameter, or days that is no
+    number), answered as Django's lists answer one: back to ``?e=1``."""
+    days = request.GET.get("days")
+    return bool(set(request.GET) - PARAMETERS) or (days is not None and not days.isdigit())
 
 
 def data_link(row: File | None, file_id: str) -> str:
@@ -44,6 +56,8 @@ class ModelShutdownAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        if refused_query(request):
+            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
         days = days_of(request)
         found = shutdowns.upcoming(days)
         owners = {item.job.owner_id for item in found if item.job.owner_id}

@@ -1,8 +1,10 @@
 """``manage.py ftproxy_update_key NAME [--budget-usd X|none]
 [--max-active-jobs N|none] [--webhook-url URL|none] [--rotate-secret]``.
 
-Changes a key's limits and webhook. ``NAME`` is the key's name (of a key
-not revoked; it must be unambiguous) or its prefix (``sk-ftp-…``). When a
+Changes a key's limits and webhook, through the keys service (the change
+is in the key's change trail, by ``manage.py``). ``NAME`` is the key's name
+(of a key not revoked; it must be unambiguous), its prefix (``sk-ftp-…``)
+or its id (``key-…``). When a
 webhook signing secret is made (the first ``--webhook-url`` of a key, or
 ``--rotate-secret``), it is printed once, alone on the last line of stdout;
 it is never shown again.
@@ -30,7 +32,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("name", metavar="NAME", help="The key's name, or its prefix.")
+        parser.add_argument("name", metavar="NAME", help="The key's name, prefix or id.")
         parser.add_argument(
             "--budget-usd",
             type=_limits.or_none(_limits.budget),
