@@ -98,6 +98,15 @@ class Provider:
     #: disk and sends the whole through ``upload_file`` when completed.
     forwards_uploads: ClassVar[bool] = False
 
+    #: True when the upstream deletes fine-tuned models (``delete_model``);
+    #: False: ``DELETE /v1/models/{model}`` is a 400 saying what to do.
+    can_delete_models: ClassVar[bool] = False
+    #: When its fine-tuned models shut down, by base model (ISO dates; keys
+    #: matched as ``ftproxy.pricing`` matches prices), with the source in
+    #: the module that defines it. ``ftproxy_settings.model_shutdowns``
+    #: overrides it.
+    model_shutdowns: ClassVar[dict[str, str]] = {}
+
     # ---- its configuration -------------------------------------------------
     #: Entry keys this provider accepts, besides COMMON_OPTIONS.
     options: ClassVar[frozenset[str]] = frozenset()
@@ -229,3 +238,11 @@ class Provider:
     def list_job_checkpoints(self, remote_id: str, after: str | None, limit: int) -> Page:
         """A page of ``RemoteCheckpoint``s, newest first."""
         raise self._unsupported("Listing fine-tuning checkpoints")
+
+    # ---- fine-tuned models ---------------------------------------------
+    def delete_model(self, model: str, job_payload: dict[str, Any]) -> None:
+        """Delete the fine-tuned ``model`` (the job's ``fine_tuned_model``)
+        upstream; ``job_payload`` is the producing job's raw payload, for
+        upstreams whose model resource is not the name served. Raise
+        ``ProviderNotFound`` when the upstream has no such model."""
+        raise self._unsupported("Deleting fine-tuned models")

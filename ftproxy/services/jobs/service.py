@@ -17,6 +17,7 @@ from ...pricing import epochs_of, estimated_cost
 from ...providers.data import Page, RemoteJob
 from ...validation.provider_rules import check_training_file
 from ..accounts import budgets
+from ..accounts.allowlist import check_allowed
 from ..ledger.common import (
     choose_provider,
     find,
@@ -74,6 +75,7 @@ def create_job(
         FINE_TUNING, entry, fallback=training_row.provider if training_row else None
     )
     ctx.note(provider=provider.name)
+    check_allowed(ctx, provider, model=body["model"])
     training_type = body.get("training_type")
     if training_type and not provider.accepts_training_type:
         raise InvalidRequest(
