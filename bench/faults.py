@@ -18,11 +18,13 @@ gateway (from ``--root``, default this tree) on PostgreSQL ``DATABASE_URL``
    database (a TCP proxy here) is cut and restored four times; counted the
    same way.
 3. slow clients: 64 connections trickle a request (half stop inside the
-   headers, half send a Content-Length longer than the body); then 3 health
-   probes with a 2 s timeout each. Counted: probes answered.
+   headers, half send a Content-Length longer than the body); then 3
+   liveness probes with a 2 s timeout each on the main port and 3 on
+   ``FTPROXY_HEALTH_BIND``. Counted: probes answered.
 
    (The gateway's server alone, as `make run` serves it: without nginx in
-   front, slow clients hold its threads; see deploy/nginx.conf.)
+   front, slow clients hold its threads, and only the master's liveness port
+   answers; see deploy/nginx.conf.)
 
 4. ``--latency``: the gateway from ``--baseline DIR`` (another checkout,
    e.g. ``git worktree add`` of the commit before a change) and from
@@ -407,9 +409,13 @@ def flap_run(root: Path, env: dict[str, str], server: str, creates: int, flaps: 
 
 
 def slow_clients_run(root: Path, env: dict[str, str], server: str, clients: int = 64) -> str:
-    port = free_port()
-    process = start(root, env, server, port)
+    """64 connections that stall inside their request, then 3 liveness
+    probes on the main port and 3 on ``FTPROXY_HEALTH_BIND`` (where the tree
+    has it: the server's master answers there)."""
+    port, health_port = free_port(), free_port()
+    process = start(root, {**env, "FTPROXY_HEALTH_BIND": f"127.0.0.1:{health_port}"}, server, port)
     sockets = []
+    answered = {port: 0, health_port: 0}
     try:
         for i in range(clients):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -422,19 +428,22 @@ def slow_clients_run(root: Path, env: dict[str, str], server: str, clients: int 
                 )
             sockets.append(sock)
         time.sleep(0.5)
-        answered = 0
-        for _ in range(3):
-            try:
-                ok = requests.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=2).ok
-                answered += ok
-            except requests.RequestException:
-                pass
+        for probed in answered:
+            for _ in range(3):
+                try:
+                    url = f"http://127.0.0.1:{probed}/health/liveliness"
+                    answered[probed] += requests.get(url, timeout=2).ok
+                except requests.RequestException:
+                    pass
     finally:
         for sock in sockets:
             sock.close()
         process.terminate()
         process.wait()
-    return f"slow clients ({server}, {clients} connections): health probes answered={answered}/3"
+    return (
+        f"slow clients ({server}, {clients} connections): health probes answered="
+        f"{answered[port]}/3, on FTPROXY_HEALTH_BIND={answered[health_port]}/3"
+    )
 
 
 def latency_run(roots: dict[str, Path], env: dict[str, str], rounds: int = 600) -> str:
