@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...conf import FINE_TUNING, gateway, provider_class, provider_classes
+from ...conf import FINE_TUNING, gateway, provider_class
 from ...errors import InvalidRequest, NotFoundError, UnusableFile
 from ...models import File, FineTuningJob, LedgerState
 from ...providers.base import Provider
@@ -19,6 +19,7 @@ from ..ledger.common import choose_provider
 from ..ledger.context import CallContext, Caller
 from .continuation import source_job_payload
 from .copies import check_job_for
+from .hyperparameters import kind_only_hyperparameters
 from .service import create_job
 
 
@@ -80,15 +81,6 @@ def retrain_job(
     return create_job(ctx, body, provider.name, retrained_from=job)
 
 
-def kind_only_hyperparameters() -> dict[str, str]:
-    """Hyperparameters only one kind of entry knows (the gateway accepts them
-    beside OpenAI's for that kind; ``Provider.extra_hyperparameters``), with
-    that kind."""
-    return {
-        key: kind for kind, cls in provider_classes().items() for key in cls.extra_hyperparameters
-    }
-
-
 def tier_left_behind(source: FineTuningJob, new: FineTuningJob) -> str:
     """A note when ``source``'s training tier did not go along to ``new``
     (its entry has no tiers), else the empty string."""
@@ -113,12 +105,13 @@ def _refuse_foreign_hyperparameters(body: dict[str, Any], target_kind: str) -> N
         places.append((f"method.{kind}.hyperparameters", spec, "hyperparameters"))
     for where, holder, name in places:
         values = holder.get(name) or {}
-        for key, only in kind_only_hyperparameters().items():
-            if key not in values or only == target_kind:
+        for key, kinds in kind_only_hyperparameters().items():
+            if key not in values or target_kind in kinds:
                 continue
             if values[key] not in (None, "auto"):
                 raise InvalidRequest(
-                    f"{where}.{key} exists only on {only}; {target_kind} cannot take it.",
+                    f"{where}.{key} exists only on {', '.join(sorted(kinds))}; "
+                    f"{target_kind} cannot take it.",
                     param=f"{where}.{key}",
                 )
             holder[name] = {k: v for k, v in values.items() if k != key}
