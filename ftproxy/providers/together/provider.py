@@ -18,7 +18,12 @@ from ..data import FileContent, FileUpload, JobCreate, Page, RemoteFile, RemoteJ
 from ..http import HttpClient
 from .answers import to_checkpoint, to_event, to_file, to_job
 from .job_body import CHECKPOINT, EXTRA_HYPERPARAMETERS, fine_tune_body
-from .uploads import MULTIPART_THRESHOLD_BYTES, TARGET_PART_BYTES, TogetherUploader
+from .uploads import (
+    MIN_PART_BYTES,
+    MULTIPART_THRESHOLD_BYTES,
+    TARGET_PART_BYTES,
+    TogetherUploader,
+)
 
 DEFAULT_API_BASE = "https://api.together.xyz/v1"
 #: The one file purpose Together's fine-tuning reads.
@@ -67,6 +72,8 @@ class TogetherProvider(Provider):
     multipart_threshold_bytes: ClassVar[int] = MULTIPART_THRESHOLD_BYTES
     #: The size of one part of a multipart upload.
     part_target_bytes: ClassVar[int] = TARGET_PART_BYTES
+    #: The smallest part (object storage refuses smaller ones but the last).
+    part_min_bytes: ClassVar[int] = MIN_PART_BYTES
 
     @classmethod
     def check_entry(cls, entry: dict[str, Any]) -> None:
@@ -129,6 +136,7 @@ class TogetherProvider(Provider):
             upload.purpose,
             threshold=self.multipart_threshold_bytes,
             part_target=self.part_target_bytes,
+            part_minimum=self.part_min_bytes,
         )
         if answer is None:  # the same bytes were uploaded before: that file
             answer = self.client.json("GET", f"files/{_segment(file_id)}")

@@ -51,23 +51,43 @@ def sha256_of(stream: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def plan_parts(size: int, target: int = TARGET_PART_BYTES) -> tuple[int, int]:
+def plan_parts(
+    size: int, target: int = TARGET_PART_BYTES, minimum: int = MIN_PART_BYTES
+) -> tuple[int, int]:
     """(part size, number of parts) for ``size`` bytes, as the SDK plans them."""
     if size <= target:
         return size, 1
     count = min(MAX_PARTS, math.ceil(size / target))
     part = math.ceil(size / count)
-    if part < MIN_PART_BYTES:
-        part = MIN_PART_BYTES
+    if part < minimum:
+        part = minimum
         count = math.ceil(size / part)
     return part, count
 
 
+class _Window:
+    """``length`` bytes of a seekable stream from ``start``, read on demand;
+    each read seeks first, so parts never depend on each other's reads."""
+
+    def __init__(self, stream: IO[bytes], start: int, length: int):
+        self._stream, self._start, self._done = stream, start, 0
+        self._stream_length = length
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._stream_length - self._done
+        if left <= 0:
+            return b""
+        self._stream.seek(self._start + self._done)
+        chunk = self._stream.read(left if size is None or size < 0 else min(size, left))
+        self._done += len(chunk)
+        return chunk
+
+
 def part_body(stream: IO[bytes], start: int, length: int, provider: str) -> StreamedBody:
     """``length`` bytes of ``stream`` from ``start``, streamed with a
-    Content-Length (signed storage URLs take no chunked bodies)."""
-    stream.seek(start)
-    return StreamedBody(BoundedReader(stream, length, provider), length)
+    Content-Length (signed storage URLs take no chunked bodies); a stream
+    shorter than that raises instead of sending less."""
+    return StreamedBody(BoundedReader(_Window(stream, start, length), length, provider), length)
 
 
 class TogetherUploader:
@@ -93,12 +113,14 @@ class TogetherUploader:
         *,
         threshold: int = MULTIPART_THRESHOLD_BYTES,
         part_target: int = TARGET_PART_BYTES,
+        part_minimum: int = MIN_PART_BYTES,
     ) -> tuple[dict[str, Any] | None, str]:
         """Upload; return (the file answer, or None when Together already
         had these bytes, with) the file id."""
         checksum = sha256_of(stream)
         if size > threshold:
-            return self._multipart(stream, size, filename, purpose, checksum, part_target)
+            part_size, count = plan_parts(size, part_target, part_minimum)
+            return self._multipart(stream, size, filename, purpose, checksum, part_size, count)
         fields = [
             ("purpose", purpose),
             ("file_name", filename),
@@ -136,8 +158,7 @@ class TogetherUploader:
             raise self._fail("refused the upload as a duplicate without naming the file.")
         return file_id
 
-    def _multipart(self, stream, size, filename, purpose, checksum, part_target):
-        part_size, count = plan_parts(size, part_target)
+    def _multipart(self, stream, size, filename, purpose, checksum, part_size, count):
         response = self.api.request(
             "POST",
             "files/multipart/initiate",

@@ -77,7 +77,11 @@ class TestTogetherContract(ProviderContract):
     def stub_checkpoints(self, mocked) -> None:
         checkpoints = [
             {"step": step, "checkpoint_type": kind, "created_at": f"2023-05-17T18:0{n}:00Z"}
-            for n, step, kind in ((1, 10, "Intermediate"), (2, 20, "Intermediate"), (3, 30, "Final"))
+            for n, step, kind in (
+                (1, 10, "Intermediate"),
+                (2, 20, "Intermediate"),
+                (3, 30, "Final"),
+            )
         ]
         answer = {"data": checkpoints}
         mocked.add(responses.GET, f"{API}/fine-tunes/{JOB}/checkpoints", json=answer)
