@@ -11,11 +11,11 @@ capitalised). Events carry no id (an optional ``hash``), checkpoints are
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Any
 
 from ...errors import ProviderFailure
 from ..data import RemoteCheckpoint, RemoteEvent, RemoteFile, RemoteJob
+from ..times import unix_seconds
 
 #: Together's job status → (OpenAI's status, whether nothing changes any more).
 #: The statuses are ``FinetuneJobStatus`` of the ``together`` SDK.
@@ -61,21 +61,6 @@ SHAPED_JOB_FIELDS = frozenset(
         "events",
     }
 )
-
-
-def unix_seconds(value: Any) -> int | None:
-    """An ISO 8601 time (``2023-05-17T17:35:45.123Z``) or Unix seconds as
-    Unix seconds; None when absent or unreadable."""
-    if isinstance(value, bool) or value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    if not isinstance(value, str):
-        return None
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return None
 
 
 def job_status(raw_status: str) -> tuple[str, bool]:

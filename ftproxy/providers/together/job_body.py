@@ -26,13 +26,13 @@ anything is sent. The wire names are those of the ``together`` SDK's
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 from ...errors import ProviderInputError
 from ..data import JobCreate
+from ..values import between, choice, text, whole
 
 #: OpenAI ``method.type`` → Together ``training_method.method``.
 METHODS = {"supervised": "sft", "dpo": "dpo"}
@@ -46,71 +46,34 @@ def _bad(message: str, param: str) -> ProviderInputError:
     return ProviderInputError(message, param=param)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _whole(low: int) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        ok = _number(value) and float(value).is_integer() and value >= low
-        return None if ok else f"must be a whole number >= {low}"
-
-    return check
-
-
-def _between(low: float, high: float | None, *, open_low=False, open_high=False):
-    def check(value: Any) -> str | None:
-        if not _number(value):
-            return "must be a number"
-        if (value <= low) if open_low else (value < low):
-            return f"must be {'>' if open_low else '>='} {low:g}"
-        if high is not None and ((value >= high) if open_high else (value > high)):
-            return f"must be {'<' if open_high else '<='} {high:g}"
-        return None
-
-    return check
-
-
-def _choice(*choices: Any) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        ok = any(value is c or (value == c and type(value) is type(c)) for c in choices)
-        return None if ok else f"must be one of {', '.join(map(repr, choices))}"
-
-    return check
-
-
-def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
-
-
 #: Together's own settings accepted among the hyperparameters: name → its
 #: check and the methods it applies to (None: every method).
 EXTRA_HYPERPARAMETERS: dict[str, tuple[Callable[[Any], str | None], frozenset | None]] = {
-    "learning_rate": (_between(0, None, open_low=True), None),
-    "n_checkpoints": (_whole(1), None),
-    "n_evals": (_whole(0), None),
-    "warmup_ratio": (_between(0, 1), None),
-    "max_grad_norm": (_between(0, None), None),
-    "weight_decay": (_between(0, None), None),
-    "max_seq_length": (_whole(1), None),
-    "lr_scheduler_type": (_choice("linear", "cosine"), None),
-    "min_lr_ratio": (_between(0, 1), None),
-    "scheduler_num_cycles": (_between(0, None, open_low=True), None),
-    "lora": (_choice(True, False), None),
-    "lora_r": (_whole(1), None),
-    "lora_alpha": (_between(0, None, open_low=True), None),
-    "lora_dropout": (_between(0, 1, open_high=True), None),
-    "lora_trainable_modules": (_text, None),
-    "train_on_inputs": (_choice(True, False, "auto"), frozenset({"supervised"})),
-    "dpo_normalize_logratios_by_length": (_choice(True, False), frozenset({"dpo"})),
-    "rpo_alpha": (_between(0, None), frozenset({"dpo"})),
-    "simpo_gamma": (_between(0, None), frozenset({"dpo"})),
+    "learning_rate": (between(0, None, open_low=True), None),
+    "n_checkpoints": (whole(1), None),
+    "n_evals": (whole(0), None),
+    "warmup_ratio": (between(0, 1), None),
+    "max_grad_norm": (between(0, None), None),
+    "weight_decay": (between(0, None), None),
+    "max_seq_length": (whole(1), None),
+    "lr_scheduler_type": (choice("linear", "cosine"), None),
+    "min_lr_ratio": (between(0, 1), None),
+    "scheduler_num_cycles": (between(0, None, open_low=True), None),
+    "lora": (choice(True, False), None),
+    "lora_r": (whole(1), None),
+    "lora_alpha": (between(0, None, open_low=True), None),
+    "lora_dropout": (between(0, 1, open_high=True), None),
+    "lora_trainable_modules": (text, None),
+    "train_on_inputs": (choice(True, False, "auto"), frozenset({"supervised"})),
+    "dpo_normalize_logratios_by_length": (choice(True, False), frozenset({"dpo"})),
+    "rpo_alpha": (between(0, None), frozenset({"dpo"})),
+    "simpo_gamma": (between(0, None), frozenset({"dpo"})),
 }
 #: OpenAI's hyperparameters Together takes under the same meaning.
 OPENAI_HYPERPARAMETERS = {
-    "n_epochs": (_whole(1), None),
-    "batch_size": (_whole(1), None),
-    "beta": (_between(0, None, open_low=True), frozenset({"dpo"})),
+    "n_epochs": (whole(1), None),
+    "batch_size": (whole(1), None),
+    "beta": (between(0, None, open_low=True), frozenset({"dpo"})),
 }
 TOP_LEVEL = (
     "n_epochs",
