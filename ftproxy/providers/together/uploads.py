@@ -24,7 +24,7 @@ from requests_toolbelt import MultipartEncoder
 
 from ...errors import ProviderError, ProviderFailure
 from ..http import HttpClient
-from ..uploads import BoundedReader, StreamedBody
+from ..uploads import part_body
 
 #: The together SDK's constants: multipart above 5 GiB, parts of about
 #: 250 MiB, at most 250 of them, none under 5 MiB.
@@ -63,31 +63,6 @@ def plan_parts(
         part = minimum
         count = math.ceil(size / part)
     return part, count
-
-
-class _Window:
-    """``length`` bytes of a seekable stream from ``start``, read on demand;
-    each read seeks first, so parts never depend on each other's reads."""
-
-    def __init__(self, stream: IO[bytes], start: int, length: int):
-        self._stream, self._start, self._done = stream, start, 0
-        self._stream_length = length
-
-    def read(self, size: int = -1) -> bytes:
-        left = self._stream_length - self._done
-        if left <= 0:
-            return b""
-        self._stream.seek(self._start + self._done)
-        chunk = self._stream.read(left if size is None or size < 0 else min(size, left))
-        self._done += len(chunk)
-        return chunk
-
-
-def part_body(stream: IO[bytes], start: int, length: int, provider: str) -> StreamedBody:
-    """``length`` bytes of ``stream`` from ``start``, streamed with a
-    Content-Length (signed storage URLs take no chunked bodies); a stream
-    shorter than that raises instead of sending less."""
-    return StreamedBody(BoundedReader(_Window(stream, start, length), length, provider), length)
 
 
 class TogetherUploader:
