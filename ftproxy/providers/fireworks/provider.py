@@ -48,6 +48,8 @@ class FireworksProvider(Provider):
     model_family = "fireworks"
     example_models = ("accounts/fireworks/models/llama-v3p1-8b-instruct",)
     extra_hyperparameters = frozenset(EXTRA_HYPERPARAMETERS)
+    tuning_modes = frozenset({"lora"})
+    continues_training = True  # from a LoRA of the account: ``warmStartFrom``
     lists_events = False  # no event feed: the gateway's status history serves
     lists_checkpoints = False
     result_files_are_files = False

@@ -62,6 +62,8 @@ class TogetherProvider(Provider):
         "Qwen/Qwen3-8B",
     )
     extra_hyperparameters = frozenset(EXTRA_HYPERPARAMETERS)
+    tuning_modes = frozenset({"lora", "full"})
+    continues_training = True  # from a job or checkpoint: ``from_checkpoint``
     # Together keeps the tuned weights for download (``finetune/download``),
     # not as files of its Files API.
     result_files_are_files = False
