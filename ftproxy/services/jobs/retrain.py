@@ -155,9 +155,7 @@ def default_model(job: FineTuningJob, target_class: type[Provider]) -> str:
     target = target_class.model_family or None
     target_kind = target_class.kind
     example = (target_class.example_models or ("a base model",))[0]
-    # OpenAI's fine-tuned models are "ft:…", Azure's "<base model>.ft-<job id>",
-    # Vertex AI's are resources ("projects/…").
-    if job.model.startswith("ft:") or ".ft-" in job.model or "/" in job.model:
+    if _names_a_tuned_model(job):
         raise InvalidRequest(
             f"{job.public_id} continued from the fine-tuned model {job.model!r}, which exists "
             f"only on {job.provider!r}; name a base model for {target_kind} (e.g. {example}).",
@@ -170,3 +168,19 @@ def default_model(job: FineTuningJob, target_class: type[Provider]) -> str:
             param="model",
         )
     return job.model
+
+
+def _names_a_tuned_model(job: FineTuningJob) -> bool:
+    """Whether the job's ``model`` is a model tuned on its entry (it
+    continued from it), which exists only there. The entry says for the
+    names it traces (``Provider.tuned_model_reference``: Vertex AI's
+    resources, Together's ``ft-…`` jobs and checkpoints, a Fireworks
+    account's models); OpenAI's are ``ft:…``, Azure's ``<base model>.ft-<job
+    id>``. For an entry no longer configured, any resource name ("…/…")
+    may be one: only base models without "/" carry over."""
+    if job.model.startswith("ft:") or ".ft-" in job.model:
+        return True
+    source = gateway().provider(FINE_TUNING, job.provider)
+    if source is None:
+        return "/" in job.model
+    return source.tuned_model_reference(job.model) is not None
