@@ -29,7 +29,8 @@ DEFAULT_API_BASE = "https://api.fireworks.ai"
 #: ones go to a signed URL.
 DIRECT_UPLOAD_BYTES = 150 * 1000 * 1000
 PURPOSE = "fine-tune"
-_ACCOUNT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: An account id is one path segment of the API's URLs.
+_ACCOUNT = re.compile(r"^[^/\s?#]+$")
 
 
 def _segment(value: str) -> str:
@@ -66,7 +67,7 @@ class FireworksProvider(Provider):
         account = entry.get("account_id")
         if not isinstance(account, str) or not _ACCOUNT.match(account):
             raise EntryError(
-                "must be a Fireworks account id (lowercase, digits, '-')", key="account_id"
+                "must be a Fireworks account id (one URL path segment)", key="account_id"
             )
         base = entry.get("api_base")
         if base is not None:

@@ -244,7 +244,7 @@ def test_a_failed_job_says_why(rsps):
 
 def test_entry_checks_name_the_key():
     with pytest.raises(EntryError) as caught:
-        FireworksProvider.check_entry({"api_key": "k", "account_id": "Not An Id"})
+        FireworksProvider.check_entry({"api_key": "k", "account_id": "acme/other"})
     assert caught.value.key == "account_id"
     with pytest.raises(EntryError) as caught:
         FireworksProvider.check_entry({"api_key": "k", "account_id": "acme", "api_base": "x"})
