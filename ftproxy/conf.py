@@ -36,7 +36,7 @@ PROVIDER_CLASSES = "PROVIDER_CLASSES"
 
 def provider_class_paths(raw: dict[str, Any] | None = None) -> tuple[str, ...]:
     """The import strings of the provider classes: ``FTPROXY["PROVIDER_CLASSES"]``
-    (of ``raw``, or of the settings at call time), by default the built-in four."""
+    (of ``raw``, or of the settings at call time), by default the built-in ones."""
     if raw is None:
         raw = getattr(settings, "FTPROXY", None) or {}
     return tuple(raw.get(PROVIDER_CLASSES) or DEFAULT_PROVIDER_CLASSES)

@@ -45,7 +45,7 @@ def yaml_error(tmp_path: Path, data: dict[str, Any]) -> str:
         (
             [{"custom_llm_provider": "bedrock"}],
             "ftproxy.E003",
-            "custom_llm_provider 'bedrock' is not supported (one of: azure, openai, sandbox,",
+            "custom_llm_provider 'bedrock' is not supported (one of: azure, fireworks, openai,",
         ),
         (
             [{**OPENAI, "api_verison": "v1"}],

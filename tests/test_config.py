@@ -174,7 +174,7 @@ def test_unsupported_provider_is_an_error_listing_the_supported_ones(tmp_path: P
     )
     assert "files_settings[1]" in message
     assert "'bedrock' is not supported" in message
-    assert "azure, openai, sandbox, vertex_ai" in message
+    assert "azure, fireworks, openai, sandbox, together, vertex_ai" in message
 
 
 def test_entry_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:

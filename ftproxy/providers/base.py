@@ -60,6 +60,12 @@ class Provider:
     #: Hyperparameters it accepts besides OpenAI's (``n_epochs``,
     #: ``batch_size``, ``learning_rate_multiplier``, ``beta``).
     extra_hyperparameters: ClassVar[frozenset[str]] = frozenset()
+    #: How its jobs train the weights: "lora" (adapters) and/or "full";
+    #: empty when the upstream does not say.
+    tuning_modes: ClassVar[frozenset[str]] = frozenset()
+    #: True when ``model`` may name a model tuned on it (or a checkpoint) to
+    #: continue training from it.
+    continues_training: ClassVar[bool] = False
     #: File references it takes in a job besides its own file ids (URI
     #: prefixes such as ``gs://``), forwarded as given for the master key.
     file_uri_prefixes: ClassVar[tuple[str, ...]] = ()

@@ -30,7 +30,14 @@ ECHO = f"{__name__}.EchoProvider"
 
 
 def test_the_built_in_classes_are_the_default():
-    assert sorted(provider_classes()) == ["azure", "openai", "sandbox", "vertex_ai"]
+    assert sorted(provider_classes()) == [
+        "azure",
+        "fireworks",
+        "openai",
+        "sandbox",
+        "together",
+        "vertex_ai",
+    ]
     assert provider_class("vertex_ai") is VertexProvider and provider_class("echo") is None
 
 

@@ -63,6 +63,7 @@ class OpenAIProvider(OpenAIAnswers, Provider):
     min_training_examples = MIN_TRAINING_EXAMPLES
     example_token_limits = EXAMPLE_TOKEN_LIMITS
     can_pause = True
+    continues_training = True  # from an ``ft:…`` model or checkpoint
     forwards_uploads = True
     streams_uploads = True  # one multipart POST, streamed (``uploads.multipart_upload``)
     #: ``webhook_secret``: OpenAI's signing secret for ``POST /v1/webhooks/<name>``.

@@ -81,6 +81,7 @@ class VertexProvider(CloudStorageFiles, Provider):
     model_family = "gemini"
     example_models = ("gemini-2.5-flash",)
     extra_hyperparameters = frozenset({"adapter_size"})
+    continues_training = True  # from a tuned model's endpoint or checkpoint
     file_uri_prefixes = ("gs://",)
     lists_events = False  # the gateway's status history serves as the events
     result_files_are_files = False  # outputs are models and Cloud Storage objects

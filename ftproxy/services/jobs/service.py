@@ -34,6 +34,7 @@ from ..ledger.status import change_status
 from .continuation import check_model_owner, source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
 from .events import event_of
+from .hyperparameters import refuse_other_kinds_hyperparameters
 from .metadata import MetadataText
 
 GS_PREFIX = "gs://"
@@ -83,6 +84,7 @@ def create_job(
             f"{provider.name!r} ({provider.kind}) has none.",
             param="trainingType",
         )
+    refuse_other_kinds_hyperparameters(body, provider.kind)
     for param, row in (("training_file", training_row), ("validation_file", validation_row)):
         if row is None:
             continue
