@@ -18,17 +18,20 @@ gateway (from ``--root``, default this tree) on PostgreSQL ``DATABASE_URL``
    database (a TCP proxy here) is cut and restored four times; counted the
    same way.
 3. slow clients: 64 connections trickle a request (half stop inside the
-   headers, half send a Content-Length longer than the body); then 3 health
-   probes with a 2 s timeout each. Counted: probes answered.
+   headers, half send a Content-Length longer than the body); then 3
+   liveness probes with a 2 s timeout each on the main port and 3 on
+   ``FTPROXY_HEALTH_BIND``. Counted: probes answered.
 
    (The gateway's server alone, as `make run` serves it: without nginx in
-   front, slow clients hold its threads; see deploy/nginx.conf.)
+   front, slow clients hold its threads, and only the master's liveness port
+   answers; see deploy/nginx.conf.)
 
 4. ``--latency``: the gateway from ``--baseline DIR`` (another checkout,
    e.g. ``git worktree add`` of the commit before a change) and from
    ``--root`` side by side, each served as its own ``gateway_site.serve``
    serves it, requests alternating between them: the median difference
-   per request.
+   per request, for a forwarded jobs.retrieve, jobs.cancel and jobs.create
+   (the fake answers creates at once here), jobs.list and liveliness.
 
 Prints one line per run.
 """
@@ -48,7 +51,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 
@@ -64,6 +67,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
     wbufsize = 65536  # headers and body in one write: no delayed-ACK stalls
     jobs: list[dict] = []
     lock = threading.Lock()
+    create_seconds = CREATE_SECONDS
 
     def log_message(self, *args):
         pass
@@ -78,6 +82,15 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        if self.path.rstrip("/").endswith("/cancel"):
+            job_id = self.path.rstrip("/").rsplit("/", 2)[1]
+            with self.lock:
+                job = next((j for j in self.jobs if j["id"] == job_id), None)
+                if job is not None:
+                    job["status"] = "cancelled"
+            if job is None:
+                return self._answer(404, {"error": {"message": "no such job", "code": None}})
+            return self._answer(200, job)
         with self.lock:
             job = {
                 "id": f"ftjob-up-{len(self.jobs) + 1}",
@@ -90,7 +103,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
                 "hyperparameters": {},
             }
             self.jobs.append(job)
-        time.sleep(CREATE_SECONDS)  # the job exists upstream before the answer leaves
+        time.sleep(self.create_seconds)  # the job exists upstream before the answer leaves
         self._answer(200, job)
 
     def do_GET(self):
@@ -175,6 +188,22 @@ def reset_database(root: Path, env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=root, env=env, check=True
     )
+
+
+def database_of_its_own(env: dict[str, str], name: str) -> str:
+    """``DATABASE_URL`` with ``_<name>`` after the database's name; the
+    database is created on the same server when it does not exist."""
+    url = urlsplit(env["DATABASE_URL"])
+    database = f"{url.path.lstrip('/')}_{name}"
+    script = (
+        "import os, sys, psycopg; from psycopg import sql;"
+        "c = psycopg.connect(os.environ['DATABASE_URL'], autocommit=True);"
+        "q = 'SELECT 1 FROM pg_database WHERE datname = %s';"
+        "c.execute(q, [sys.argv[1]]).fetchone() or c.execute("
+        "sql.SQL('CREATE DATABASE {}').format(sql.Identifier(sys.argv[1])))"
+    )
+    subprocess.run([sys.executable, "-c", script, database], env=env, check=True)
+    return urlunsplit((url.scheme, url.netloc, f"/{database}", url.query, url.fragment))
 
 
 def django_shell(root: Path, env: dict[str, str], code: str) -> str:
@@ -380,9 +409,13 @@ def flap_run(root: Path, env: dict[str, str], server: str, creates: int, flaps: 
 
 
 def slow_clients_run(root: Path, env: dict[str, str], server: str, clients: int = 64) -> str:
-    port = free_port()
-    process = start(root, env, server, port)
+    """64 connections that stall inside their request, then 3 liveness
+    probes on the main port and 3 on ``FTPROXY_HEALTH_BIND`` (where the tree
+    has it: the server's master answers there)."""
+    port, health_port = free_port(), free_port()
+    process = start(root, {**env, "FTPROXY_HEALTH_BIND": f"127.0.0.1:{health_port}"}, server, port)
     sockets = []
+    answered = {port: 0, health_port: 0}
     try:
         for i in range(clients):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -395,39 +428,43 @@ def slow_clients_run(root: Path, env: dict[str, str], server: str, clients: int 
                 )
             sockets.append(sock)
         time.sleep(0.5)
-        answered = 0
-        for _ in range(3):
-            try:
-                ok = requests.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=2).ok
-                answered += ok
-            except requests.RequestException:
-                pass
+        for probed in answered:
+            for _ in range(3):
+                try:
+                    url = f"http://127.0.0.1:{probed}/health/liveliness"
+                    answered[probed] += requests.get(url, timeout=2).ok
+                except requests.RequestException:
+                    pass
     finally:
         for sock in sockets:
             sock.close()
         process.terminate()
         process.wait()
-    return f"slow clients ({server}, {clients} connections): health probes answered={answered}/3"
+    return (
+        f"slow clients ({server}, {clients} connections): health probes answered="
+        f"{answered[port]}/3, on FTPROXY_HEALTH_BIND={answered[health_port]}/3"
+    )
 
 
 def latency_run(roots: dict[str, Path], env: dict[str, str], rounds: int = 600) -> str:
     """Two trees' gateways at once, requests alternating between them over
     one kept-alive connection each (so machine noise hits both alike): the
     median per-request difference (second minus first), for a forwarded
-    retrieve and for liveliness. On SQLite each tree has a database of its
-    own, migrated by its own code (their schemas may differ); on PostgreSQL
-    they share one, so compare trees of the same schema there."""
+    retrieve and for liveliness. Each tree has a database of its own (on
+    PostgreSQL, ``DATABASE_URL``'s name with the tree's name after it,
+    created when missing), migrated by its own code: their schemas may
+    differ."""
     servers = {}
     (first, _), (second, _) = roots.items()
     jobs = {}
     try:
         for name, root in roots.items():
-            tree_env = env
-            if not env.get("DATABASE_URL", "").startswith("postgres"):
-                var = Path(env["FTPROXY_VAR_DIR"]) / name
-                var.mkdir(exist_ok=True)
-                tree_env = {**env, "FTPROXY_VAR_DIR": str(var)}
-                reset_database(root, tree_env)
+            var = Path(env["FTPROXY_VAR_DIR"]) / name
+            var.mkdir(exist_ok=True)
+            tree_env = {**env, "FTPROXY_VAR_DIR": str(var)}
+            if env.get("DATABASE_URL", "").startswith("postgres"):
+                tree_env["DATABASE_URL"] = database_of_its_own(env, name)
+            reset_database(root, tree_env)
             port = free_port()
             servers[name] = (start(root, tree_env, name, port), f"http://127.0.0.1:{port}")
         sessions = {name: requests.Session() for name in servers}
@@ -441,23 +478,31 @@ def latency_run(roots: dict[str, Path], env: dict[str, str], rounds: int = 600) 
                 raise SystemExit(f"latency: {name}'s create answered {created.status_code}")
             jobs[name] = created.json()["id"]
         results = []
-        for path in ("/v1/fine_tuning/jobs/{job}", "/health/liveliness"):
+        cases = (
+            ("retrieve", "GET", "/v1/fine_tuning/jobs/{job}", None),
+            ("cancel", "POST", "/v1/fine_tuning/jobs/{job}/cancel", None),
+            ("create", "POST", "/v1/fine_tuning/jobs", {"model": "m", "training_file": "file-x"}),
+            ("list", "GET", "/v1/fine_tuning/jobs?limit=20", None),
+            ("health", "GET", "/health/liveliness", None),
+        )
+        FakeOpenAI.create_seconds = 0  # here creates are timed, not crashed
+        for label, method, path, body in cases:
             times: dict[str, list[float]] = {name: [] for name in servers}
             for _ in range(rounds):
                 for name, (_, base) in servers.items():
-                    started = time.perf_counter()
                     url = base + path.format(job=jobs[name])
-                    sessions[name].get(url, timeout=10).raise_for_status()
+                    started = time.perf_counter()
+                    sessions[name].request(method, url, json=body, timeout=10).raise_for_status()
                     times[name].append((time.perf_counter() - started) * 1000)
             diffs = sorted(
                 b - a for a, b in zip(times[first][50:], times[second][50:], strict=True)
             )
             medians = {name: sorted(t[50:])[len(t[50:]) // 2] for name, t in times.items()}
             results.append(
-                f"{path.split('/')[1] if 'health' in path else 'retrieve'}: {first} median "
-                f"{medians[first]:.2f} ms, {second} {medians[second]:.2f} ms, "
-                f"median difference {diffs[len(diffs) // 2]:+.2f} ms"
+                f"{label}: {first} median {medians[first]:.2f} ms, {second} "
+                f"{medians[second]:.2f} ms, median difference {diffs[len(diffs) // 2]:+.2f} ms"
             )
+        FakeOpenAI.create_seconds = CREATE_SECONDS
     finally:
         for process, _ in servers.values():
             process.terminate()

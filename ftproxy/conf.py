@@ -36,7 +36,7 @@ PROVIDER_CLASSES = "PROVIDER_CLASSES"
 
 def provider_class_paths(raw: dict[str, Any] | None = None) -> tuple[str, ...]:
     """The import strings of the provider classes: ``FTPROXY["PROVIDER_CLASSES"]``
-    (of ``raw``, or of the settings at call time), by default the built-in four."""
+    (of ``raw``, or of the settings at call time), by default the built-in ones."""
     if raw is None:
         raw = getattr(settings, "FTPROXY", None) or {}
     return tuple(raw.get(PROVIDER_CLASSES) or DEFAULT_PROVIDER_CLASSES)
@@ -79,6 +79,8 @@ class Gateway:
     #: A sync watcher (``ftproxy_sync_jobs --watch``) runs beside the server:
     #: readiness fails when its last round is late.
     sync_watcher: bool = False
+    #: ``ftproxy_settings.model_shutdowns``: ISO date (or None: none) by model.
+    model_shutdowns: dict[str, str | None] = field(default_factory=dict)
 
     def entries(self, api: str) -> dict[str, Provider]:
         """Configured providers of one API (FILES or FINE_TUNING), by name."""
@@ -110,6 +112,7 @@ def _build(raw: dict[str, Any]) -> Gateway:
         unpriced_jobs=raw.get("unpriced_jobs", "refuse"),
         max_upload_total_bytes=int(float(raw.get("max_upload_total_mb", 8192)) * 1024 * 1024),
         sync_watcher=bool(raw.get("sync_watcher", False)),
+        model_shutdowns=dict(raw.get("model_shutdowns") or {}),
     )
 
 

@@ -12,6 +12,7 @@ calls ``require_master_key`` at start-up, which refuses to serve without it.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from collections.abc import Iterable
@@ -54,6 +55,7 @@ FTPROXY_DEFAULTS: dict[str, Any] = {
     "max_upload_mb": 512,
     "max_upload_total_mb": 8192,
     "fine_tuning_pricing": {},
+    "model_shutdowns": {},
     "sync_interval_seconds": 60,
     "sync_watcher": False,
     "unpriced_jobs": "refuse",
@@ -231,7 +233,30 @@ def load_config(
         # Checked as a number, kept as written so Decimal sees no float rounding.
         _number(price, f"ftproxy_settings.fine_tuning_pricing.{model}", source)
     settings["fine_tuning_pricing"] = {str(model): str(price) for model, price in pricing.items()}
+    settings["model_shutdowns"] = _shutdowns(settings["model_shutdowns"], source)
     result.update(settings)
+    return result
+
+
+def _shutdowns(value: Any, source: str) -> dict[str, str | None]:
+    """``ftproxy_settings.model_shutdowns``: ``{model: "YYYY-MM-DD" or null}``
+    (null: no shutdown date, overriding a shipped one)."""
+    where = "ftproxy_settings.model_shutdowns"
+    if not isinstance(value or {}, dict):
+        raise ConfigError(f"{source}: {where} must be a mapping of model to date")
+    result: dict[str, str | None] = {}
+    for model, day in (value or {}).items():
+        if day is None:
+            result[str(model)] = None
+            continue
+        text = day.isoformat() if isinstance(day, datetime.date) else str(day)
+        try:
+            datetime.date.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(
+                f"{source}: {where}.{model}: not a date (YYYY-MM-DD) or null: {day!r}"
+            ) from None
+        result[str(model)] = text
     return result
 
 

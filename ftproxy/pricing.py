@@ -29,9 +29,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from .conf import gateway
+
+T = TypeVar("T")
 
 MILLION = Decimal(1_000_000)
 #: What OpenAI's "auto" epochs come to for an estimate (its usual default).
@@ -74,7 +76,9 @@ def _table() -> dict[str, Decimal]:
     return {**SHIPPED_PRICES, **gateway().pricing}
 
 
-def _lookup(name: str, table: Mapping[str, Decimal]) -> Decimal | None:
+def lookup_by_model(name: str, table: Mapping[str, T]) -> T | None:
+    """The value of ``table`` for model ``name``, by the rules of the module
+    docstring (exact name, version suffix, ``*`` wildcard); None if none."""
     if name in table:
         return table[name]
     best: str | None = None
@@ -103,10 +107,10 @@ def price_per_million(model: str | None) -> Decimal | None:
         return None
     name = _RESOURCE_PREFIX.sub("", model.strip())
     table = _table()
-    price = _lookup(name, table)
+    price = lookup_by_model(name, table)
     if price is None and name.startswith("ft:"):
         base = name.split(":")[1]
-        price = _lookup(base, table) if base else None
+        price = lookup_by_model(base, table) if base else None
     return price
 
 

@@ -27,6 +27,9 @@ def command(bind: str, workers: int, threads: int = THREADS) -> list[str]:
     return [
         str(Path(sys.executable).with_name("gunicorn")),
         "gateway_site.wsgi:application",
+        # Its hooks: the liveness listener of FTPROXY_HEALTH_BIND.
+        "--config",
+        "python:gateway_site.gunicorn_hooks",
         "--bind",
         bind,
         "--workers",

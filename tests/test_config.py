@@ -174,7 +174,9 @@ def test_unsupported_provider_is_an_error_listing_the_supported_ones(tmp_path: P
     )
     assert "files_settings[1]" in message
     assert "'cohere' is not supported" in message
-    assert "azure, bedrock, bedrock_openai, openai, sandbox, vertex_ai" in message
+    assert (
+        "azure, bedrock, bedrock_openai, fireworks, openai, sandbox, together, vertex_ai" in message
+    )
 
 
 def test_entry_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
@@ -650,3 +652,26 @@ def test_debug_reports_hide_credentials_in_local_variables() -> None:
     text = repr(shown)
     assert "PRIVATE-PEM" not in text and "sk-upstream-secret-value" not in text
     assert "vertex_ai" in text  # the rest is still there to debug with
+
+
+def test_model_shutdowns_take_dates_or_null(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        """
+        ftproxy_settings:
+          model_shutdowns:
+            gpt-4o-mini: 2027-01-14
+            my-model: "2028-02-01"
+            gpt-4.1: null
+        """,
+    )
+    assert config["model_shutdowns"] == {
+        "gpt-4o-mini": "2027-01-14",
+        "my-model": "2028-02-01",
+        "gpt-4.1": None,
+    }
+
+
+def test_a_model_shutdown_that_is_no_date_is_an_error_naming_it(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "ftproxy_settings:\n  model_shutdowns:\n    gpt-4o: soon\n")
+    assert "ftproxy_settings.model_shutdowns.gpt-4o" in message and "YYYY-MM-DD" in message

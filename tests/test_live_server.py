@@ -269,6 +269,39 @@ def test_health_answers_while_64_slow_clients_hold_connections_then_they_are_cut
     assert all(cut)
 
 
+def test_the_liveness_port_answers_while_every_request_thread_is_held(tmp_path):
+    """``FTPROXY_HEALTH_BIND``: the master answers liveness itself, so a
+    probe there never waits behind requests (here the only request thread is
+    held by a client that stalls mid-body; the main port's probe waits)."""
+    health_port = free_port()
+    env = server_env(tmp_path, FTPROXY_THREADS="1", FTPROXY_HEALTH_BIND=f"127.0.0.1:{health_port}")
+    with serving(env) as (base, _):
+        health = f"http://127.0.0.1:{health_port}"
+        assert requests.get(f"{health}/health/liveliness", timeout=2).status_code == 200
+        port = int(base.rsplit(":", 1)[1])
+        held = slow_client(port, "body")
+        try:
+            time.sleep(0.5)  # the thread has taken it
+            with pytest.raises(requests.Timeout):
+                requests.get(f"{base}/health/liveliness", timeout=1)
+            started = time.monotonic()
+            answer = requests.get(f"{health}/health/liveliness", timeout=1)
+            assert answer.status_code == 200
+            assert answer.json() == {"status": "healthy"}
+            assert time.monotonic() - started < 1
+            assert requests.get(f"{health}/v1/files", timeout=1).status_code == 404
+        finally:
+            held.close()
+
+
+def test_a_health_bind_that_is_not_host_and_port_stops_the_start():
+    from gateway_site.gunicorn_hooks import parse_bind
+
+    assert parse_bind("127.0.0.1:4001") == ("127.0.0.1", 4001)
+    with pytest.raises(ValueError, match="FTPROXY_HEALTH_BIND must be HOST:PORT"):
+        parse_bind("4001")
+
+
 def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
     boundary = "ftproxy-test-boundary"
     parts = [

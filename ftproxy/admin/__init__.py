@@ -1,7 +1,7 @@
 """The Django admin: keys (``keys``, with ``governance``), the read-only
 ledger (``ledger``), the job admin with its actions and sync button
 (``jobs``, ``retrain``), uploads (``uploads``), webhook deliveries
-(``webhooks``) and the dashboard (``dashboard``). Importing this package
-registers them all."""
+(``webhooks``), the dashboard (``dashboard``) and the models shutting down
+soon (``shutdowns``). Importing this package registers them all."""
 
-from . import dashboard, jobs, keys, ledger, uploads, webhooks  # noqa: F401  (importing registers)
+from . import dashboard, jobs, keys, ledger, shutdowns, uploads, webhooks  # noqa: F401

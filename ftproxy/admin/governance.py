@@ -7,14 +7,44 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from ..models import ApiKey, AuditEntry
-from ..services.accounts import budgets
-from ..services.accounts import webhooks as webhook_service
+from ..errors import GatewayError
+from ..models import ApiKey, AuditEntry, KeyChange
+from ..services.accounts import apikeys, budgets
+from .display import local_time_text
+
+
+class KeyForm(forms.ModelForm):
+    """The key's form: allowlists are lists of names, and the providers
+    named must be configured entries (as the keys API checks)."""
+
+    class Meta:
+        model = ApiKey
+        fields = ("name",)  # the admin's get_fields() decides which fields it shows
+
+    def names(self, field: str) -> list[str] | None:
+        value = self.cleaned_data.get(field)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(item, str) for item in value)
+        ):
+            raise forms.ValidationError('Give a JSON list of names, e.g. ["openai"], or null.')
+        return value
+
+    def clean_allowed_providers(self) -> list[str] | None:
+        value = self.names("allowed_providers")
+        try:
+            apikeys.check_settings({"allowed_providers": value})
+        except GatewayError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return value
+
+    def clean_allowed_models(self) -> list[str] | None:
+        return self.names("allowed_models")
 
 
 @admin.display(description="active jobs")
@@ -55,16 +85,6 @@ def show_secret_once(model_admin: Any, request: HttpRequest, key: ApiKey, secret
     )
 
 
-def save_key_webhook(model_admin: Any, request: HttpRequest, key: ApiKey, form: Any) -> None:
-    """On the key's change page: a new webhook URL gets a secret if the key
-    has none (shown once); a removed URL drops the secret."""
-    if "webhook_url" not in form.changed_data:
-        return
-    secret = webhook_service.set_webhook_url(key, key.webhook_url)
-    if secret:
-        show_secret_once(model_admin, request, key, secret)
-
-
 @admin.action(description="Rotate the webhook secret of selected keys", permissions=("change",))
 def rotate_webhook_secrets(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     skipped = 0
@@ -72,8 +92,37 @@ def rotate_webhook_secrets(model_admin: Any, request: HttpRequest, queryset: Que
         if not key.webhook_url:
             skipped += 1
             continue
-        show_secret_once(model_admin, request, key, webhook_service.rotate_secret(key))
+        actor = apikeys.admin_actor(request.user.get_username())
+        show_secret_once(model_admin, request, key, apikeys.rotate_webhook_secret(actor, key))
     if skipped:
         model_admin.message_user(
             request, f"{skipped} key(s) have no webhook URL: no secret made.", messages.WARNING
         )
+
+
+#: How many of a key's latest changes its page lists.
+SHOWN_CHANGES = 20
+
+
+@admin.display(description="changes (who made them)")
+def change_trail(model_admin: Any, key: ApiKey) -> str:
+    """The key's latest changes, newest first (the trail holds no secrets)."""
+    rows = KeyChange.objects.filter(key=key).order_by("-created", "-id")[:SHOWN_CHANGES]
+    if not rows:
+        return "—"
+    return format_html(
+        "<ul>{}</ul>",
+        format_html_join(
+            "",
+            "<li>{} · {} by {}{}</li>",
+            (
+                (
+                    local_time_text(row.created),
+                    row.action,
+                    row.actor,
+                    f": {', '.join(sorted(row.changes))}" if row.changes else "",
+                )
+                for row in rows
+            ),
+        ),
+    )

@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from ..models import ApiKey, AuditEntry, File, FineTuningJob
-from ..services.accounts import budgets
+from ..services.accounts import apikeys, budgets
 from . import governance
 from .confirm import Touched, confirmation_page, confirmed
 from .display import changelist_url, link, local_time_text, time_display
@@ -95,10 +95,20 @@ class ApiKeyAdmin(StorableQuery, admin.ModelAdmin):
         "refusals",
         "webhook_secret_status",
         "ledger_links",
+        "change_trail",
     )
     #: Editable on the change page (the add form asks only for a name).
-    limit_fields = ("budget_usd", "max_active_jobs", "webhook_url")
+    limit_fields = (
+        "budget_usd",
+        "max_active_jobs",
+        "webhook_url",
+        "expires_at",
+        "allowed_providers",
+        "allowed_models",
+    )
+
     formfield_overrides = {URLField: {"assume_scheme": "https"}}
+    form = governance.KeyForm
 
     class Media:
         css = {"all": ["ftproxy/admin.css"]}
@@ -161,14 +171,25 @@ class ApiKeyAdmin(StorableQuery, admin.ModelAdmin):
     active_jobs = governance.active_jobs
     refusals = governance.refusals
     webhook_secret_status = governance.webhook_secret_status
+    change_trail = governance.change_trail
     rotate_webhook_secrets = governance.rotate_webhook_secrets
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        actor = apikeys.admin_actor(request.user.get_username())
         if change:
-            governance.save_key_webhook(self, request, obj, form)
-            super().save_model(request, obj, form, change)
+            # Through the keys service, so the change trail says who made it.
+            values = {
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name in apikeys.SETTINGS
+            }
+            made = apikeys.update_key(actor, ApiKey.objects.get(pk=obj.pk), values)
+            if made.webhook_secret:
+                governance.show_secret_once(self, request, made.key, made.webhook_secret)
+            obj.refresh_from_db()
             return
-        row, raw = ApiKey.create_key(obj.name)
+        made = apikeys.create_key(actor, {"name": obj.name})
+        row, raw = made.key, made.secret
         # The admin goes on with ``obj`` (log entry, redirect): make it the saved row.
         obj.pk = row.pk
         obj.refresh_from_db()
@@ -209,8 +230,9 @@ class ApiKeyAdmin(StorableQuery, admin.ModelAdmin):
                 button="Yes, revoke",
             )
         revoked = 0
+        actor = apikeys.admin_actor(request.user.get_username())
         for key in queryset.filter(revoked=False):
-            key.revoke()
+            apikeys.revoke_key(actor, key)
             revoked += 1
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
         return None

@@ -163,7 +163,15 @@ class FileAdmin(LedgerAdmin):
         "provider",
         "created_column",
     )
-    list_filter = ("provider", "status", "purpose", "ledger_state", "deleted", "owner")
+    list_filter = (
+        CreatedUpstreamFilter,
+        "provider",
+        "status",
+        "purpose",
+        "ledger_state",
+        "deleted",
+        "owner",
+    )
     search_fields = ("public_id", "remote_id", "filename", "owner__name")
     date_hierarchy = "created"
     list_select_related = ("owner",)

@@ -121,3 +121,27 @@ class PartStatusSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return {"type": "string", "enum": ["stored", "receiving"]}
+
+
+class Derived(serializers.Field):
+    """A value the gateway words from the row (not a column as it is):
+    ``read(row)``, documented as ``kind`` (a JSON type, or a whole schema;
+    nullable with ``allow_null``)."""
+
+    def __init__(self, read, kind: str | dict[str, Any], **kwargs: Any):
+        self.read, self.kind = read, kind
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, row: Any) -> Any:
+        return self.read(row)
+
+
+class DerivedSchema(OpenApiSerializerFieldExtension):
+    target_class = Derived
+
+    def map_serializer_field(self, auto_schema, direction):
+        kind = self.target.kind
+        schema: dict[str, Any] = dict(kind) if isinstance(kind, dict) else {"type": kind}
+        if self.target.allow_null:
+            schema["nullable"] = True
+        return schema

@@ -50,9 +50,10 @@ ERROR_STATUSES = (400, 401, 404, 408, 429, 500, 502, 503, 504)
 POST_STATUSES = (409, 411, 413, 415, 507)
 
 
-def answers(ok, *, post: bool = False) -> dict:
-    """``responses=`` for extend_schema: the success shape and the error envelope."""
-    statuses = ERROR_STATUSES + (POST_STATUSES if post else ())
+def answers(ok, *, post: bool = False, master_only: bool = False) -> dict:
+    """``responses=`` for extend_schema: the success shape and the error
+    envelope (and 403 on the routes of the master key only)."""
+    statuses = ERROR_STATUSES + (POST_STATUSES if post else ()) + ((403,) if master_only else ())
     return {200: ok, **dict.fromkeys(statuses, ErrorResponse)}
 
 
@@ -60,6 +61,8 @@ def _header(description: str, schema: dict | None = None) -> dict:
     return {"description": description, "schema": schema or {"type": "string"}}
 
 
+#: Routes that name no provider entry (no ``custom-llm-provider`` header).
+NO_ENTRY_ROUTES = ("/v1/keys",)
 #: Request bodies each create really takes.
 REQUEST_TYPES = {
     ("/v1/files", "post"): "multipart/form-data",
@@ -68,6 +71,9 @@ REQUEST_TYPES = {
     ("/v1/uploads/{upload_id}/parts", "post"): "multipart/form-data",
     ("/v1/uploads/{upload_id}/complete", "post"): "application/json",
     ("/v1/webhooks/{entry}", "post"): "application/json",
+    ("/v1/keys", "post"): "application/json",
+    ("/v1/keys/{key_id}", "post"): "application/json",
+    ("/v1/keys/{key_id}/rotate", "post"): "application/json",
 }
 #: The POSTs an ``Idempotency-Key`` replays.
 IDEMPOTENT_CREATES = {
@@ -90,15 +96,16 @@ def document_headers(result, generator, request, public):
             if method not in ("get", "post", "delete"):
                 continue
             parameters = operation.setdefault("parameters", [])
-            parameters.append(
-                {
-                    "in": "header",
-                    "name": "custom-llm-provider",
-                    "required": False,
-                    "schema": {"type": "string"},
-                    "description": "The configured provider entry (as custom_llm_provider).",
-                }
-            )
+            if not path.startswith(NO_ENTRY_ROUTES):
+                parameters.append(
+                    {
+                        "in": "header",
+                        "name": "custom-llm-provider",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "The configured provider entry (as custom_llm_provider).",
+                    }
+                )
             if (path, method) in IDEMPOTENT_CREATES:
                 parameters.append(
                     {

@@ -31,7 +31,7 @@ def api_of(path: str) -> str | None:
     path = route(path)
     if path.startswith(("/v1/files", "/v1/uploads")):
         return FILES
-    if path.startswith("/v1/fine_tuning"):
+    if path.startswith(("/v1/fine_tuning", "/v1/models")):
         return FINE_TUNING
     return None
 

@@ -19,6 +19,8 @@ SCHEMA_SETTINGS = {
         "FileObjectEnum": ["file"],
         "ExpiresAfterAnchorEnum": ["created_at"],
         "UploadPartObjectEnum": ["upload.part"],
+        "ModelObjectEnum": ["model"],
+        "ApiKeyObjectEnum": ["api_key"],
     },
     # Swagger UI and Redoc from this app's own static files: /docs works offline.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from ..conf import provider_classes
 from ..providers.data import TRAINING_TYPES
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -75,19 +76,33 @@ class AutoOrNumber(serializers.Field):
         raise serializers.ValidationError(message)
 
 
+def provider_hyperparameters() -> frozenset[str]:
+    """Hyperparameters some configured provider class takes besides
+    OpenAI's (``Provider.extra_hyperparameters``)."""
+    return frozenset(
+        key for cls in provider_classes().values() for key in cls.extra_hyperparameters
+    )
+
+
 class HyperparametersSerializer(StrictSerializer):
+    """OpenAI's hyperparameters, plus those a configured provider class
+    declares as its own: those pass as sent, for the entry's provider to
+    check (and the job service to refuse on entries of other kinds)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return super().to_internal_value(data)
+        extra = provider_hyperparameters() - set(self.fields)
+        own = {key: value for key, value in data.items() if key in extra}
+        rest = {key: value for key, value in data.items() if key not in extra}
+        return {**super().to_internal_value(rest), **own}
+
     batch_size = AutoOrNumber(minimum=1, maximum=256, integer=True, required=False)
     learning_rate_multiplier = AutoOrNumber(minimum=0, exclusive_minimum=True, required=False)
     n_epochs = AutoOrNumber(minimum=1, maximum=50, integer=True, required=False)
     #: Vertex AI only (LoRA adapter size: 1, 2, 4, 8, 16 or 32); other
     #: providers are sent it and answer for themselves.
     adapter_size = AutoOrNumber(minimum=1, maximum=32, integer=True, required=False)
-    #: Bedrock only (an absolute learning rate, its warmup, Claude's early
-    #: stopping); each base model's own range is checked by the provider.
-    learning_rate = AutoOrNumber(minimum=0, required=False)
-    learning_rate_warmup_steps = AutoOrNumber(minimum=0, integer=True, required=False)
-    early_stopping_threshold = AutoOrNumber(minimum=0, required=False)
-    early_stopping_patience = AutoOrNumber(minimum=1, integer=True, required=False)
 
 
 class DpoHyperparametersSerializer(HyperparametersSerializer):

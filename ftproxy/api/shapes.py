@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from ..models import File, Upload
 from ..models import FineTuningJob as JobRow
+from ..providers.data import JOB_FIELDS
 from .examples import CHECKPOINT_EXAMPLE, EVENT_EXAMPLE, FILE_EXAMPLE, JOB_EXAMPLE, UPLOAD_EXAMPLE
 from .fields import (
     Constant,
@@ -116,23 +117,7 @@ class FineTuningJob(Shape):
     #: The columns an answer reads (a list reads just these, as ``values()``).
     columns = (
         "public_id",
-        "created_at",
-        "error",
-        "fine_tuned_model",
-        "finished_at",
-        "hyperparameters",
-        "model",
-        "organization_id",
-        "result_files",
-        "seed",
-        "status",
-        "trained_tokens",
-        "training_file",
-        "validation_file",
-        "estimated_finish",
-        "integrations",
-        "metadata",
-        "method",
+        *(name for name in JOB_FIELDS if name not in ("id", "object")),
         "upstream_fields",
     )
 

@@ -3,9 +3,16 @@
 One module a subject; every model is importable from ``ftproxy.models``.
 """
 
-from .keys import KEY_PREFIX, KEY_PREFIX_LENGTH, ApiKey, hash_key
+from .keys import KEY_PREFIX, KEY_PREFIX_LENGTH, ApiKey, KeyChange, hash_key
 from .ledger import File, FineTuningJob, JobEvent, LedgerRow, LedgerState, mint_id
-from .records import SYNC_ROUND_RETENTION_DAYS, AuditEntry, Dashboard, IdempotencyRecord, SyncRound
+from .records import (
+    SYNC_ROUND_RETENTION_DAYS,
+    AuditEntry,
+    Dashboard,
+    IdempotencyRecord,
+    ModelShutdown,
+    SyncRound,
+)
 from .uploads import Upload, UploadPart
 from .webhooks import WebhookDelivery, WebhookEvent, WebhookState
 
@@ -20,8 +27,10 @@ __all__ = [
     "FineTuningJob",
     "IdempotencyRecord",
     "JobEvent",
+    "KeyChange",
     "LedgerRow",
     "LedgerState",
+    "ModelShutdown",
     "SyncRound",
     "Upload",
     "UploadPart",

@@ -155,6 +155,12 @@ class FineTuningJob(LedgerRow):
         help_text="hyperparameters, method and metadata as the create request gave them "
         "(the mirrored fields hold what the provider made of them).",
     )
+    model_deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the fine-tuned model was deleted through the gateway "
+        "(DELETE /v1/models/{model}).",
+    )
     retrained_from = models.ForeignKey(
         "self",
         null=True,

@@ -92,3 +92,13 @@ class Dashboard(SyncRound):
         proxy = True
         verbose_name = "dashboard"
         verbose_name_plural = "dashboard"
+
+
+class ModelShutdown(SyncRound):
+    """No data of its own: gives the admin's page of fine-tuned models about
+    to shut down its place in the admin index and its view permission."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "model shutdown"
+        verbose_name_plural = "model shutdowns"

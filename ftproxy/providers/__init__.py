@@ -2,10 +2,11 @@
 classes a gateway knows.
 
 Shared parts live here (``base``, ``http``, ``retry``, ``upstream_errors``,
-``uploads``); each upstream family is one package (``openai``, ``vertex``,
-``sandbox``) with a ``Provider`` subclass that declares its kind and what it
-can do. The gateway knows the classes named in ``FTPROXY["PROVIDER_CLASSES"]``
-(import strings; ``DEFAULT_PROVIDER_CLASSES`` when unset), read at call time
+``uploads``, ``times``, ``values``); each upstream family is one package
+(``openai``, ``vertex``, ``together``, ``fireworks``, ``sandbox``) with a
+``Provider`` subclass that declares its kind and what it can do. The
+gateway knows the classes named in ``FTPROXY["PROVIDER_CLASSES"]`` (import
+strings; ``DEFAULT_PROVIDER_CLASSES`` when unset), read at call time
 through ``ftproxy.conf``. Adding a provider: one package, its class named in
 that setting (see docs/providers/adding-a-provider.md).
 """
@@ -25,6 +26,8 @@ DEFAULT_PROVIDER_CLASSES = (
     "ftproxy.providers.openai.OpenAIProvider",
     "ftproxy.providers.openai.AzureProvider",
     "ftproxy.providers.vertex.VertexProvider",
+    "ftproxy.providers.together.TogetherProvider",
+    "ftproxy.providers.fireworks.FireworksProvider",
     "ftproxy.providers.bedrock.BedrockProvider",
     "ftproxy.providers.bedrock.BedrockOpenAIProvider",
 )

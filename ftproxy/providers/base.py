@@ -60,6 +60,12 @@ class Provider:
     #: Hyperparameters it accepts besides OpenAI's (``n_epochs``,
     #: ``batch_size``, ``learning_rate_multiplier``, ``beta``).
     extra_hyperparameters: ClassVar[frozenset[str]] = frozenset()
+    #: How its jobs train the weights: "lora" (adapters) and/or "full";
+    #: empty when the upstream does not say.
+    tuning_modes: ClassVar[frozenset[str]] = frozenset()
+    #: True when ``model`` may name a model tuned on it (or a checkpoint) to
+    #: continue training from it.
+    continues_training: ClassVar[bool] = False
     #: File references it takes in a job besides its own file ids (URI
     #: prefixes such as ``gs://``), forwarded as given for the master key.
     file_uri_prefixes: ClassVar[tuple[str, ...]] = ()
@@ -97,6 +103,15 @@ class Provider:
     #: hooks forward to it. Otherwise the gateway assembles the parts on
     #: disk and sends the whole through ``upload_file`` when completed.
     forwards_uploads: ClassVar[bool] = False
+
+    #: True when the upstream deletes fine-tuned models (``delete_model``);
+    #: False: ``DELETE /v1/models/{model}`` is a 400 saying what to do.
+    can_delete_models: ClassVar[bool] = False
+    #: When its fine-tuned models shut down, by base model (ISO dates; keys
+    #: matched as ``ftproxy.pricing`` matches prices), with the source in
+    #: the module that defines it. ``ftproxy_settings.model_shutdowns``
+    #: overrides it.
+    model_shutdowns: ClassVar[dict[str, str]] = {}
 
     # ---- its configuration -------------------------------------------------
     #: Entry keys this provider accepts, besides COMMON_OPTIONS.
@@ -229,3 +244,11 @@ class Provider:
     def list_job_checkpoints(self, remote_id: str, after: str | None, limit: int) -> Page:
         """A page of ``RemoteCheckpoint``s, newest first."""
         raise self._unsupported("Listing fine-tuning checkpoints")
+
+    # ---- fine-tuned models ---------------------------------------------
+    def delete_model(self, model: str, job_payload: dict[str, Any]) -> None:
+        """Delete the fine-tuned ``model`` (the job's ``fine_tuned_model``)
+        upstream; ``job_payload`` is the producing job's raw payload, for
+        upstreams whose model resource is not the name served. Raise
+        ``ProviderNotFound`` when the upstream has no such model."""
+        raise self._unsupported("Deleting fine-tuned models")

@@ -104,6 +104,34 @@ class RemoteUpload:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+#: The fields of OpenAI's fine-tuning job object, in the order the gateway
+#: answers them: the ledger keeps each, and the API's job shape
+#: (``api.shapes.FineTuningJob``, held to this list by a test) writes them.
+#: Anything else a provider answers is passed on as it came
+#: (``RemoteJob.upstream_fields``).
+JOB_FIELDS = (
+    "id",
+    "object",
+    "created_at",
+    "error",
+    "fine_tuned_model",
+    "finished_at",
+    "hyperparameters",
+    "model",
+    "organization_id",
+    "result_files",
+    "seed",
+    "status",
+    "trained_tokens",
+    "training_file",
+    "validation_file",
+    "estimated_finish",
+    "integrations",
+    "metadata",
+    "method",
+)
+
+
 @dataclass
 class RemoteJob:
     """A fine-tuning job in OpenAI's vocabulary.

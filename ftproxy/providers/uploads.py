@@ -98,8 +98,34 @@ def multipart_upload(
     return StreamedBody(encoder, encoder.len), encoder.content_type
 
 
+class _Window:
+    """``length`` bytes of a seekable stream from ``start``, read on demand;
+    each read seeks first, so parts never depend on each other's reads."""
+
+    def __init__(self, stream: IO[bytes], start: int, length: int):
+        self._stream, self._start, self._done = stream, start, 0
+        self._stream_length = length
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._stream_length - self._done
+        if left <= 0:
+            return b""
+        self._stream.seek(self._start + self._done)
+        chunk = self._stream.read(left if size is None or size < 0 else min(size, left))
+        self._done += len(chunk)
+        return chunk
+
+
+def part_body(stream: IO[bytes], start: int, length: int, provider: str) -> StreamedBody:
+    """``length`` bytes of ``stream`` from ``start``, streamed with a
+    Content-Length (signed storage URLs take no chunked bodies); a stream
+    shorter than that raises instead of sending less."""
+    return StreamedBody(BoundedReader(_Window(stream, start, length), length, provider), length)
+
+
 __all__ = [
     "BoundedReader",
     "StreamedBody",
     "multipart_upload",
+    "part_body",
 ]

@@ -10,7 +10,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from ftproxy.models import ApiKey, AuditEntry
+from ftproxy.models import ApiKey, AuditEntry, KeyChange
 from tests.factories import ledger_job
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +138,42 @@ def test_the_change_page_refuses_a_negative_budget_and_a_non_http_webhook_url(ad
     assert set(errors) == {"budget_usd", "webhook_url"}
     key.refresh_from_db()
     assert (key.budget_usd, key.webhook_url, key.webhook_secret) == (None, "", "")
+
+
+def test_changes_made_in_the_admin_are_in_the_trail_with_the_admin_user(admin_client, admin_user):
+    key, _ = ApiKey.create_key("alice")
+    admin_client.post(
+        url("change", key.pk),
+        change_form(
+            key,
+            budget_usd="20.00",
+            expires_at_0="2030-01-01",
+            expires_at_1="00:00:00",
+            allowed_providers='["sandbox"]',
+            allowed_models="null",
+        ),
+    )
+    key.refresh_from_db()
+    assert key.allowed_providers == ["sandbox"] and key.expires_at.year == 2030
+    change = KeyChange.objects.get(key=key, action="updated")
+    assert change.actor == f"admin user {admin_user.get_username()}"
+    assert set(change.changes) == {"budget_usd", "expires_at", "allowed_providers"}
+    page = admin_client.get(url("change", key.pk)).content.decode()
+    assert "updated by admin user" in page
+
+    admin_client.post(
+        url("changelist"),
+        {"action": "revoke_selected", ACTION_CHECKBOX_NAME: [key.pk], "post": "yes"},
+    )
+    assert KeyChange.objects.get(key=key, action="revoked").actor.startswith("admin user ")
+
+
+def test_an_allowlist_naming_no_configured_entry_is_refused_on_the_form(admin_client):
+    key, _ = ApiKey.create_key("alice")
+    response = admin_client.post(
+        url("change", key.pk), change_form(key, allowed_providers='["nope"]')
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert "is not a configured provider entry" in response.content.decode()
+    key.refresh_from_db()
+    assert key.allowed_providers is None and not KeyChange.objects.exists()

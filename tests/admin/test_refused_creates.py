@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from ftproxy.models import ApiKey, FineTuningJob, LedgerState
 from ftproxy.services.accounts.budgets import active_jobs_of, spend_of
-from tests.factories import ledger_job
+from tests.factories import ledger_file, ledger_job
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +81,19 @@ def test_callers_and_budgets_never_see_it(sandbox, master, api_as, make_key):
     assert master.get("/v1/fine_tuning/jobs").json()["data"] == []
     assert spend_of(key) == 0
     assert active_jobs_of(key) == 0
+
+
+def test_the_file_list_hides_files_never_created_upstream_by_default(admin_client):
+    kept = ledger_file("file-kept")
+    never = ledger_file("file-never", ledger_state=LedgerState.FAILED, remote_id="")
+    changelist = reverse("admin:ftproxy_file_changelist")
+
+    def files(**params) -> list[str]:
+        response = admin_client.get(changelist, params)
+        assert response.status_code == 200
+        return sorted(row.public_id for row in response.context["cl"].result_list)
+
+    assert files() == [kept.public_id]
+    assert files(upstream="never") == [never.public_id]
+    assert files(upstream="any") == sorted([kept.public_id, never.public_id])
+    assert files(q=never.public_id) == [never.public_id]

@@ -1,7 +1,8 @@
 """Every route × every kind of caller, as one table: the owner, another
 key, the master key, a revoked key and no key at all. An object another key
-owns is a 404 (never 403); revoked and missing keys are 401; the open
-routes answer everyone. Also checked without the ``/v1`` prefix."""
+owns is a 404 (never 403: existence is not leaked); the keys API is the
+master key's, a 403 for any other key; revoked and missing keys are 401;
+the open routes answer everyone. Also checked without the ``/v1`` prefix."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 import pytest
 from django.urls import get_resolver
 
-from ftproxy.models import ApiKey
+from ftproxy.models import ApiKey, hash_key
 from tests.conftest import MASTER_KEY, TRAINING
+from tests.factories import ledger_job
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +29,8 @@ class World:
     job_id: str
     upload_id: str
     part_id: str
+    model: str
+    key_id: str
     second_part_id: str | None = None
 
 
@@ -51,7 +55,23 @@ def make_world(client, make_key) -> World:
     ]
     part_id = client.post(f"/v1/uploads/{upload_id}/parts", {"data": part()}, **auth).json()["id"]
     keys = {"owner": owner, "other": other, "master": MASTER_KEY, "revoked": revoked, "none": None}
-    return World(keys=keys, file_id=file_id, job_id=job["id"], upload_id=upload_id, part_id=part_id)
+    # A succeeded job of the owner's, with its fine-tuned model.
+    tuned = ledger_job(
+        f"ftjob-tuned-{file_id}",
+        "succeeded",
+        provider="sandbox",
+        owner=ApiKey.objects.get(hashed_key=hash_key(owner)),
+        fine_tuned_model=f"ft:gpt-4o-mini:sandbox::{file_id[-8:]}",
+    )
+    return World(
+        keys=keys,
+        file_id=file_id,
+        job_id=job["id"],
+        upload_id=upload_id,
+        part_id=part_id,
+        model=tuned.fine_tuned_model,
+        key_id=f"key-{ApiKey.objects.get(hashed_key=hash_key(other)).pk}",
+    )
 
 
 #: An Upload of TRAINING twice, in two parts (the world sends the first).
@@ -84,6 +104,7 @@ def anyone_with_a_key(ok: int = 200) -> dict[str, int]:
 
 
 OPEN = dict.fromkeys(CALLERS, 200)
+MASTER_ONLY = {"owner": 403, "other": 403, "master": 200, **UNAUTHENTICATED}
 
 #: (method, path template, body kind, expected status by caller)
 TABLE = [
@@ -105,6 +126,16 @@ TABLE = [
     ("POST", "uploads/{upload}/parts", "part", owned()),
     ("POST", "uploads/{upload}/complete", "complete", owned()),
     ("POST", "uploads/{upload}/cancel", None, owned()),
+    ("GET", "models", None, anyone_with_a_key()),
+    ("GET", "models/{model}", None, owned()),
+    ("DELETE", "models/{model}", None, owned()),
+    # The keys API: the master key's alone (403 for any other key).
+    ("GET", "keys", None, MASTER_ONLY),
+    ("POST", "keys", "key", MASTER_ONLY),
+    ("GET", "keys/{key}", None, MASTER_ONLY),
+    ("POST", "keys/{key}", "key", MASTER_ONLY),
+    ("POST", "keys/{key}/revoke", None, MASTER_ONLY),
+    ("POST", "keys/{key}/rotate", None, MASTER_ONLY),
 ]
 #: Authenticated by the sender's signature, not a bearer key: every caller
 #: gets the same answer (here 404: no entry of that name takes webhooks).
@@ -137,6 +168,8 @@ def call(client, world: World, caller: str, method: str, path: str, body: str | 
             ).json()["id"]
         part_ids = [world.part_id, world.second_part_id]
         return client.post(path, {"part_ids": part_ids}, content_type="application/json", **headers)
+    if body == "key":
+        return client.post(path, {"name": "made"}, content_type="application/json", **headers)
     if body == "job":
         return client.post(
             path,
@@ -159,7 +192,11 @@ def test_route_by_caller(sandbox, client, make_key, prefix, method, template, bo
         if caller == "master" and expected["owner"] < 400 and method != "GET":
             world = make_world(client, make_key)
         path = prefix + template.format(
-            file=world.file_id, job=world.job_id, upload=world.upload_id
+            file=world.file_id,
+            job=world.job_id,
+            upload=world.upload_id,
+            model=world.model,
+            key=world.key_id,
         )
         response = call(client, world, caller, method, path, body)
         assert response.status_code == expected[caller], (caller, path, response.content[:300])
@@ -174,6 +211,9 @@ def test_route_by_caller(sandbox, client, make_key, prefix, method, template, bo
         if response.status_code == 200 and method == "GET" and template == "fine_tuning/jobs":
             ids = [j["id"] for j in response.json()["data"]]
             assert (world.job_id in ids) == (caller in ("owner", "master"))
+        if response.status_code == 200 and method == "GET" and template == "models":
+            ids = [m["id"] for m in response.json()["data"]]
+            assert (world.model in ids) == (caller in ("owner", "master"))
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -198,6 +238,8 @@ def test_the_table_covers_every_api_route():
         t.replace("{file}", "<str:file_id>")
         .replace("{job}", "<str:job_id>")
         .replace("{upload}", "<str:upload_id>")
+        .replace("{model}", "<path:model>")
+        .replace("{key}", "<str:key_id>")
         for _, t, _, _ in TABLE
     } | {"webhooks/<str:entry>"}
     assert patterns == covered

@@ -25,6 +25,10 @@ QUERY_PARAMETERS = {
         "after",
         "custom_llm_provider",
     },
+    ("/v1/models", "get"): {"custom_llm_provider"},
+    ("/v1/models/{model}", "get"): {"custom_llm_provider"},
+    ("/v1/models/{model}", "delete"): {"custom_llm_provider"},
+    ("/v1/keys", "get"): {"limit", "after"},
 }
 
 

@@ -34,8 +34,10 @@ def test_the_built_in_classes_are_the_default():
         "azure",
         "bedrock",
         "bedrock_openai",
+        "fireworks",
         "openai",
         "sandbox",
+        "together",
         "vertex_ai",
     ]
     assert provider_class("vertex_ai") is VertexProvider and provider_class("echo") is None

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ftproxy.models import ApiKey
+from ftproxy.services.accounts import apikeys
 
 from . import _limits
 
@@ -45,11 +46,15 @@ class Command(BaseCommand):
         max_length = ApiKey._meta.get_field("name").max_length
         if len(name) > max_length:
             raise CommandError(f"--name is longer than {max_length} characters.")
-        key, raw = ApiKey.create_key(
-            name,
-            budget_usd=options.get("budget_usd"),
-            max_active_jobs=options.get("max_active_jobs"),
+        made = apikeys.create_key(
+            apikeys.COMMAND_ACTOR,
+            {
+                "name": name,
+                "budget_usd": options.get("budget_usd"),
+                "max_active_jobs": options.get("max_active_jobs"),
+            },
         )
+        key, raw = made.key, made.secret
         limits = []
         if key.budget_usd is not None:
             limits.append(f"budget ${key.budget_usd:.2f}")

@@ -31,6 +31,7 @@ from ftproxy.conf import FINE_TUNING, gateway
 from ftproxy.models import FineTuningJob
 from ftproxy.services.accounts.webhooks import ROUND_BUDGET_SECONDS, deliver_due
 from ftproxy.services.files.spool import clean_spool
+from ftproxy.services.jobs.shutdowns import notify_approaching
 from ftproxy.services.jobs.sync import SyncResult, row_locking_supported, sync_jobs
 from ftproxy.services.ledger.reconcile import reconcile_pending
 from ftproxy.services.uploads.cleanup import clean_up_uploads
@@ -208,6 +209,10 @@ class Command(BaseCommand):
             should_stop=stop.is_set,
         )
         self._report(result)
+        if not job_ids:
+            noticed = notify_approaching()
+            if noticed:
+                self.stdout.write(f"shutdown notices queued: {noticed}")
         # What the round made due, for a bounded time: slow receivers wait.
         deliveries = deliver_due(should_stop=stop.is_set, budget_seconds=ROUND_BUDGET_SECONDS)
         if deliveries.attempted:

@@ -1,8 +1,10 @@
 """``manage.py ftproxy_update_key NAME [--budget-usd X|none]
 [--max-active-jobs N|none] [--webhook-url URL|none] [--rotate-secret]``.
 
-Changes a key's limits and webhook. ``NAME`` is the key's name (of a key
-not revoked; it must be unambiguous) or its prefix (``sk-ftp-…``). When a
+Changes a key's limits and webhook, through the keys service (the change
+is in the key's change trail, by ``manage.py``). ``NAME`` is the key's name
+(of a key not revoked; it must be unambiguous), its prefix (``sk-ftp-…``)
+or its id (``key-…``). When a
 webhook signing secret is made (the first ``--webhook-url`` of a key, or
 ``--rotate-secret``), it is printed once, alone on the last line of stdout;
 it is never shown again.
@@ -13,29 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
-from ftproxy.models import KEY_PREFIX, ApiKey
-from ftproxy.services.accounts import webhooks
+from ftproxy.errors import GatewayError
+from ftproxy.services.accounts import apikeys
 
 from . import _limits
-
-
-def find_key(name_or_prefix: str) -> ApiKey:
-    """The one key with this prefix, or the one unrevoked key with this name."""
-    if name_or_prefix.startswith(KEY_PREFIX):
-        matches = list(ApiKey.objects.filter(prefix=name_or_prefix))
-    else:
-        matches = list(ApiKey.objects.filter(name=name_or_prefix, revoked=False))
-    if not matches:
-        raise CommandError(f"No key named {name_or_prefix!r} (or revoked; give its prefix).")
-    if len(matches) > 1:
-        prefixes = ", ".join(key.prefix for key in matches)
-        raise CommandError(
-            f"{len(matches)} keys are named {name_or_prefix!r}: give the prefix of one "
-            f"({prefixes})."
-        )
-    return matches[0]
+from ._keys import find_key
 
 
 class Command(BaseCommand):
@@ -47,7 +32,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("name", metavar="NAME", help="The key's name, or its prefix.")
+        parser.add_argument("name", metavar="NAME", help="The key's name, prefix or id.")
         parser.add_argument(
             "--budget-usd",
             type=_limits.or_none(_limits.budget),
@@ -83,24 +68,21 @@ class Command(BaseCommand):
                 "Nothing to change: give --budget-usd, --max-active-jobs, --webhook-url or "
                 "--rotate-secret."
             )
-        secret = None
-        with transaction.atomic():
-            key = find_key(name)
-            fields = []
-            for option in ("budget_usd", "max_active_jobs"):
-                value = options[option]
-                if value is not None:
-                    setattr(key, option, None if value is _limits.UNSET else value)
-                    fields.append(option)
-            if fields:
-                key.save(update_fields=fields)
-            url = options["webhook_url"]
-            if url is not None:
-                secret = webhooks.set_webhook_url(key, None if url is _limits.UNSET else url)
+        key = find_key(name)
+        values = {
+            option: None if options[option] is _limits.UNSET else options[option]
+            for option in ("budget_usd", "max_active_jobs", "webhook_url")
+            if options[option] is not None
+        }
+        if options["rotate_secret"] and not (values.get("webhook_url") or key.webhook_url):
+            raise CommandError("--rotate-secret: the key has no webhook URL.")
+        try:
+            made = apikeys.update_key(apikeys.COMMAND_ACTOR, key, values)
+            key, secret = made.key, made.webhook_secret
             if options["rotate_secret"]:
-                if not key.webhook_url:
-                    raise CommandError("--rotate-secret: the key has no webhook URL.")
-                secret = webhooks.rotate_secret(key)
+                secret = apikeys.rotate_webhook_secret(apikeys.COMMAND_ACTOR, key)
+        except GatewayError as exc:
+            raise CommandError(exc.message) from None
         budget = "none" if key.budget_usd is None else f"${key.budget_usd:.2f}"
         jobs = "none" if key.max_active_jobs is None else key.max_active_jobs
         self.stdout.write(

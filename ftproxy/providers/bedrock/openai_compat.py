@@ -12,7 +12,7 @@ of being sent. ``method: reinforcement`` (a Lambda grader) is forwarded as is.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from ...errors import ProviderNotSupported
 from ..data import JobCreate, RemoteJob
@@ -32,6 +32,11 @@ class BedrockOpenAIProvider(OpenAIProvider):
     example_token_limits = {}
     can_pause = False
     forwards_uploads = False  # the gateway keeps the parts and sends the file whole
+    # Not OpenAI's: no shipped shutdown dates, and deleting or continuing
+    # from tuned models is not documented for this endpoint (a 400).
+    model_shutdowns: ClassVar[dict[str, str]] = {}
+    can_delete_models = False
+    continues_training = False
     options = frozenset({"api_key", "api_base", "aws_region_name"})
     required_options = frozenset({"api_key"})
 
@@ -74,3 +79,7 @@ class BedrockOpenAIProvider(OpenAIProvider):
     def resume_job(self, remote_id: str) -> RemoteJob:
         """Bedrock's endpoint has no resume."""
         raise self._unsupported("Resuming fine-tuning jobs")
+
+    def delete_model(self, model: str, job_payload: dict[str, Any]) -> None:
+        """Not documented for Bedrock's endpoint: a 400."""
+        raise self._unsupported("Deleting fine-tuned models")

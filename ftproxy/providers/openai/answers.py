@@ -8,38 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ProviderFailure
-from ..data import RemoteCheckpoint, RemoteEvent, RemoteFile, RemoteJob, RemoteUpload
+from ..data import JOB_FIELDS, RemoteCheckpoint, RemoteEvent, RemoteFile, RemoteJob, RemoteUpload
 from ..gateway_id import gateway_id_of, without_gateway_id
 
 #: OpenAI job statuses after which nothing changes any more.
 TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-#: Fields of a job answer that the gateway shapes itself (ids, file ids,
-#: times, status, and what the ledger owns); every other field of the answer
+#: Fields of a job answer that the gateway shapes itself (OpenAI's job
+#: fields, and the British spelling some answers carry); every other field
 #: is passed on as the provider sent it (``RemoteJob.upstream_fields``).
-SHAPED_JOB_FIELDS = frozenset(
-    {
-        "id",
-        "object",
-        "created_at",
-        "error",
-        "fine_tuned_model",
-        "finished_at",
-        "estimated_finish",
-        "hyperparameters",
-        "integrations",
-        "metadata",
-        "method",
-        "model",
-        "organization_id",
-        "organisation_id",
-        "result_files",
-        "seed",
-        "status",
-        "trained_tokens",
-        "training_file",
-        "validation_file",
-    }
-)
+SHAPED_JOB_FIELDS = frozenset({*JOB_FIELDS, "organisation_id"})
 
 
 class OpenAIAnswers:

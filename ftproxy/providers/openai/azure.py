@@ -21,7 +21,7 @@ where the API version takes it (v1), and kept by the gateway either way.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from ...errors import ProviderInputError, ProviderNotSupported
 from ..data import TRAINING_TYPES, FileUpload, JobCreate, RemoteJob
@@ -136,6 +136,23 @@ class AzureProvider(OpenAIProvider):
         it only in previews, so for them the gateway assembles the parts and
         uploads the whole."""
         return self.is_v1
+
+    #: Azure retires fine-tuned deployments on its own schedule, not
+    #: OpenAI's: no shipped dates (set them in ftproxy_settings.model_shutdowns).
+    model_shutdowns: ClassVar[dict[str, str]] = {}
+
+    @property
+    def can_delete_models(self) -> bool:  # type: ignore[override]
+        """``DELETE /openai/v1/models/{model}`` exists in the v1 API
+        (Microsoft's Foundry REST reference, "Models - Delete a model"); the
+        dated versions document no model deletion here (deployments are
+        removed through Azure Resource Manager)."""
+        return self.is_v1
+
+    def delete_model(self, model: str, job_payload: dict[str, Any]) -> None:
+        if not self.is_v1:
+            raise self._needs_v1("Deleting fine-tuned models")
+        super().delete_model(model, job_payload)
 
     @property
     def can_pause(self) -> bool:  # type: ignore[override]

@@ -29,6 +29,7 @@ from ..http import HttpClient
 from ..uploads import multipart_upload
 from .answers import OpenAIAnswers
 from .limits import EXAMPLE_TOKEN_LIMITS, MIN_TRAINING_EXAMPLES
+from .shutdowns import OPENAI_SHUTDOWNS
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 #: Every field of JobCreate, in the order OpenAI documents them; each one
@@ -57,9 +58,12 @@ class OpenAIProvider(OpenAIAnswers, Provider):
     training_methods = frozenset({"supervised", "dpo", "reinforcement"})
     model_family = "openai"
     example_models = ("gpt-4.1-mini-2025-04-14",)
+    can_delete_models = True
+    model_shutdowns = OPENAI_SHUTDOWNS
     min_training_examples = MIN_TRAINING_EXAMPLES
     example_token_limits = EXAMPLE_TOKEN_LIMITS
     can_pause = True
+    continues_training = True  # from an ``ft:…`` model or checkpoint
     forwards_uploads = True
     streams_uploads = True  # one multipart POST, streamed (``uploads.multipart_upload``)
     #: ``webhook_secret``: OpenAI's signing secret for ``POST /v1/webhooks/<name>``.
@@ -306,6 +310,19 @@ class OpenAIProvider(OpenAIAnswers, Provider):
             "GET", _job_path(remote_id, "checkpoints"), params=_page_params(after, limit)
         )
         return _page(data, self.to_checkpoint)
+
+    # ---- fine-tuned models --------------------------------------------------
+    def delete_model(self, model: str, job_payload: dict[str, Any]) -> None:
+        """``DELETE models/{model}`` (OpenAI's API reference, "Delete a
+        fine-tuned model"; Azure's v1 API has the same route); an answer of
+        ``deleted: false`` is a failure."""
+        data = self.client.json("DELETE", f"models/{_segment(model)}")
+        if isinstance(data, dict) and data.get("deleted") is False:
+            raise ProviderFailure(
+                f"The provider '{self.name}' did not delete model {model}.",
+                provider=self.name,
+                body=data,
+            )
 
 
 def _segment(remote_id: str) -> str:

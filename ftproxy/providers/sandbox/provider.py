@@ -71,6 +71,7 @@ class SandboxProvider(Provider):
     min_training_examples = MIN_TRAINING_EXAMPLES
     example_token_limits = EXAMPLE_TOKEN_LIMITS
     can_pause = True
+    can_delete_models = True
     options = frozenset(
         {"storage_dir", "validate_seconds", "queue_seconds", "run_seconds", "organization_id"}
     )
@@ -288,6 +289,16 @@ class SandboxProvider(Provider):
         job = SandboxJob(self._job_record(remote_id))
         checkpoints = [RemoteCheckpoint(**ckpt) for ckpt in job.checkpoints(time.time())]
         return page_after(checkpoints, after, limit)
+
+    def delete_model(self, model: str, job_payload: dict[str, Any]) -> None:
+        """Mark the producing job's model deleted (as OpenAI's
+        ``DELETE /v1/models/{model}``); ProviderNotFound when it has none."""
+        with self.store.locked():
+            record = self.store.read("jobs", str(job_payload.get("id") or ""))
+            if record is None or record.get("model_deleted"):
+                raise ProviderNotFound(f"The model '{model}' does not exist", provider=self.name)
+            record["model_deleted"] = True
+            self.store.write("jobs", record)
 
     def _job_input_file(self, file_id: str, param: str) -> dict[str, Any]:
         try:

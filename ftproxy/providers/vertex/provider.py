@@ -81,10 +81,12 @@ class VertexProvider(CloudStorageFiles, Provider):
     model_family = "gemini"
     example_models = ("gemini-2.5-flash",)
     extra_hyperparameters = frozenset({"adapter_size"})
+    continues_training = True  # from a tuned model's endpoint or checkpoint
     file_uri_prefixes = ("gs://",)
     lists_events = False  # the gateway's status history serves as the events
     result_files_are_files = False  # outputs are models and Cloud Storage objects
     mints_ids = True
+    can_delete_models = True
     #: Bytes per PUT of a resumable upload (a multiple of 256 KiB, as Cloud
     #: Storage requires of every chunk but the last).
     resumable_chunk_bytes: int = 32 * 1024 * 1024
@@ -344,3 +346,18 @@ class VertexProvider(CloudStorageFiles, Provider):
     def resume_job(self, remote_id: str) -> RemoteJob:
         """Vertex tuning jobs cannot be paused, so not resumed either."""
         raise self._unsupported("Resuming fine-tuning jobs")
+
+    # ---- fine-tuned models -----------------------------------------------
+    def delete_model(self, model: str, job_payload: dict[str, Any]) -> None:
+        """``DELETE v1/{tunedModel.model}`` (``projects.locations.models.delete``,
+        without the ``@version``): the job's tuned ``Model`` resource, which
+        backs the endpoint served as ``fine_tuned_model``. Vertex answers a
+        long-running operation, and refuses (400, passed on) while the model
+        is still deployed to an endpoint: undeploy it first."""
+        tuned = job_payload.get("tunedModel") if isinstance(job_payload, dict) else None
+        name = str((tuned or {}).get("model") or "").split("@", 1)[0]
+        if not name.startswith("projects/"):
+            raise ProviderNotFound(
+                f"The tuning job of {model} names no tuned Model resource.", provider=self.name
+            )
+        self._json("DELETE", f"v1/{name}")

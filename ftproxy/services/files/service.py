@@ -16,6 +16,7 @@ from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderNotFo
 from ...models import ApiKey, File, LedgerState, mint_id
 from ...providers.base import Provider
 from ...providers.data import FileContent, FileUpload, RemoteFile
+from ..accounts.allowlist import check_allowed
 from ..ledger.common import (
     choose_provider,
     locate,
@@ -65,6 +66,7 @@ def create_file(
     check_size(size)
     provider = choose_provider(FILES, entry)
     ctx.note(action="files.create", provider=provider.name)
+    check_allowed(ctx, provider)
     upload = FileUpload(
         filename=filename,
         purpose=purpose,

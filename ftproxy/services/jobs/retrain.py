@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...conf import FINE_TUNING, gateway, provider_class, provider_classes
+from ...conf import FINE_TUNING, gateway, provider_class
 from ...errors import InvalidRequest, NotFoundError, UnusableFile
 from ...models import File, FineTuningJob, LedgerState
 from ...providers.base import Provider
@@ -19,6 +19,7 @@ from ..ledger.common import choose_provider
 from ..ledger.context import CallContext, Caller
 from .continuation import source_job_payload
 from .copies import check_job_for
+from .hyperparameters import kind_only_hyperparameters
 from .service import create_job
 
 
@@ -80,15 +81,6 @@ def retrain_job(
     return create_job(ctx, body, provider.name, retrained_from=job)
 
 
-def kind_only_hyperparameters() -> dict[str, str]:
-    """Hyperparameters only one kind of entry knows (the gateway accepts them
-    beside OpenAI's for that kind; ``Provider.extra_hyperparameters``), with
-    that kind."""
-    return {
-        key: kind for kind, cls in provider_classes().items() for key in cls.extra_hyperparameters
-    }
-
-
 def tier_left_behind(source: FineTuningJob, new: FineTuningJob) -> str:
     """A note when ``source``'s training tier did not go along to ``new``
     (its entry has no tiers), else the empty string."""
@@ -113,12 +105,13 @@ def _refuse_foreign_hyperparameters(body: dict[str, Any], target_kind: str) -> N
         places.append((f"method.{kind}.hyperparameters", spec, "hyperparameters"))
     for where, holder, name in places:
         values = holder.get(name) or {}
-        for key, only in kind_only_hyperparameters().items():
-            if key not in values or only == target_kind:
+        for key, kinds in kind_only_hyperparameters().items():
+            if key not in values or target_kind in kinds:
                 continue
             if values[key] not in (None, "auto"):
                 raise InvalidRequest(
-                    f"{where}.{key} exists only on {only}; {target_kind} cannot take it.",
+                    f"{where}.{key} exists only on {', '.join(sorted(kinds))}; "
+                    f"{target_kind} cannot take it.",
                     param=f"{where}.{key}",
                 )
             holder[name] = {k: v for k, v in values.items() if k != key}
@@ -162,9 +155,7 @@ def default_model(job: FineTuningJob, target_class: type[Provider]) -> str:
     target = target_class.model_family or None
     target_kind = target_class.kind
     example = (target_class.example_models or ("a base model",))[0]
-    # OpenAI's fine-tuned models are "ft:…", Azure's "<base model>.ft-<job id>",
-    # Vertex AI's are resources ("projects/…").
-    if job.model.startswith("ft:") or ".ft-" in job.model or "/" in job.model:
+    if _names_a_tuned_model(job):
         raise InvalidRequest(
             f"{job.public_id} continued from the fine-tuned model {job.model!r}, which exists "
             f"only on {job.provider!r}; name a base model for {target_kind} (e.g. {example}).",
@@ -177,3 +168,19 @@ def default_model(job: FineTuningJob, target_class: type[Provider]) -> str:
             param="model",
         )
     return job.model
+
+
+def _names_a_tuned_model(job: FineTuningJob) -> bool:
+    """Whether the job's ``model`` is a model tuned on its entry (it
+    continued from it), which exists only there. The entry says for the
+    names it traces (``Provider.tuned_model_reference``: Vertex AI's
+    resources, Together's ``ft-…`` jobs and checkpoints, a Fireworks
+    account's models); OpenAI's are ``ft:…``, Azure's ``<base model>.ft-<job
+    id>``. For an entry no longer configured, any resource name ("…/…")
+    may be one: only base models without "/" carry over."""
+    if job.model.startswith("ft:") or ".ft-" in job.model:
+        return True
+    source = gateway().provider(FINE_TUNING, job.provider)
+    if source is None:
+        return "/" in job.model
+    return source.tuned_model_reference(job.model) is not None

@@ -17,6 +17,7 @@ from ...pricing import epochs_of, estimated_cost
 from ...providers.data import Page, RemoteJob
 from ...validation.provider_rules import check_training_file
 from ..accounts import budgets
+from ..accounts.allowlist import check_allowed
 from ..ledger.common import (
     choose_provider,
     find,
@@ -33,6 +34,7 @@ from ..ledger.status import change_status
 from .continuation import check_model_owner, source_job_payload
 from .copies import copy_events, notes_after, plan_copies, with_notes
 from .events import event_of
+from .hyperparameters import refuse_other_kinds_hyperparameters
 from .metadata import MetadataText
 
 GS_PREFIX = "gs://"
@@ -74,6 +76,7 @@ def create_job(
         FINE_TUNING, entry, fallback=training_row.provider if training_row else None
     )
     ctx.note(provider=provider.name)
+    check_allowed(ctx, provider, model=body["model"])
     training_type = body.get("training_type")
     if training_type and not provider.accepts_training_type:
         raise InvalidRequest(
@@ -81,6 +84,7 @@ def create_job(
             f"{provider.name!r} ({provider.kind}) has none.",
             param="trainingType",
         )
+    refuse_other_kinds_hyperparameters(body, provider.kind)
     for param, row in (("training_file", training_row), ("validation_file", validation_row)):
         if row is None:
             continue

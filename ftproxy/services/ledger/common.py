@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -85,31 +86,70 @@ def find(model: type[Row], ctx: CallContext, public_id: str, **where: Any) -> Ro
     """The row of ``model`` with ``public_id`` (and the ``where`` values)
     that the caller may see.
 
-    On every request's path, so one raw statement (``Model.objects.raw``,
-    Django's documented raw queries: its converters and ``Model.from_db``)
-    instead of a queryset, which Django compiles on every use at several
-    times the cost of the indexed lookup itself. The SQL depends on the
-    model and the names of the conditions only."""
+    On every request's path, so one plain statement through the cursor,
+    its row made a model instance as Django makes one (each field's
+    database converters, then ``Model.from_db``), instead of a queryset,
+    which Django compiles on every use at several times the cost of the
+    indexed lookup itself. The SQL depends on the model and the names of
+    the conditions only."""
     conditions = {"public_id": public_id, **where, **_visibility(ctx)}
     if any(value is None for value in conditions.values()):  # IS NULL: another statement
         return next(iter(model.objects.filter(**conditions)[:1]), None)
     db = router.db_for_read(model)
     connection = connections[db]
-    names = sorted(conditions)
-    fields = [model._meta.get_field(name) for name in names]
-    sql = _lookup_sql(model, db, tuple(field.column for field in fields))
+    names = tuple(sorted(conditions))
+    sql, fields, attnames = _lookup(model, db, names)
     params = [
-        field.get_db_prep_value(conditions[name], connection)
-        for name, field in zip(names, fields, strict=True)
+        model._meta.get_field(name).get_db_prep_value(conditions[name], connection)
+        for name in names
     ]
-    return next(iter(model.objects.db_manager(db).raw(sql, params)), None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    values = list(found)
+    for position, converters, column in _converters(connection, model, fields):
+        value = values[position]
+        for convert in converters:
+            value = convert(value, column, connection)
+        values[position] = value
+    return model.from_db(db, attnames, values)
 
 
 @functools.cache
-def _lookup_sql(model: type[models.Model], db: str, columns: tuple[str, ...]) -> str:
+def _lookup(
+    model: type[models.Model], db: str, names: tuple[str, ...]
+) -> tuple[str, tuple[models.Field, ...], list[str]]:
+    """The statement reading every concrete column of ``model`` where the
+    fields ``names`` equal their parameters, and the fields it reads."""
     quote = connections[db].ops.quote_name
-    where = " AND ".join(f"{quote(column)} = %s" for column in columns)
-    return f"SELECT * FROM {quote(model._meta.db_table)} WHERE {where} LIMIT 1"
+    fields = tuple(model._meta.concrete_fields)
+    columns = ", ".join(quote(field.column) for field in fields)
+    where = " AND ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in names)
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where} LIMIT 1"
+    return sql, fields, [field.attname for field in fields]
+
+
+#: Per connection and model, the converters of the columns that have any:
+#: the backend's first, then the field's (``from_db_value``), as Django's
+#: compiler applies them.
+_CONVERTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _converters(connection, model: type[models.Model], fields: tuple[models.Field, ...]):
+    known = _CONVERTERS.setdefault(connection, {})
+    found = known.get(model)
+    if found is None:
+        found = known[model] = []
+        for position, field in enumerate(fields):
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column) + field.get_db_converters(
+                connection
+            )
+            if converters:
+                found.append((position, converters, column))
+    return found
 
 
 def not_found(kind: str, public_id: str, param: str | None = None) -> NotFoundError:

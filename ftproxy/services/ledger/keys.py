@@ -12,9 +12,10 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -35,8 +36,8 @@ KEY_CACHE_SIZE = 10_000
 
 
 class UnknownKey(Exception):
-    """The token is no configured or stored key, or a revoked one (the
-    message says which)."""
+    """The token is no configured or stored key, or a revoked or expired
+    one, or one rotated out past its grace period (the message says which)."""
 
 
 class KeyCache:
@@ -56,7 +57,8 @@ class KeyCache:
         entry = self.entries.get(hashed)
         if entry is not None and entry[0] > now:
             return entry[1]
-        key = ApiKey.objects.filter(hashed_key=hashed).first()
+        # The current secret, or one rotated out (still in or past its grace).
+        key = ApiKey.objects.filter(Q(hashed_key=hashed) | Q(previous_hashed_key=hashed)).first()
         if key is None or key.revoked:
             self.entries.pop(hashed, None)
             return key
@@ -76,6 +78,13 @@ class KeyCache:
         else:
             self.entries.pop(hashed, None)
 
+    def forget_id(self, pk: int) -> None:
+        """Drop every entry of the key with primary key ``pk`` (its current
+        and rotated-out secrets)."""
+        with self.lock:
+            for name in [n for n, (_, key) in self.entries.items() if key.pk == pk]:
+                self.entries.pop(name, None)
+
 
 #: This process's cache.
 cache = KeyCache()
@@ -94,9 +103,13 @@ def forget_key(hashed: str | None = None) -> None:
 @receiver(post_save, sender=ApiKey, dispatch_uid="ftproxy-forget-saved-key")
 @receiver(post_delete, sender=ApiKey, dispatch_uid="ftproxy-forget-deleted-key")
 def key_changed(sender, instance: ApiKey, **kwargs) -> None:
-    forget_key(instance.hashed_key)
+    cache.forget_id(instance.pk)
     # Again once committed: a request in between may have cached the old row.
-    transaction.on_commit(lambda: forget_key(instance.hashed_key))
+    transaction.on_commit(lambda: cache.forget_id(instance.pk))
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def caller_for(token: str) -> Caller:
@@ -105,12 +118,22 @@ def caller_for(token: str) -> Caller:
     master = gateway().master_key
     if master and hmac.compare_digest(token.encode(), master.encode()):
         return MASTER
-    key = cached_key(hash_key(token))
+    hashed = hash_key(token)
+    key = cached_key(hashed)
     if key is None:
         raise UnknownKey("Incorrect API key provided.")
     if key.revoked:
         raise UnknownKey("This API key has been revoked.")
     now = timezone.now()
+    if key.expires_at is not None and key.expires_at <= now:
+        raise UnknownKey(f"This API key expired at {utc_text(key.expires_at)}.")
+    if key.hashed_key != hashed:
+        ends = key.previous_key_expires_at
+        if ends is None or ends <= now:
+            when = f" at {utc_text(ends)}" if ends else ""
+            raise UnknownKey(
+                f"This API key was rotated; its grace period ended{when}. Use the new key."
+            )
     if key.last_used is None or now - key.last_used > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used=now)
         key.last_used = now

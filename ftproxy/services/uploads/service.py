@@ -35,6 +35,7 @@ from ...conf import FILES, gateway
 from ...errors import GatewayError, InvalidRequest, ProviderError, ProviderNotFound, TooLarge
 from ...models import Upload, UploadPart, mint_id
 from ...providers.data import FileUpload, UploadCreate
+from ..accounts.allowlist import check_allowed
 from ..ledger.common import choose_provider, provider_of
 from ..ledger.context import CallContext
 from ..ledger.reconcile import request_limit
@@ -95,6 +96,7 @@ def create_upload(
         )
     provider = choose_provider(FILES, entry)
     ctx.note(provider=provider.name)
+    check_allowed(ctx, provider)
     if not provider.forwards_uploads:
         # What the entry's upload_file would refuse at complete, refused now.
         provider.check_upload(

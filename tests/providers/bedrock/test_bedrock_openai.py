@@ -97,3 +97,11 @@ def test_an_entry_needs_a_region_or_an_api_base():
     with pytest.raises(ValueError, match="aws_region_name"):
         BedrockOpenAIProvider.check_entry({"api_key": "k"})
     BedrockOpenAIProvider.check_entry({"api_key": "k", "api_base": "https://mantle.test/v1"})
+
+
+def test_openais_model_deletion_and_shutdown_dates_are_not_carried_over():
+    bedrock = BEDROCK_OPENAI.provider()
+    assert bedrock.model_shutdowns == {} and not bedrock.can_delete_models
+    with responses.RequestsMock(), pytest.raises(ProviderNotSupported) as caught:
+        bedrock.delete_model("openai.gpt-oss-20b:ft:1", {})
+    assert caught.value.status_code == 400

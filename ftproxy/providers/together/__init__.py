@@ -1,0 +1,5 @@
+"""Together AI: open-weight models trained with LoRA or in full."""
+
+from .provider import TogetherProvider
+
+__all__ = ["TogetherProvider"]
