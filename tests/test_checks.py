@@ -43,9 +43,9 @@ def yaml_error(tmp_path: Path, data: dict[str, Any]) -> str:
         (["sandbox"], "ftproxy.E002", "finetune_settings[0]: each entry must be a mapping"),
         ([{"name": "x"}], "ftproxy.E003", "key 'custom_llm_provider' is required"),
         (
-            [{"custom_llm_provider": "bedrock"}],
+            [{"custom_llm_provider": "cohere"}],
             "ftproxy.E003",
-            "custom_llm_provider 'bedrock' is not supported (one of: azure, fireworks, openai,",
+            "custom_llm_provider 'cohere' is not supported (one of: azure, bedrock,",
         ),
         (
             [{**OPENAI, "api_verison": "v1"}],

@@ -169,12 +169,14 @@ def test_unsupported_provider_is_an_error_listing_the_supported_ones(tmp_path: P
         files_settings:
           - custom_llm_provider: openai
             api_key: sk-1
-          - custom_llm_provider: bedrock
+          - custom_llm_provider: cohere
         """,
     )
     assert "files_settings[1]" in message
-    assert "'bedrock' is not supported" in message
-    assert "azure, fireworks, openai, sandbox, together, vertex_ai" in message
+    assert "'cohere' is not supported" in message
+    assert (
+        "azure, bedrock, bedrock_openai, fireworks, openai, sandbox, together, vertex_ai" in message
+    )
 
 
 def test_entry_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ DEFAULT_PROVIDER_CLASSES = (
     "ftproxy.providers.vertex.VertexProvider",
     "ftproxy.providers.together.TogetherProvider",
     "ftproxy.providers.fireworks.FireworksProvider",
+    "ftproxy.providers.bedrock.BedrockProvider",
+    "ftproxy.providers.bedrock.BedrockOpenAIProvider",
 )
 
 

@@ -32,6 +32,8 @@ ECHO = f"{__name__}.EchoProvider"
 def test_the_built_in_classes_are_the_default():
     assert sorted(provider_classes()) == [
         "azure",
+        "bedrock",
+        "bedrock_openai",
         "fireworks",
         "openai",
         "sandbox",
