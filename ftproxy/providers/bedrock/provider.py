@@ -44,6 +44,7 @@ class BedrockProvider(S3Files, Provider):
     lists_checkpoints = False  # Bedrock keeps no intermediate checkpoints to list
     result_files_are_files = False  # outputs are a custom model and S3 objects
     mints_ids = True
+    can_delete_models = True  # DeleteCustomModel
     options = frozenset(
         {
             "aws_region_name",
@@ -208,3 +209,10 @@ class BedrockProvider(S3Files, Provider):
     def list_job_events(self, remote_id: str, after: str | None, limit: int) -> Page | None:
         """Events derived from the job's stages and metrics, newest first."""
         return event_page(job_events(self._job(remote_id)), after, limit)
+
+    def delete_model(self, model: str, job_payload: dict[str, Any]) -> None:
+        """``DeleteCustomModel`` with the custom model's ARN (the job's
+        ``fine_tuned_model``; AWS takes the model's name or its ARN). A model
+        still behind a Provisioned Throughput or a deployment is refused by
+        Bedrock, and its answer passed on."""
+        self.aws.call("bedrock", "delete_custom_model", modelIdentifier=model)

@@ -12,6 +12,12 @@ Where moto differs from AWS, and what ``extend_moto`` does about it:
   job's status, stages, metrics and failure (``set_job``); ``failureMessage``
   and ``endTime`` are left out until the job failed or ended.
 - A job never moves on by itself (it stays ``InProgress``); tests move it.
+- ``DeleteCustomModel`` finds a custom model by its name only; AWS takes the
+  name or the model ARN (the provider sends the ARN, the job's
+  ``outputModelArn``). Extended: an ARN is resolved to its model.
+- A job's ``outputModelArn`` names a model moto never made
+  (``<custom model name>-<job name>``); on AWS it is the ARN of the custom
+  model the job made. Extended: the answer carries that model's ARN.
 - ``ResourceNotFoundException`` comes with HTTP 400 (AWS: 404), and a create
   answers 200 (AWS: 201). Not changed: the provider reads the error code.
 """
@@ -68,15 +74,32 @@ def _job_dict(job: ModelCustomizationJob) -> dict[str, Any]:
     if job.status not in ("Completed", "Failed", "Stopped"):
         answer.pop("endTime", None)
         answer.pop("outputModelArn", None)
+    if "outputModelArn" in answer:  # the job's model, as on AWS
+        answer["outputModelArn"] = model_arn_of(job)
     answer.pop("trainingMetrics", None)
     answer.pop("validationMetrics", None)
     answer.update(state)
     return answer
 
 
+def model_arn_of(job: ModelCustomizationJob) -> str:
+    """The ARN of the custom model moto made for ``job`` (AWS's
+    ``outputModelArn``)."""
+    models = bedrock_backends[job.account_id][job.region_name].custom_models.values()
+    return next(model.model_arn for model in models if model.job_arn == job.job_arn)
+
+
 ORIGINAL_TO_DICT = ModelCustomizationJob.to_dict
 ORIGINAL_GET = BedrockBackend.get_model_customization_job
 ORIGINAL_STOP = BedrockBackend.stop_model_customization_job
+ORIGINAL_DELETE_MODEL = BedrockBackend.delete_custom_model
+
+
+def _model_by_name_or_arn(backend: BedrockBackend, identifier: str) -> str:
+    for name, model in backend.custom_models.items():
+        if identifier == model.model_arn:
+            return name
+    return identifier
 
 
 @contextmanager
@@ -95,6 +118,13 @@ def extend_moto():
             BedrockBackend,
             "stop_model_customization_job",
             lambda self, job_identifier: ORIGINAL_STOP(self, _by_name_or_arn(self, job_identifier)),
+        )
+        patch.setattr(
+            BedrockBackend,
+            "delete_custom_model",
+            lambda self, model_identifier: ORIGINAL_DELETE_MODEL(
+                self, _model_by_name_or_arn(self, model_identifier)
+            ),
         )
         patch.setattr(ModelCustomizationJob, "to_dict", _job_dict)
         yield

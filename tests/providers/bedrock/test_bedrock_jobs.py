@@ -20,7 +20,7 @@ from ftproxy.providers.gateway_id import GATEWAY_ID_KEY
 
 from .helpers import HAIKU, NOVA, OUTPUT, ROLE, TITAN, chat, jsonl, new_job, provider, read_object
 from .helpers import upload as put
-from .moto_aws import Front, backend, iso, set_job, stages
+from .moto_aws import Front, backend, iso, model_arn_of, set_job, stages
 
 GATEWAY_ID = "ftjob-00000000000000000000000a"
 SINGLE = chat(("user", "Hi"), ("assistant", "Hello."), system="Be brief.")
@@ -193,7 +193,7 @@ def test_statuses_follow_the_stage_bedrock_is_in(aws):
     set_job(job.remote_id, "Completed", endTime=iso(1_800_003_000))
     done = bedrock.retrieve_job(job.remote_id)
     assert (done.status, done.terminal, done.finished_at) == ("succeeded", True, 1_800_003_000)
-    assert done.fine_tuned_model == sent().output_model_arn
+    assert done.fine_tuned_model == model_arn_of(sent())
 
 
 def test_a_failed_job_carries_bedrocks_failure_message(aws):

@@ -15,7 +15,7 @@ from ftproxy.models import FineTuningJob
 from tests.conftest import MASTER_KEY, TRAINING
 
 from .helpers import BUCKET, NOVA, OUTPUT, ROLE, SECRET, read_object
-from .moto_aws import backend, iso, set_job, stages
+from .moto_aws import backend, iso, model_arn_of, set_job, stages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,7 +96,7 @@ def test_a_sandbox_file_trains_on_bedrock_and_is_followed_to_succeeded(aws, sdk_
         trainingMetrics={"trainingLoss": 0.125},
     )
     done = sdk.fine_tuning.jobs.retrieve(job.id)
-    assert (done.status, done.fine_tuned_model) == ("succeeded", sent.output_model_arn)
+    assert (done.status, done.fine_tuned_model) == ("succeeded", model_arn_of(sent))
     assert done.finished_at == 1_800_003_000
     events = list(sdk.fine_tuning.jobs.list_events(job.id, limit=20))
     assert "Training loss: 0.125." in [event.message for event in events]
