@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from ...errors import ProviderInputError, ProviderNotSupported
 from ..data import TRAINING_TYPES, FileUpload, JobCreate, RemoteJob
 from .entra import SIGN_IN_KEYS, EntraBearerAuth, build_credential, check_sign_in, sign_in_way
+from .open_models import OPEN_MODEL_TIER, AzureOpenModel, azure_open_model
 from .provider import OpenAIProvider
 
 DEFAULT_API_VERSION = "2024-10-21"
@@ -87,6 +88,8 @@ class AzureProvider(OpenAIProvider):
     options = frozenset({"api_base", "api_version", "training_type"}) | SIGN_IN_KEYS
     required_options = frozenset({"api_base"})
     accepts_training_type = True
+    #: Microsoft's fine-tuning guide: "We use low-rank adaptation (LoRA)".
+    tuning_modes = frozenset({"lora"})
 
     def __init__(self, entry: dict[str, Any]):
         self.api_version = api_version_of(entry)
@@ -203,7 +206,11 @@ class AzureProvider(OpenAIProvider):
         default tier). For dated versions, reduced to FineTuningJobCreation
         (model, training_file, validation_file, hyperparameters, suffix, seed)."""
         body = super().job_body(job)
-        tier = job.training_type or self.default_training_type
+        open_model = azure_open_model(job.model)
+        if open_model is not None:
+            tier: str | None = self._open_model_tier(job, open_model)
+        else:
+            tier = job.training_type or self.default_training_type
         if tier:
             body["trainingType"] = self._spell_training_type(tier)
         if self.is_v1:
@@ -223,6 +230,41 @@ class AzureProvider(OpenAIProvider):
         else:
             body.pop("hyperparameters", None)
         return body
+
+    def _open_model_tier(self, job: JobCreate, model: AzureOpenModel) -> str:
+        """Global training, the only tier an open model trains on (sent even
+        when the job names none); anything else is a 400 before sending."""
+        kind = (job.method or {}).get("type") or "supervised"
+        if kind != "supervised":
+            raise ProviderInputError(
+                f"Azure fine-tunes {model.name} with supervised fine-tuning only, not {kind!r}.",
+                provider=self.name,
+                param="method.type",
+            )
+        if not _takes_training_type(self.api_version):
+            raise ProviderInputError(
+                f"model {model.name!r} trains on Azure's Global training only, which azure "
+                f"api-version {self.api_version} cannot ask for: use api_version: v1 or a dated "
+                f"version from {FIRST_TIERED_VERSION}-preview on for the entry '{self.name}'.",
+                provider=self.name,
+                param="model",
+            )
+        if job.training_type and training_type_of(job.training_type) != OPEN_MODEL_TIER:
+            raise ProviderInputError(
+                f"model {model.name!r} trains on Global training only: trainingType must be "
+                f"{OPEN_MODEL_TIER} (or left out), not {job.training_type!r}.",
+                provider=self.name,
+                param="trainingType",
+            )
+        if not job.training_type and self.default_training_type not in (None, OPEN_MODEL_TIER):
+            raise ProviderInputError(
+                f"model {model.name!r} trains on Global training only, and the entry "
+                f"'{self.name}' trains on {self.default_training_type}: send trainingType "
+                f"{OPEN_MODEL_TIER} with the job, or use another entry.",
+                provider=self.name,
+                param="model",
+            )
+        return OPEN_MODEL_TIER
 
     def _spell_training_type(self, tier: str) -> str:
         canonical = training_type_of(tier)

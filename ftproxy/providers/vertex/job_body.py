@@ -16,6 +16,16 @@ from ...errors import ProviderInputError
 from ..data import JobCreate
 from ..gateway_id import with_gateway_id
 from .dataset import CHAT, PREFERENCE, converted_format
+from .open_models import (
+    ADAPTER_SIZES,
+    OpenModel,
+    check_output_uri,
+    is_open_model_id,
+    open_hyper_parameters,
+    open_model,
+    original_dataset_uri,
+    output_uri,
+)
 
 MAX_LABELS = 64
 MAX_LABEL_CHARS = 63
@@ -33,12 +43,21 @@ _MODEL_RESOURCE = re.compile(r"^projects/[^/]+/locations/[^/]+/models/[^/]+$")
 _ENDPOINT_RESOURCE = re.compile(r"^projects/[^/]+/locations/[^/]+/endpoints/[^/]+$")
 
 
-def tuning_job_body(job: JobCreate, options: dict[str, Any] | None = None) -> dict[str, Any]:
+def tuning_job_body(
+    job: JobCreate,
+    options: dict[str, Any] | None = None,
+    *,
+    location: str | None = None,
+    output_base: str | None = None,
+) -> dict[str, Any]:
     """The ``TuningJob`` JSON for an OpenAI create request; every field
     reaches Vertex or is refused with a 400 naming it. ``options`` are the
     entry's job settings (``service_account``, ``encryption_kms_key``,
-    ``export_last_checkpoint_only``), sent on every job."""
+    ``export_last_checkpoint_only``), sent on every job. An open model
+    (``open_models.py``) must be tunable in ``location`` and gets its own
+    folder under ``output_base`` as ``outputUri``."""
     options = options or {}
+    output_base = options.get("tuning_output_uri") or output_base
     if not isinstance(job.model, str) or not job.model:
         raise _bad("'model' is required (a Gemini base model, e.g. gemini-2.0-flash-001).", "model")
     if job.seed is not None:
@@ -48,19 +67,32 @@ def tuning_job_body(job: JobCreate, options: dict[str, Any] | None = None) -> di
             "'integrations' are not supported by Vertex AI tuning; omit them.", "integrations"
         )
     kind = _method_kind(job)
+    opened = open_model(job.model, location) if is_open_model_id(job.model) else None
+    if opened is not None and kind != "supervised":
+        raise _bad(
+            f"method type {kind!r} is not available for open models on Vertex AI; 'supervised' is.",
+            "method.type",
+        )
+    is_open = opened is not None
     spec: dict[str, Any] = {
-        "trainingDatasetUri": _dataset_uri(job.training_file, "training_file", kind)
+        "trainingDatasetUri": _dataset_uri(job.training_file, "training_file", kind, is_open)
     }
     if job.validation_file:
-        spec["validationDatasetUri"] = _dataset_uri(job.validation_file, "validation_file", kind)
-    hyper = _hyper_parameters(job, kind)
+        spec["validationDatasetUri"] = _dataset_uri(
+            job.validation_file, "validation_file", kind, is_open
+        )
+    hyper, mode = _hyper_parameters(job, kind, opened)
     if hyper:
         spec["hyperParameters"] = hyper
+    if mode:
+        spec["tuningMode"] = mode
     if options.get("export_last_checkpoint_only") is not None:
         spec["exportLastCheckpointOnly"] = bool(options["export_last_checkpoint_only"])
     pre_tuned = pre_tuned_model(job.model, job.source_job)
     body: dict[str, Any] = {"preTunedModel": pre_tuned} if pre_tuned else {"baseModel": job.model}
     body[SPEC_FIELDS[kind]] = spec
+    if opened is not None:
+        body["outputUri"] = output_uri(job.model, output_base, job.gateway_id)
     if job.suffix:
         body["tunedModelDisplayName"] = job.suffix
     labels = with_gateway_id(job.metadata, job.gateway_id)
@@ -74,7 +106,12 @@ def tuning_job_body(job: JobCreate, options: dict[str, Any] | None = None) -> di
 
 
 #: Entry keys sent on every job of a fine-tuning entry.
-JOB_OPTIONS = ("service_account", "encryption_kms_key", "export_last_checkpoint_only")
+JOB_OPTIONS = (
+    "service_account",
+    "encryption_kms_key",
+    "export_last_checkpoint_only",
+    "tuning_output_uri",
+)
 _SERVICE_ACCOUNT = re.compile(r"^[^@\s/]+@[^@\s/]+$")
 _KMS_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
 
@@ -99,6 +136,8 @@ def check_job_options(entry: dict[str, Any]) -> None:
             "key 'encryption_kms_key' must be a Cloud KMS key name "
             "(projects/…/locations/…/keyRings/…/cryptoKeys/…)"
         )
+    if entry.get("tuning_output_uri") is not None:
+        check_output_uri(entry["tuning_output_uri"])
     flag = entry.get("export_last_checkpoint_only")
     if isinstance(flag, str) and flag.strip().lower() in ("true", "false"):
         flag = entry["export_last_checkpoint_only"] = flag.strip().lower() == "true"
@@ -161,7 +200,7 @@ def _method_kind(job: JobCreate) -> str:
     return kind
 
 
-def _dataset_uri(value: Any, param: str, kind: str) -> str:
+def _dataset_uri(value: Any, param: str, kind: str, is_open: bool = False) -> str:
     if not isinstance(value, str) or not value.startswith("gs://") or len(value) <= 5:
         raise _bad(f"'{param}' must be a file uploaded to Vertex AI (a Cloud Storage file).", param)
     uri = value
@@ -172,18 +211,7 @@ def _dataset_uri(value: Any, param: str, kind: str) -> str:
             f"'{param}' holds {held} examples; a {kind} job needs a file of {wanted} examples.",
             param,
         )
-    return uri
-
-
-#: ``adapter_size`` values and Vertex's ``AdapterSize`` enum.
-ADAPTER_SIZES = {
-    1: "ADAPTER_SIZE_ONE",
-    2: "ADAPTER_SIZE_TWO",
-    4: "ADAPTER_SIZE_FOUR",
-    8: "ADAPTER_SIZE_EIGHT",
-    16: "ADAPTER_SIZE_SIXTEEN",
-    32: "ADAPTER_SIZE_THIRTY_TWO",
-}
+    return original_dataset_uri(uri, held is not None) if is_open else uri
 
 
 #: Hyperparameters each method accepts (besides OpenAI's ``batch_size``,
@@ -194,9 +222,12 @@ METHOD_HYPERPARAMETERS = {
 }
 
 
-def _hyper_parameters(job: JobCreate, kind: str) -> dict[str, Any]:
+def _hyper_parameters(
+    job: JobCreate, kind: str, opened: OpenModel | None
+) -> tuple[dict[str, Any], str | None]:
     """Merge ``hyperparameters`` and ``method.<kind>.hyperparameters`` and
-    translate them; remember where each came from for error messages."""
+    translate them; remember where each came from for error messages. The
+    second item is the ``tuningMode`` of an open model (None for Gemini)."""
     given: dict[str, tuple[Any, str]] = {}
     for key, value in (job.hyperparameters or {}).items():
         given[key] = (value, f"hyperparameters.{key}")
@@ -208,6 +239,8 @@ def _hyper_parameters(job: JobCreate, kind: str) -> dict[str, Any]:
         if key in given and given[key][0] != value:
             raise _bad(f"'{param}' conflicts with '{given[key][1]}'.", param)
         given[key] = (value, param)
+    if opened is not None:
+        return open_hyper_parameters(opened, given)
 
     result: dict[str, Any] = {}
     for key, (value, param) in given.items():
@@ -244,7 +277,7 @@ def _hyper_parameters(job: JobCreate, kind: str) -> dict[str, Any]:
                 "omit it or use 'auto'.",
                 param,
             )
-    return result
+    return result, None
 
 
 def labels_from_metadata(metadata: dict[str, Any]) -> dict[str, str]:

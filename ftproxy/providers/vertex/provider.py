@@ -1,4 +1,4 @@
-"""Vertex AI: Gemini supervised tuning, with the training data in Cloud Storage.
+"""Vertex AI: Gemini and open-model tuning, with the training data in Cloud Storage.
 
 Files are Cloud Storage objects: for ``purpose=fine-tune`` the user's bytes
 are kept as uploaded (so ``file_content`` is byte-exact) and a Gemini-format
@@ -79,8 +79,10 @@ class VertexProvider(CloudStorageFiles, Provider):
     kind = "vertex_ai"
     training_methods = frozenset(SPEC_FIELDS)
     model_family = "gemini"
-    example_models = ("gemini-2.5-flash",)
-    extra_hyperparameters = frozenset({"adapter_size"})
+    example_models = ("gemini-2.5-flash", "meta/llama3_1@llama-3.1-8b-instruct")
+    #: ``learning_rate`` and ``tuning_mode`` are for open models only.
+    extra_hyperparameters = frozenset({"adapter_size", "learning_rate", "tuning_mode"})
+    tuning_modes = frozenset({"lora", "full"})  # full: open models only
     continues_training = True  # from a tuned model's endpoint or checkpoint
     file_uri_prefixes = ("gs://",)
     lists_events = False  # the gateway's status history serves as the events
@@ -285,7 +287,7 @@ class VertexProvider(CloudStorageFiles, Provider):
 
     def create_job(self, job: JobCreate) -> RemoteJob:
         """POST a ``TuningJob``; fields Vertex cannot honour are a 400."""
-        body = tuning_job_body(job, self.job_options)
+        body = tuning_job_body(job, self.job_options, **self._job_context())
         path = f"v1/projects/{self.project}/locations/{self.location}/tuningJobs"
         return remote_job(self._json("POST", path, json_body=body), self.project)
 
@@ -299,7 +301,16 @@ class VertexProvider(CloudStorageFiles, Provider):
                 validation_file=placeholder if job.validation_file else None,
             ),
             self.job_options,
+            **self._job_context(),
         )
+
+    def _job_context(self) -> dict[str, Any]:
+        """The entry's region, and where an open model's weights go when the
+        entry sets no ``tuning_output_uri``: its bucket (and prefix)."""
+        if not self.bucket:
+            return {"location": self.location, "output_base": None}
+        base = "/".join(p for p in (f"gs://{self.bucket}", self.prefix) if p)
+        return {"location": self.location, "output_base": base}
 
     def find_job(self, gateway_id: str) -> RemoteJob | None:
         """List ``tuningJobs`` filtered on the gateway's label. An empty

@@ -122,3 +122,19 @@ class TestAzureDatedContract(OpenAIShapedContract):
 class TestAzureV1Contract(OpenAIShapedContract):
     upstream = AZURE_V1
     secret = AZURE_V1.entry["api_key"]
+
+
+class TestAzureV1OpenModelContract(TestAzureV1Contract):
+    """Azure AI Foundry's open models: the same shape, sent on Global training
+    (the only tier they train on) even when the job names none."""
+
+    model = "Qwen-32B"
+
+    def stub_create_job(self, mocked) -> None:
+        sent = {
+            "model": self.model,
+            "training_file": "file-contract",
+            "trainingType": "GlobalStandard",
+        }
+        answer = job_json(id=JOB, model=self.model)
+        expect(mocked, self.upstream, "POST", "fine_tuning/jobs", body=answer, json_body=sent)

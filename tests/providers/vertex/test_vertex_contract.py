@@ -3,6 +3,7 @@ Storage (files), with a real service-account key signing the token request."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -94,3 +95,26 @@ class TestVertexContract(ProviderContract):
     def error_answer(self, status: int, message: str) -> dict[str, Any]:
         names = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND"}
         return {"error": {"code": status, "message": message, "status": names.get(status, "")}}
+
+
+class TestVertexOpenModelContract(TestVertexContract):
+    """The same contract for an open-weight base model: the job goes up with
+    a tuning mode, an output folder in the entry's bucket, and the user's own
+    chat file (Vertex takes OpenAI chat JSONL for open models)."""
+
+    model = "meta/llama3_1@llama-3.1-8b-instruct"
+
+    def stub_create_job(self, mocked) -> None:
+        def answer(request):
+            sent = json.loads(request.body)
+            spec = sent["supervisedTuningSpec"]
+            if (
+                sent["baseModel"] != self.model
+                or spec["tuningMode"] != "TUNING_MODE_PEFT_ADAPTER"
+                or not sent["outputUri"].startswith(f"gs://{BUCKET}/team-a/ftproxy-tuning/")
+                or "/gemini/" in spec["trainingDatasetUri"]
+            ):
+                return 400, {}, json.dumps(self.error_answer(400, f"unexpected body {sent}"))
+            return 200, {}, json.dumps(tuning_job("JOB_STATE_PENDING", baseModel=self.model))
+
+        mocked.add_callback(responses.POST, f"{API}/tuningJobs", callback=answer)
