@@ -40,6 +40,7 @@ from .job_body import (
     tuning_job_body,
 )
 from .jobs import checkpoint_page, remote_job
+from .open_models import is_open_model_id
 from .storage import CloudStorageFiles, safe_filename
 
 GCS_API_BASE = "https://storage.googleapis.com"
@@ -288,7 +289,11 @@ class VertexProvider(CloudStorageFiles, Provider):
     def create_job(self, job: JobCreate) -> RemoteJob:
         """POST a ``TuningJob``; fields Vertex cannot honour are a 400."""
         body = tuning_job_body(job, self.job_options, **self._job_context())
-        path = f"v1/projects/{self.project}/locations/{self.location}/tuningJobs"
+        # An open model's job goes to v1beta1: the googleapis protos define
+        # ``supervisedTuningSpec.tuningMode`` and ``outputUri`` there, not in
+        # v1. The job is the same resource, read back through v1.
+        version = "v1beta1" if is_open_model_id(job.model) else "v1"
+        path = f"{version}/projects/{self.project}/locations/{self.location}/tuningJobs"
         return remote_job(self._json("POST", path, json_body=body), self.project)
 
     def check_job(self, job: JobCreate) -> None:

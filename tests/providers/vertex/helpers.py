@@ -16,6 +16,8 @@ from ftproxy.providers.vertex import VertexProvider
 PROJECT = "proj-1"
 LOCATION = "us-central1"
 API = f"https://{LOCATION}-aiplatform.googleapis.com/v1/projects/{PROJECT}/locations/{LOCATION}"
+#: Where an open model's job is created (its fields are defined in v1beta1).
+API_BETA = API.replace("/v1/", "/v1beta1/", 1)
 JOB_NAME = f"projects/{PROJECT}/locations/{LOCATION}/tuningJobs/123"
 JOB_URL = f"https://{LOCATION}-aiplatform.googleapis.com/v1/{JOB_NAME}"
 GCS = "https://storage.googleapis.com"

@@ -14,6 +14,7 @@ from tests.providers.contract import ProviderContract
 
 from .helpers import (
     API,
+    API_BETA,
     BUCKET,
     GCS,
     JOB_NAME,
@@ -104,6 +105,9 @@ class TestVertexOpenModelContract(TestVertexContract):
 
     model = "meta/llama3_1@llama-3.1-8b-instruct"
 
+    def create_url(self) -> str:
+        return f"{API_BETA}/tuningJobs"
+
     def stub_create_job(self, mocked) -> None:
         def answer(request):
             sent = json.loads(request.body)
@@ -117,4 +121,4 @@ class TestVertexOpenModelContract(TestVertexContract):
                 return 400, {}, json.dumps(self.error_answer(400, f"unexpected body {sent}"))
             return 200, {}, json.dumps(tuning_job("JOB_STATE_PENDING", baseModel=self.model))
 
-        mocked.add_callback(responses.POST, f"{API}/tuningJobs", callback=answer)
+        mocked.add_callback(responses.POST, f"{API_BETA}/tuningJobs", callback=answer)

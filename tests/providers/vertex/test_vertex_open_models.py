@@ -15,7 +15,7 @@ from ftproxy.providers.vertex import VertexProvider
 from ftproxy.providers.vertex.job_body import tuning_job_body
 from ftproxy.providers.vertex.open_models import OPEN_MODEL_REGIONS, OPEN_MODELS
 
-from .helpers import API, BUCKET, entry, mock_token, provider, tuning_job
+from .helpers import API_BETA, BUCKET, entry, mock_token, provider, tuning_job
 
 LLAMA = "meta/llama3_1@llama-3.1-8b-instruct"  # LoRA and full
 QWEN_4B = "qwen/qwen3@qwen3-4b"  # full only
@@ -145,7 +145,7 @@ def test_the_provider_sends_the_open_model_job_and_refuses_before_sending():
         mock_token(mocked)
         mocked.add(
             responses.POST,
-            f"{API}/tuningJobs",
+            f"{API_BETA}/tuningJobs",
             json=tuning_job("JOB_STATE_PENDING", baseModel=LLAMA),
         )
         job = vertex.create_job(
