@@ -135,9 +135,6 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # saves the round trip: then one request per pooled connection fails
     # after a restart).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    if os.environ.get("XPOOL") == "0":
-        del _db_options["pool"]
-        DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("FTPROXY_DB_POOL_CHECK", "1") != "0"
     MIDDLEWARE.insert(0, "gateway_site.database.BoundedQueries")
 

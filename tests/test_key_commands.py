@@ -41,8 +41,9 @@ def test_revoke_by_name_is_recorded_with_the_command_as_actor():
     change = KeyChange.objects.get(key=key)
     assert (change.action, change.actor) == ("revoked", "manage.py")
     assert "already revoked" in run("ftproxy_revoke_key", f"key-{key.pk}")[0]
-    with pytest.raises(CommandError, match="No key named"):
-        run("ftproxy_revoke_key", "nobody")
+    for unknown in ("nobody", "key-\u00b2"):  # "²": a digit to str.isdigit, not to int
+        with pytest.raises(CommandError, match="No key named"):
+            run("ftproxy_revoke_key", unknown)
 
 
 def test_rotate_prints_the_new_secret_last_and_keeps_the_old_for_the_grace_period():

@@ -144,7 +144,7 @@ def test_the_admin_page_lists_the_same_models(trained, admin_client):
 
 def test_the_admin_page_sends_a_query_it_cannot_apply_back_to_the_plain_list(admin_client):
     page = "/admin/ftproxy/modelshutdown/"
-    for query in ("days=soon", "status=x"):
+    for query in ("days=soon", "status=x", "days=%C2%B2"):
         response = admin_client.get(f"{page}?{query}")
         assert (response.status_code, response["Location"]) == (302, f"{page}?e=1")
     assert admin_client.get(f"{page}?e=1").status_code == 200

@@ -24,14 +24,16 @@ PARAMETERS = {"days", "e"}
 def days_of(request: HttpRequest) -> int:
     """``?days=N`` within 0..MAX_DAYS, else the default."""
     value = request.GET.get("days", "")
-    return min(int(value), MAX_DAYS) if value.isdigit() else DEFAULT_DAYS
+    return min(int(value), MAX_DAYS) if value.isascii() and value.isdigit() else DEFAULT_DAYS
 
 
 def refused_query(request: HttpRequest) -> bool:
     """A query the page cannot apply (another parameter, or days that is no
     number), answered as Django's lists answer one: back to ``?e=1``."""
     days = request.GET.get("days")
-    return bool(set(request.GET) - PARAMETERS) or (days is not None and not days.isdigit())
+    return bool(set(request.GET) - PARAMETERS) or (
+        days is not None and not (days.isascii() and days.isdigit())
+    )
 
 
 def data_link(row: File | None, file_id: str) -> str:

@@ -167,7 +167,12 @@ def sha256_of(upload) -> str:
 def check_declared_size(request, limit: int, what: str, param: str) -> None:
     """413 before the body is read, when its declared length is over ``limit``."""
     declared = request.META.get("CONTENT_LENGTH")
-    if declared and declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
+    if (
+        declared
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > limit + MULTIPART_SLACK
+    ):
         raise TooLarge(
             f"The request is {declared} bytes; {what} {limit // (1024 * 1024)} MB"
             + (" (ftproxy_settings.max_upload_mb)." if param == "file" else "."),

@@ -1,6 +1,7 @@
 """Input hygiene: what no field may hold, checked before anything is stored.
 
 PostgreSQL refuses NUL in text, SQLite (and UTF-8 itself) lone surrogates,
+JSON columns a number past the float range (``1e400`` parses as infinity),
 and Python's JSON recursion ends in a ``RecursionError`` on deep nesting:
 each would surface as a 500 at the first write or read. They are refused
 here with a 400 that names the field.
@@ -8,6 +9,7 @@ here with a 400 that names the field.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +40,11 @@ def check_value(value: Any, param: str = "", depth: int = 0) -> None:
     """Walk a parsed JSON value; 400 naming the first bad field."""
     if isinstance(value, str):
         check_text(value, param or None)
+    elif isinstance(value, float) and not math.isfinite(value):
+        # ``1e400`` parses as infinity: no column or upstream takes it.
+        raise InvalidRequest(
+            f"{param or 'The body'} is a number too large to represent.", param=param or None
+        )
     elif isinstance(value, dict | list):
         if depth >= MAX_DEPTH:
             raise InvalidRequest(
@@ -95,7 +102,13 @@ class StrictJSONParser(JSONParser):
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and declared and declared.isdigit() and int(declared) > limit:
+        if (
+            limit is not None
+            and declared
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > limit
+        ):
             raise GatewayError(
                 f"The JSON body is {declared} bytes; this gateway accepts JSON bodies up to "
                 f"{limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).",

@@ -56,12 +56,13 @@ class ModelViewSet(GatewayViewSet):
         responses=answers(m.OpenAIModel),
         operation_id="models_retrieve",
         summary="Retrieve a fine-tuned model",
-        description="One fine-tuned model of the caller's, with the job that produced it.",
+        description="One fine-tuned model of the caller's, with the job that produced it; "
+        "`custom_llm_provider` looks for it on that entry only.",
     )
     def retrieve(self, request, model: str) -> Response:
         ctx = self.context()
-        self.named_entry()
-        return Response(shaped(m.OpenAIModel, tuned_models.retrieve_model(ctx, model)))
+        entry = self.named_entry()
+        return Response(shaped(m.OpenAIModel, tuned_models.retrieve_model(ctx, model, entry)))
 
     @operation(
         parameters=ENTRY_PARAMETERS,
@@ -69,9 +70,10 @@ class ModelViewSet(GatewayViewSet):
         operation_id="models_delete",
         summary="Delete a fine-tuned model",
         description="Delete a fine-tuned model at its provider (where it has a delete; "
-        "a 400 elsewhere) and record it in the ledger.",
+        "a 400 elsewhere) and record it in the ledger; `custom_llm_provider` looks for it "
+        "on that entry only.",
     )
     def destroy(self, request, model: str) -> Response:
         ctx = self.context()
-        self.named_entry()
-        return Response(shaped(m.ModelDeleted, tuned_models.delete_model(ctx, model)))
+        entry = self.named_entry()
+        return Response(shaped(m.ModelDeleted, tuned_models.delete_model(ctx, model, entry)))

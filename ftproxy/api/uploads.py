@@ -192,7 +192,7 @@ class UploadViewSet(GatewayViewSet):
         limit = upload_service.MAX_PART_BYTES
         check_declared_size(request, limit, "each part may be at most", "data")
         declared = request.META.get("CONTENT_LENGTH")
-        if declared and declared.isdigit():
+        if declared and declared.isascii() and declared.isdigit():
             upload_service.check_room(int(declared))
         self.http_request.upload_handlers = [PartUploadHandler(self.http_request)]
         if not isinstance(request.data, Mapping) or not isinstance(

@@ -114,6 +114,32 @@ def test_integers_beyond_float_range_in_hyperparameters_are_a_400(
     assert not FineTuningJob.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "fragment, param",
+    [
+        ('"hyperparameters": {"lora_alpha": 1e400}', "hyperparameters.lora_alpha"),
+        ('"metadata": {"k": "v"}, "seed": -1e400', "seed"),
+        (
+            '"method": {"type": "supervised", "supervised": {"hyperparameters": '
+            '{"learning_rate": -1e999}}}',
+            "method.supervised.hyperparameters.learning_rate",
+        ),
+    ],
+)
+def test_a_number_past_the_float_range_anywhere_is_a_400_naming_it(
+    sandbox, client, fragment, param
+):
+    """``1e400`` parses as infinity, which no JSON column takes: a 400 naming
+    the field, before anything is recorded (a provider's own
+    hyperparameters, passed on as sent, included)."""
+    body = '{"model": "gpt-4o-mini", "training_file": "file-x", ' + fragment + "}"
+    response = post_raw(client, "/v1/fine_tuning/jobs", body)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["param"] == param and "too large" in error["message"], error
+    assert not FineTuningJob.objects.exists()
+
+
 def test_a_form_encoded_job_create_is_a_415(sandbox, client):
     response = client.post(
         "/v1/fine_tuning/jobs",

@@ -84,3 +84,46 @@ def test_the_cache_stays_bounded(sandbox, api_as, monkeypatch, clock):
     for raw in raws:
         assert api_as(raw).get("/v1/files").status_code == 200
     assert len(keys.cache) <= 2
+
+
+def test_forgetting_a_key_while_other_threads_change_the_cache_never_raises():
+    """``forget_id`` walks the entries while request threads drop or add
+    theirs: every change is made under the cache's lock, so the walk never
+    meets a dict that changed size under it."""
+    import sys
+    import threading
+
+    from ftproxy.models import ApiKey
+    from ftproxy.services.ledger.keys import KeyCache
+
+    cache = KeyCache(capacity=100_000)
+    keys = [ApiKey(pk=n) for n in range(2_000)]
+    for n, key in enumerate(keys):
+        cache.entries[f"h{n}"] = (float("inf"), key)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def churn() -> None:
+        n = 0
+        while not stop.is_set():
+            cache.forget(f"h{n % 2_000}")
+            with cache.lock:
+                cache.entries[f"h{n % 2_000}"] = (float("inf"), keys[n % 2_000])
+            n += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for n in range(300):
+            try:
+                cache.forget_id(10_000 + n)  # walks every entry, drops none
+            except RuntimeError as exc:
+                errors.append(exc)
+                break
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert errors == []

@@ -258,9 +258,10 @@ def test_list_pages_newest_first_and_unknown_ids_are_404(sandbox, master):
     assert [k["id"] for k in page["data"]] == ids[::-1][:2] and page["has_more"] is True
     rest = master.get("/v1/keys", {"limit": 2, "after": page["last_id"]}).json()
     assert [k["id"] for k in rest["data"]] == [ids[0]] and rest["has_more"] is False
-    for path in ("/v1/keys/key-999999", "/v1/keys/nonsense"):
+    for path in ("/v1/keys/key-999999", "/v1/keys/nonsense", "/v1/keys/key-%C2%B2"):
         assert master.get(path).status_code == 404
-    assert master.get("/v1/keys", {"after": "key-999999"}).status_code == 404
+    for after in ("key-999999", "key-\u00b2"):  # "²" is a digit to str.isdigit, not to int
+        assert master.get("/v1/keys", {"after": after}).status_code == 404
 
 
 def test_the_master_key_itself_is_no_stored_key(sandbox, master):

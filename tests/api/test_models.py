@@ -290,3 +290,20 @@ def test_the_entry_hint_narrows_the_list(entries, master):
     tuned("ftjob-az", "gpt-4o-mini-2024-07-18.ft-1", provider="azure_v1", kind="azure")
     listed = master.get("/v1/models", headers={"custom-llm-provider": "azure_v1"}).json()
     assert [m["id"] for m in listed["data"]] == ["gpt-4o-mini-2024-07-18.ft-1"]
+
+
+@responses.activate
+def test_the_entry_hint_finds_a_model_on_that_entry_only(entries, master):
+    """A model named on another entry than the one it lives on is a 404, and
+    its delete sends nothing."""
+    tuned("ftjob-a", OPENAI_MODEL)
+    on_openai = master.get(f"/v1/models/{OPENAI_MODEL}", {"custom_llm_provider": "openai"})
+    assert on_openai.status_code == 200
+    for method in ("get", "delete"):
+        elsewhere = getattr(master, method)(
+            f"/v1/models/{OPENAI_MODEL}", headers={"custom-llm-provider": "azure_v1"}
+        )
+        assert elsewhere.status_code == 404, elsewhere.content
+        assert elsewhere.json()["error"]["param"] == "model"
+    assert len(responses.calls) == 0
+    assert FineTuningJob.objects.get(public_id="ftjob-a").model_deleted_at is None

@@ -11,8 +11,9 @@ from ftproxy.services.accounts.apikeys import ID_PREFIX
 def find_key(name_or_prefix: str) -> ApiKey:
     """The key with this id (``key-…``) or prefix, or the one unrevoked key
     with this name."""
-    if name_or_prefix.startswith(ID_PREFIX) and name_or_prefix[len(ID_PREFIX) :].isdigit():
-        matches = list(ApiKey.objects.filter(pk=int(name_or_prefix[len(ID_PREFIX) :])))
+    number = name_or_prefix[len(ID_PREFIX) :]
+    if name_or_prefix.startswith(ID_PREFIX) and number.isascii() and number.isdigit():
+        matches = list(ApiKey.objects.filter(pk=int(number)))
     elif name_or_prefix.startswith(KEY_PREFIX):
         matches = list(ApiKey.objects.filter(prefix=name_or_prefix))
     else:

@@ -50,10 +50,15 @@ def job_request(job: JobCreate, options: dict[str, Any], job_name: str) -> dict[
         if value:
             raise ProviderInputError(f"{field} is not supported by Bedrock.", param=field)
     family_of(job.model)
-    hyper = {
-        **(job.hyperparameters or {}),
-        **((method.get("supervised") or {}).get("hyperparameters") or {}),
-    }
+    top = job.hyperparameters or {}
+    under_method = (method.get("supervised") or {}).get("hyperparameters") or {}
+    for key, value in under_method.items():
+        if key in top and top[key] != value:
+            param = f"method.supervised.hyperparameters.{key}"
+            raise ProviderInputError(
+                f"{param} disagrees with hyperparameters.{key}; give one.", param=param
+            )
+    hyper = {**top, **under_method}
     suffix = job.suffix or ""
     if suffix and (len(suffix) > 38 or not _NAME.match(suffix)):
         raise ProviderInputError(

@@ -70,7 +70,11 @@ class Made:
 def find_key(key_id: str) -> ApiKey:
     """The key with public id ``key-<n>``; 404 otherwise."""
     number = key_id[len(ID_PREFIX) :] if key_id.startswith(ID_PREFIX) else ""
-    key = ApiKey.objects.filter(pk=int(number)).first() if number.isdigit() else None
+    key = (
+        ApiKey.objects.filter(pk=int(number)).first()
+        if number.isascii() and number.isdigit()
+        else None
+    )
     if key is None:
         raise NotFoundError(f"No such API key: {key_id}", param="key_id")
     return key

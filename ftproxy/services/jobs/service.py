@@ -335,7 +335,7 @@ def list_events(
         return with_notes(events, result.has_more, notes, limit)
     history = JobEvent.objects.filter(job=job).order_by("-id")
     if after:
-        if not after.startswith("ftevent-") or not after[8:].isdigit():
+        if not after.startswith("ftevent-") or not (after[8:].isascii() and after[8:].isdigit()):
             raise InvalidRequest(f"after: no such event: {after}", param="after")
         history = history.filter(id__lt=int(after[8:]))
     rows = list(history[: limit + 1])

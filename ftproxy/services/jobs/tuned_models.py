@@ -52,24 +52,24 @@ def list_models(ctx: CallContext) -> list[FineTuningJob]:
     return list(serving(visible(FineTuningJob.objects.all(), ctx)).order_by("-created_at", "-id"))
 
 
-def retrieve_model(ctx: CallContext, model: str) -> FineTuningJob:
-    """The job that produced ``model``, if the caller may see it; else 404."""
+def retrieve_model(ctx: CallContext, model: str, entry: str | None = None) -> FineTuningJob:
+    """The job that produced ``model`` (on provider entry ``entry``, when
+    one is named), if the caller may see it; else 404."""
     ctx.note(action="models.retrieve", object_id=model)
-    job = (
-        serving(visible(FineTuningJob.objects.all(), ctx))
-        .filter(fine_tuned_model=model)
-        .order_by("-id")
-        .first()
-    )
+    jobs = serving(visible(FineTuningJob.objects.all(), ctx)).filter(fine_tuned_model=model)
+    if entry:
+        jobs = jobs.filter(provider=entry)
+    job = jobs.order_by("-id").first()
     if job is None:
         raise model_not_found(model)
     ctx.note(provider=job.provider)
     return job
 
 
-def delete_model(ctx: CallContext, model: str) -> FineTuningJob:
-    """Delete ``model`` at its provider, then record it on its job."""
-    job = retrieve_model(ctx, model)
+def delete_model(ctx: CallContext, model: str, entry: str | None = None) -> FineTuningJob:
+    """Delete ``model`` at its provider (entry ``entry``, when one is
+    named), then record it on its job."""
+    job = retrieve_model(ctx, model, entry)
     ctx.note(action="models.delete")
     provider = provider_of(FINE_TUNING, job)
     if not provider.can_delete_models:

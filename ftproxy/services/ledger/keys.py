@@ -60,7 +60,8 @@ class KeyCache:
         # The current secret, or one rotated out (still in or past its grace).
         key = ApiKey.objects.filter(Q(hashed_key=hashed) | Q(previous_hashed_key=hashed)).first()
         if key is None or key.revoked:
-            self.entries.pop(hashed, None)
+            with self.lock:  # every change under the lock: forget_id iterates
+                self.entries.pop(hashed, None)
             return key
         with self.lock:
             if len(self.entries) >= self.capacity:
@@ -73,10 +74,11 @@ class KeyCache:
 
     def forget(self, hashed: str | None = None) -> None:
         """Drop one key (or, without ``hashed``, every key)."""
-        if hashed is None:
-            self.entries.clear()
-        else:
-            self.entries.pop(hashed, None)
+        with self.lock:
+            if hashed is None:
+                self.entries.clear()
+            else:
+                self.entries.pop(hashed, None)
 
     def forget_id(self, pk: int) -> None:
         """Drop every entry of the key with primary key ``pk`` (its current

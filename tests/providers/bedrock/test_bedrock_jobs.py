@@ -139,6 +139,16 @@ def test_what_the_format_cannot_express_is_a_400_naming_the_line(aws, model, rec
         ({"seed": 7}, "seed"),
         ({"metadata": {"ftproxy_job_id": "x"}}, "metadata"),
         ({"metadata": {"note": "no <html>"}}, "metadata.note"),
+        (
+            {
+                "hyperparameters": {"n_epochs": 2},
+                "method": {
+                    "type": "supervised",
+                    "supervised": {"hyperparameters": {"n_epochs": 3}},
+                },
+            },
+            "method.supervised.hyperparameters.n_epochs",
+        ),
     ],
 )
 def test_what_bedrock_cannot_take_is_a_400_before_any_call(fields, param):
