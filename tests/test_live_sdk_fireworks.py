@@ -152,3 +152,121 @@ def test_a_sandbox_file_trains_on_fireworks_and_continues_from_its_model(sdk_as,
         assert fireworks.created[1]["warmStartFrom"] == done.fine_tuned_model
         assert "baseModel" not in fireworks.created[1]
         assert again.status == "queued"
+
+
+PREFERENCES = b"".join(
+    json.dumps(
+        {
+            "input": {"messages": [{"role": "user", "content": f"Question {n}?"}]},
+            "preferred_output": [{"role": "assistant", "content": f"A clear answer {n}."}],
+            "non_preferred_output": [{"role": "assistant", "content": "Dunno."}],
+        }
+    ).encode()
+    + b"\n"
+    for n in range(3)
+)
+
+
+class FireworksDpo(Fireworks):
+    """Also DPO jobs, a collection apart: an id of one is no supervised job."""
+
+    def __init__(self, rsps: responses.RequestsMock):
+        self.dpo_jobs: dict[str, dict[str, Any]] = {}
+        self.cancelled: list[str] = []
+        super().__init__(rsps)
+        rsps.add_callback(
+            responses.POST,
+            re.compile(re.escape(f"{API}/dpoJobs") + r"(\?.*)?$"),
+            callback=self._new_dpo_job,
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(re.escape(f"{API}/dpoJobs/") + r"[^/:]+$"),
+            callback=self._dpo_job,
+        )
+        rsps.add_callback(
+            responses.POST,
+            re.compile(re.escape(f"{API}/") + r"(supervisedFineTuningJobs|dpoJobs)/[^/]+:cancel$"),
+            callback=self._cancel,
+        )
+
+    def _job(self, request):
+        job_id = request.url.rsplit("/", 1)[-1]
+        if job_id not in self.jobs:
+            return 404, {}, json.dumps({"error": {"code": 404, "message": "not found"}})
+        return super()._job(request)
+
+    def _new_dpo_job(self, request):
+        body = json.loads(request.body)
+        self.created.append(body)
+        job_id = request.url.split("dpoJobId=", 1)[1]
+        self.dpo_jobs[job_id] = {
+            "name": f"accounts/{ACCOUNT}/dpoJobs/{job_id}",
+            "createTime": "2025-03-01T10:00:00Z",
+            "state": "JOB_STATE_CREATING",
+            "dataset": body["dataset"],
+            "displayName": body.get("displayName"),
+            "trainingConfig": {
+                **body["trainingConfig"],
+                "outputModel": f"accounts/{ACCOUNT}/models/{job_id}",
+            },
+            "lossConfig": body["lossConfig"],
+        }
+        return 200, {}, json.dumps(self.dpo_jobs[job_id])
+
+    def _dpo_job(self, request):
+        return 200, {}, json.dumps(self.dpo_jobs[request.url.rsplit("/", 1)[-1]])
+
+    def _cancel(self, request):
+        collection, rest = request.url[len(API) + 1 :].split("/", 1)
+        job_id = rest.split(":", 1)[0]
+        jobs = self.jobs if collection == "supervisedFineTuningJobs" else self.dpo_jobs
+        if job_id not in jobs:
+            return 404, {}, json.dumps({"error": {"code": 404, "message": "not found"}})
+        self.cancelled.append(collection)
+        jobs[job_id]["state"] = "JOB_STATE_CANCELLED"
+        return 200, {}, json.dumps({})
+
+
+def test_a_preference_file_trains_a_dpo_job_on_fireworks(sdk_as, make_key):
+    client = sdk_as(make_key("team"))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fireworks = FireworksDpo(rsps)
+        uploaded = client.files.create(
+            file=("prefs.jsonl", PREFERENCES),
+            purpose="fine-tune",
+            extra_body={"custom_llm_provider": "fireworks"},
+        )
+        assert PREFERENCES in fireworks.uploaded[uploaded.id]  # sent as OpenAI wrote it
+        job = client.fine_tuning.jobs.create(
+            model=MODEL,
+            training_file=uploaded.id,
+            method={"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 1, "beta": "auto"}}},
+            suffix="prefs",
+            extra_body={"custom_llm_provider": "fireworks"},
+        )
+        [sent] = fireworks.created
+        assert sent == {
+            "dataset": f"accounts/{ACCOUNT}/datasets/{uploaded.id}",
+            "trainingConfig": {"baseModel": MODEL, "epochs": 1},
+            "lossConfig": {"method": "DPO"},
+            "displayName": "prefs",
+        }
+        assert job.id in fireworks.dpo_jobs and job.method.type == "dpo"
+
+        fireworks.dpo_jobs[job.id]["state"] = "JOB_STATE_RUNNING"
+        running = client.fine_tuning.jobs.retrieve(job.id)
+        assert (running.status, running.method.type) == ("running", "dpo")
+        assert [j.id for j in client.fine_tuning.jobs.list().data] == [job.id]
+        cancelled = client.fine_tuning.jobs.cancel(job.id)
+        assert cancelled.status == "cancelled" and fireworks.cancelled == ["dpoJobs"]
+
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.fine_tuning.jobs.create(
+                model=MODEL,
+                training_file=uploaded.id,
+                method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2}}},
+                extra_body={"custom_llm_provider": "fireworks"},
+            )
+        assert refused.value.body["param"] == "method.dpo.hyperparameters.beta"
+        assert len(fireworks.created) == 1

@@ -34,6 +34,7 @@ def test_the_rows_say_what_the_classes_declare():
     found = rows()
     assert found["together"]["LoRA / full"] == "LoRA / full"
     assert found["together"]["methods"] == "supervised, dpo"
+    assert found["fireworks"]["methods"] == "supervised, dpo"
     assert found["fireworks"]["events"] == "the gateway's status history"
     assert found["fireworks"]["checkpoints"] == "no"
     assert found["openai"]["webhooks in"] == "yes"

@@ -1,7 +1,7 @@
 """Fireworks answers read into the provider dataclasses.
 
 Fireworks resources are Google-style (the ``fireworks-ai`` SDK's
-``Dataset`` and ``SupervisedFineTuningJob``): a resource ``name``
+``Dataset``, ``SupervisedFineTuningJob`` and ``DpoJob``): a resource ``name``
 (``accounts/{account}/datasets/{id}``), RFC 3339 times, int64 counts as
 strings, ``state`` enums (``JOB_STATE_*`` for jobs, ``READY`` /
 ``UPLOADING`` for datasets) and a ``google.rpc.Status``-like ``status``.
@@ -64,6 +64,17 @@ SHAPED_JOB_FIELDS = frozenset(
 )
 
 
+#: Fields of a DPO job the gateway shapes (its settings are in
+#: ``trainingConfig``, whose other fields pass on).
+SHAPED_DPO_FIELDS = frozenset(
+    {"name", "state", "createTime", "completedTime", "dataset", "status", "displayName"}
+    | {"wandbConfig", "trainingConfig"}
+)
+SHAPED_TRAINING_CONFIG = frozenset(
+    {"baseModel", "warmStartFrom", "outputModel", "epochs", "batchSizeSamples", "learningRate"}
+)
+
+
 def last_segment(name: Any) -> str:
     """``accounts/a/datasets/d`` → ``d``."""
     return str(name or "").rstrip("/").rsplit("/", 1)[-1]
@@ -108,20 +119,24 @@ def _error(raw: dict[str, Any], status: str) -> dict[str, Any] | None:
     }
 
 
-def to_job(data: Any, provider: str) -> RemoteJob:
-    """A ``SupervisedFineTuningJob`` in OpenAI's words."""
-    raw = _resource(data, "fine-tuning job", provider)
-    raw_state = str(raw.get("state") or "")
-    status, terminal = job_state(raw_state)
-    hyperparameters = {
-        name: raw[key]
+def _read_hyperparameters(settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: settings[key]
         for name, key in (
             ("n_epochs", "epochs"),
             ("batch_size", "batchSizeSamples"),
             ("learning_rate", "learningRate"),
         )
-        if raw.get(key) is not None
+        if settings.get(key) is not None
     }
+
+
+def to_job(data: Any, provider: str) -> RemoteJob:
+    """A ``SupervisedFineTuningJob`` in OpenAI's words."""
+    raw = _resource(data, "fine-tuning job", provider)
+    raw_state = str(raw.get("state") or "")
+    status, terminal = job_state(raw_state)
+    hyperparameters = _read_hyperparameters(raw)
     return RemoteJob(
         remote_id=last_segment(raw["name"]),
         model=raw.get("baseModel") or raw.get("warmStartFrom") or "",
@@ -139,4 +154,36 @@ def to_job(data: Any, provider: str) -> RemoteJob:
         suffix=raw.get("displayName"),
         raw=raw,
         upstream_fields={k: v for k, v in raw.items() if k not in SHAPED_JOB_FIELDS},
+    )
+
+
+def to_dpo_job(data: Any, provider: str) -> RemoteJob:
+    """A ``DpoJob`` in OpenAI's words: its model, output model and settings
+    are read from ``trainingConfig``."""
+    raw = _resource(data, "fine-tuning job", provider)
+    config = raw.get("trainingConfig") if isinstance(raw.get("trainingConfig"), dict) else {}
+    raw_state = str(raw.get("state") or "")
+    status, terminal = job_state(raw_state)
+    hyperparameters = _read_hyperparameters(config)
+    upstream = {k: v for k, v in raw.items() if k not in SHAPED_DPO_FIELDS}
+    rest = {k: v for k, v in config.items() if k not in SHAPED_TRAINING_CONFIG}
+    if rest:
+        upstream["trainingConfig"] = rest
+    return RemoteJob(
+        remote_id=last_segment(raw["name"]),
+        model=config.get("baseModel") or config.get("warmStartFrom") or "",
+        status=status,
+        raw_status=raw_state,
+        created_at=unix_seconds(raw.get("createTime")) or 0,
+        terminal=terminal,
+        training_file=last_segment(raw.get("dataset")) or None,
+        validation_file=None,
+        fine_tuned_model=(config.get("outputModel") or None) if status == "succeeded" else None,
+        finished_at=unix_seconds(raw.get("completedTime")) if terminal else None,
+        hyperparameters=hyperparameters,
+        method={"type": "dpo", "dpo": {"hyperparameters": dict(hyperparameters)}},
+        error=_error(raw, status),
+        suffix=raw.get("displayName"),
+        raw=raw,
+        upstream_fields=upstream,
     )

@@ -1,4 +1,5 @@
-"""OpenAI's fine-tuning create body → a Fireworks ``SupervisedFineTuningJob``.
+"""OpenAI's fine-tuning create body → a Fireworks ``SupervisedFineTuningJob``
+(``method.type`` ``supervised``) or ``DpoJob`` (``dpo``).
 
 Every field reaches Fireworks or is refused with a 400 naming it, before
 anything is sent. Wire names are those of the ``fireworks-ai`` SDK's
@@ -17,8 +18,16 @@ anything is sent. Wire names are those of the ``fireworks-ai`` SDK's
 - ``suffix`` → ``displayName``; one W&B integration → ``wandbConfig``
   with the entry's ``wandb_api_key``.
 
-``seed`` and the DPO and reinforcement methods are refused (Fireworks runs
-those as other job kinds); ``metadata`` stays in the gateway's ledger.
+A DPO job (the SDK's ``dpo_jobs.create``) takes the same settings nested
+in ``trainingConfig`` (``baseModel`` / ``warmStartFrom``, ``epochs``,
+``batchSizeSamples``, …), ``lossConfig`` ``{"method": "DPO"}``, and no
+evaluation dataset: ``validation_file``, ``beta`` (Fireworks documents no
+DPO beta) and the supervised-only settings (``DPO_REFUSED``) are refused.
+Fireworks reads OpenAI's preference JSONL (``input``, ``preferred_output``,
+``non_preferred_output``) as is.
+
+``seed`` and the reinforcement method are refused; ``metadata`` stays in
+the gateway's ledger.
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ EXTRA_HYPERPARAMETERS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "is_turbo": ("isTurbo", choice(True, False)),
     "nodes": ("nodes", whole(1)),
 }
+#: Supervised settings the DPO job's ``trainingConfig`` has no field for.
+DPO_REFUSED = frozenset({"early_stop", "eval_auto_carveout", "is_turbo", "nodes"})
 OPENAI_HYPERPARAMETERS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "n_epochs": ("epochs", whole(1)),
     "batch_size": ("batchSizeSamples", whole(1)),
@@ -65,12 +76,12 @@ def own_model_prefix(account: str) -> str:
     return f"accounts/{account}/models/"
 
 
-def _hyperparameters(job: JobCreate) -> dict[str, Any]:
+def _hyperparameters(job: JobCreate, kind: str = "supervised") -> dict[str, Any]:
     method = job.method or {}
-    section = method.get("supervised") if isinstance(method.get("supervised"), dict) else {}
+    section = method.get(kind) if isinstance(method.get(kind), dict) else {}
     places = [
         ("hyperparameters", job.hyperparameters or {}),
-        ("method.supervised.hyperparameters", section.get("hyperparameters") or {}),
+        (f"method.{kind}.hyperparameters", section.get("hyperparameters") or {}),
     ]
     body: dict[str, Any] = {}
     seen: dict[str, tuple[Any, str]] = {}
@@ -85,6 +96,14 @@ def _hyperparameters(job: JobCreate) -> dict[str, Any]:
                     "give hyperparameters.learning_rate.",
                     param,
                 )
+            if kind == "dpo" and key == "beta":
+                raise _bad(
+                    f"{param}: Fireworks documents no beta for its DPO jobs; omit it "
+                    "or leave it 'auto'.",
+                    param,
+                )
+            if kind == "dpo" and key in DPO_REFUSED:
+                raise _bad(f"{param} is not supported by Fireworks DPO jobs.", param)
             rule = OPENAI_HYPERPARAMETERS.get(key) or EXTRA_HYPERPARAMETERS.get(key)
             if rule is None:
                 raise _bad(f"{param} is not supported by Fireworks.", param)
@@ -126,31 +145,72 @@ def _wandb(job: JobCreate, options: dict[str, Any]) -> dict[str, Any] | None:
     return config
 
 
-def sft_job_body(job: JobCreate, account: str, options: dict[str, Any] | None = None) -> dict:
-    """The ``POST supervisedFineTuningJobs`` JSON for an OpenAI create
-    request; every field reaches Fireworks or is refused with a 400 naming
-    it. ``options`` are the entry's (``wandb_api_key``)."""
-    options = options or {}
+def _common(job: JobCreate, kinds: tuple[str, ...]) -> str:
+    """Checks both job kinds share; the ``method.type`` asked for."""
     if job.training_type:
         raise _bad("trainingType (training tiers) is an Azure OpenAI setting.", "trainingType")
     kind = (job.method or {}).get("type") or "supervised"
-    if kind != "supervised":
+    if kind not in kinds:
         raise _bad(
-            f"method.type {kind!r} is not supported by this Fireworks entry (supervised).",
+            f"method.type {kind!r} is not supported by this Fireworks entry ({', '.join(kinds)}).",
             "method.type",
         )
     if job.seed is not None:
         raise _bad("'seed' is not supported by Fireworks fine-tuning; omit it.", "seed")
     if not isinstance(job.model, str) or not job.model:
         raise _bad("'model' is required (e.g. accounts/fireworks/models/…).", "model")
-    body: dict[str, Any] = {"dataset": dataset_name(account, job.training_file)}
+    return kind
+
+
+def _model(job: JobCreate, account: str) -> dict[str, Any]:
     if job.model.startswith(own_model_prefix(account)):
-        body["warmStartFrom"] = job.model  # a LoRA of this account: continue from it
-    else:
-        body["baseModel"] = job.model
+        return {"warmStartFrom": job.model}  # a LoRA of this account: continue from it
+    return {"baseModel": job.model}
+
+
+def job_kind(job: JobCreate) -> str:
+    """``supervised`` or ``dpo``; anything else is a 400 naming ``method.type``."""
+    return _common(job, ("supervised", "dpo"))
+
+
+def sft_job_body(job: JobCreate, account: str, options: dict[str, Any] | None = None) -> dict:
+    """The ``POST supervisedFineTuningJobs`` JSON for an OpenAI create
+    request; every field reaches Fireworks or is refused with a 400 naming
+    it. ``options`` are the entry's (``wandb_api_key``)."""
+    options = options or {}
+    _common(job, ("supervised",))
+    body: dict[str, Any] = {"dataset": dataset_name(account, job.training_file)}
+    body.update(_model(job, account))
     if job.validation_file:
         body["evaluationDataset"] = dataset_name(account, job.validation_file)
     body.update(_hyperparameters(job))
+    if job.suffix is not None:
+        body["displayName"] = job.suffix
+    wandb = _wandb(job, options)
+    if wandb:
+        body["wandbConfig"] = wandb
+    return body
+
+
+def dpo_job_body(job: JobCreate, account: str, options: dict[str, Any] | None = None) -> dict:
+    """The ``POST dpoJobs`` JSON for an OpenAI create request with
+    ``method.type`` ``dpo``; every field reaches Fireworks or is refused
+    with a 400 naming it."""
+    options = options or {}
+    _common(job, ("dpo",))
+    if job.validation_file:
+        raise _bad(
+            "validation_file is not supported by Fireworks DPO jobs (they take no "
+            "evaluation dataset); omit it.",
+            "validation_file",
+        )
+    config = _model(job, account)
+    config.update(_hyperparameters(job, "dpo"))
+    body: dict[str, Any] = {
+        "dataset": dataset_name(account, job.training_file),
+        "trainingConfig": config,
+        "lossConfig": {"method": "DPO"},
+    }
     if job.suffix is not None:
         body["displayName"] = job.suffix
     wandb = _wandb(job, options)

@@ -1,11 +1,11 @@
-"""Fireworks AI: datasets and supervised fine-tuning jobs of one account,
-over ``https://api.fireworks.ai/v1/accounts/{account_id}/``.
+"""Fireworks AI: datasets, supervised fine-tuning jobs and DPO jobs of one
+account, over ``https://api.fireworks.ai/v1/accounts/{account_id}/``.
 
 Paths and wire shapes are those of the ``fireworks-ai`` Python SDK
-(``resources/datasets.py``, ``resources/supervised_fine_tuning_jobs.py``)
-and Fireworks' REST reference. A file is a dataset: created, its JSONL
-uploaded (``:upload`` up to 150 MB; above, a signed URL from
-``:getUploadEndpoint`` and ``:validateUpload``). Answers are read in
+(``resources/datasets.py``, ``resources/supervised_fine_tuning_jobs.py``,
+``resources/dpo_jobs.py``) and Fireworks' REST reference. A file is a
+dataset: created, its JSONL uploaded (``:upload`` up to 150 MB; above, a
+signed URL from ``:getUploadEndpoint`` and ``:validateUpload``). Answers are read in
 ``answers``; the job body is built and checked in ``job_body``.
 """
 
@@ -21,14 +21,25 @@ from ..base import Provider
 from ..data import FileContent, FileUpload, JobCreate, Page, RemoteFile, RemoteJob
 from ..http import HttpClient
 from ..uploads import multipart_upload, part_body
-from .answers import to_file, to_job
-from .job_body import EXTRA_HYPERPARAMETERS, own_model_prefix, sft_job_body
+from .answers import to_dpo_job, to_file, to_job
+from .job_body import (
+    EXTRA_HYPERPARAMETERS,
+    dpo_job_body,
+    job_kind,
+    own_model_prefix,
+    sft_job_body,
+)
 
 DEFAULT_API_BASE = "https://api.fireworks.ai"
 #: ``:upload`` takes files up to 150 MB (Fireworks' REST reference); larger
 #: ones go to a signed URL.
 DIRECT_UPLOAD_BYTES = 150 * 1000 * 1000
 PURPOSE = "fine-tune"
+#: ``method.type`` → (collection, id query parameter, body builder, reader).
+JOB_KINDS = {
+    "supervised": ("supervisedFineTuningJobs", "supervisedFineTuningJobId", sft_job_body, to_job),
+    "dpo": ("dpoJobs", "dpoJobId", dpo_job_body, to_dpo_job),
+}
 #: An account id is one path segment of the API's URLs.
 _ACCOUNT = re.compile(r"^[^/\s?#]+$")
 
@@ -38,14 +49,17 @@ def _segment(value: str) -> str:
 
 
 class FireworksProvider(Provider):
-    """Fireworks AI's datasets and supervised fine-tuning, in OpenAI's words.
+    """Fireworks AI's datasets, supervised fine-tuning and DPO, in OpenAI's
+    words.
 
     Files are datasets of the entry's account; the gateway's own ids name
-    them (and its jobs), so a create cut short is found again by id.
+    them (and its jobs), so a create cut short is found again by id. A job
+    id names a supervised job or a DPO job (two collections): it is looked
+    for among the supervised ones first, then among the DPO ones.
     """
 
     kind = "fireworks"
-    training_methods = frozenset({"supervised"})
+    training_methods = frozenset({"supervised", "dpo"})
     model_family = "fireworks"
     example_models = ("accounts/fireworks/models/llama-v3p1-8b-instruct",)
     extra_hyperparameters = frozenset(EXTRA_HYPERPARAMETERS)
@@ -195,9 +209,10 @@ class FireworksProvider(Provider):
         return None
 
     def job_body(self, job: JobCreate) -> dict[str, Any]:
-        """The ``POST supervisedFineTuningJobs`` body (see ``job_body``)."""
+        """The ``POST supervisedFineTuningJobs`` or ``POST dpoJobs`` body
+        (see ``job_body``)."""
         try:
-            return sft_job_body(job, self.account, self.entry)
+            return JOB_KINDS[job_kind(job)][2](job, self.account, self.entry)
         except ProviderInputError as exc:
             exc.provider = self.name
             raise
@@ -207,11 +222,13 @@ class FireworksProvider(Provider):
         self.job_body(job)
 
     def create_job(self, job: JobCreate) -> RemoteJob:
-        """``POST supervisedFineTuningJobs``, the job named by the gateway's id."""
+        """``POST supervisedFineTuningJobs`` (or ``dpoJobs`` for DPO), the
+        job named by the gateway's id."""
         body = self.job_body(job)
-        params = {"supervisedFineTuningJobId": job.gateway_id} if job.gateway_id else None
-        data = self.client.json("POST", "supervisedFineTuningJobs", json_body=body, params=params)
-        return to_job(data, self.name)
+        collection, id_param, _, read = JOB_KINDS[job_kind(job)]
+        params = {id_param: job.gateway_id} if job.gateway_id else None
+        data = self.client.json("POST", collection, json_body=body, params=params)
+        return read(data, self.name)
 
     def find_job(self, gateway_id: str) -> RemoteJob | None:
         """The job named by the gateway's id, or None when there is none."""
@@ -220,17 +237,30 @@ class FireworksProvider(Provider):
         except ProviderNotFound:
             return None
 
+    def _job_call(self, remote_id: str, call) -> RemoteJob:
+        """``call(path, read)`` on the supervised job of that id, or on the
+        DPO job when there is no supervised one (a 404 when neither)."""
+        sft, dpo = JOB_KINDS["supervised"], JOB_KINDS["dpo"]
+        try:
+            return call(f"{sft[0]}/{_segment(remote_id)}", sft[3])
+        except ProviderNotFound:
+            return call(f"{dpo[0]}/{_segment(remote_id)}", dpo[3])
+
     def retrieve_job(self, remote_id: str) -> RemoteJob:
-        """``GET supervisedFineTuningJobs/{id}``."""
-        path = f"supervisedFineTuningJobs/{_segment(remote_id)}"
-        return to_job(self.client.json("GET", path), self.name)
+        """``GET supervisedFineTuningJobs/{id}``, else ``GET dpoJobs/{id}``."""
+        return self._job_call(
+            remote_id, lambda path, read: read(self.client.json("GET", path), self.name)
+        )
 
     def cancel_job(self, remote_id: str) -> RemoteJob:
-        """``POST supervisedFineTuningJobs/{id}:cancel``, then the job as it is."""
-        self.client.json(
-            "POST", f"supervisedFineTuningJobs/{_segment(remote_id)}:cancel", json_body={}
-        )
-        return self.retrieve_job(remote_id)
+        """``POST supervisedFineTuningJobs/{id}:cancel`` (else
+        ``dpoJobs/{id}:cancel``), then the job as it is."""
+
+        def cancel(path: str, read) -> RemoteJob:
+            self.client.json("POST", f"{path}:cancel", json_body={})
+            return read(self.client.json("GET", path), self.name)
+
+        return self._job_call(remote_id, cancel)
 
     def list_job_events(self, remote_id: str, after: str | None, limit: int) -> Page | None:
         """Fireworks has no event feed: the gateway's status history serves."""

@@ -86,6 +86,19 @@ class TestFireworksContract(ProviderContract):
     def create_url(self) -> str:
         return f"{API}/supervisedFineTuningJobs"
 
+    def fail_retrieval(self, mocked, status: int, message: str = "upstream says no", **kw):
+        """An id that is no supervised job is looked for among the DPO jobs:
+        a 404 comes from both collections."""
+        failing = super().fail_retrieval(mocked, status, message, **kw)
+        if status == 404:
+            mocked.add(
+                "GET",
+                f"{API}/dpoJobs/{JOB}",
+                json=self.error_answer(status, message),
+                status=status,
+            )
+        return failing
+
     def error_answer(self, status: int, message: str) -> dict:
         names = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND"}
         return {"error": {"code": status, "message": message, "status": names.get(status, "")}}

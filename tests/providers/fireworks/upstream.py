@@ -68,3 +68,27 @@ def job_json(state: str = "JOB_STATE_CREATING", **fields: Any) -> dict[str, Any]
         "jobProgress": {"percent": 40, "epoch": 1, "inputTokens": 1200},
         **fields,
     }
+
+
+def dpo_job_json(state: str = "JOB_STATE_CREATING", **fields: Any) -> dict[str, Any]:
+    """A ``DpoJob`` (the SDK's ``types/dpo_job.py``): its settings nested in
+    ``trainingConfig``."""
+    return {
+        "name": f"accounts/{ACCOUNT}/dpoJobs/{JOB}",
+        "createTime": "2023-11-07T05:31:56Z",
+        "completedTime": "2023-11-07T07:31:56Z",
+        "state": state,
+        "status": {"code": "OK", "message": ""},
+        "createdBy": "someone@example.com",
+        "dataset": f"accounts/{ACCOUNT}/datasets/{DATASET}",
+        "trainingConfig": {
+            "baseModel": MODEL,
+            "outputModel": f"accounts/{ACCOUNT}/models/{JOB}",
+            "epochs": 2,
+            "batchSizeSamples": 8,
+            "learningRate": 5e-5,
+            "loraRank": 8,
+        },
+        "lossConfig": {"method": "DPO"},
+        **fields,
+    }
