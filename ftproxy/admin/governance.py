@@ -19,6 +19,14 @@ from ..services.accounts import apikeys, budgets
 from .display import local_time_text
 
 
+class AllowlistField(forms.JSONField):
+    """A JSON list of names; no list (any name allowed) is an empty box, as
+    the field's help says, not the word ``null``."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value is None else super().prepare_value(value)
+
+
 class KeyForm(forms.ModelForm):
     """The key's form: allowlists are lists of names, and the providers
     named must be configured entries (as the keys API checks)."""
@@ -26,13 +34,16 @@ class KeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ("name",)  # the admin's get_fields() decides which fields it shows
+        field_classes = {"allowed_providers": AllowlistField, "allowed_models": AllowlistField}
 
     def names(self, field: str) -> list[str] | None:
         value = self.cleaned_data.get(field)
         if value is not None and (
             not isinstance(value, list) or not all(isinstance(item, str) for item in value)
         ):
-            raise forms.ValidationError('Give a JSON list of names, e.g. ["openai"], or null.')
+            raise forms.ValidationError(
+                'Give a JSON list of names, e.g. ["openai"], or leave it empty.'
+            )
         return value
 
     def clean_allowed_providers(self) -> list[str] | None:

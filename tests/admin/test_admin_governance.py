@@ -177,3 +177,22 @@ def test_an_allowlist_naming_no_configured_entry_is_refused_on_the_form(admin_cl
     assert "is not a configured provider entry" in response.content.decode()
     key.refresh_from_db()
     assert key.allowed_providers is None and not KeyChange.objects.exists()
+
+
+def test_an_allowlist_that_is_not_set_shows_as_an_empty_box_and_stays_unset(admin_client):
+    key, _ = ApiKey.create_key("alice")
+    key.allowed_providers = ["sandbox"]
+    key.save()
+    page = admin_client.get(url("change", key.pk)).content.decode()
+    models_box = re.search(r'<textarea name="allowed_models"[^>]*>(.*?)</textarea>', page, re.S)
+    providers_box = re.search(
+        r'<textarea name="allowed_providers"[^>]*>(.*?)</textarea>', page, re.S
+    )
+    assert models_box.group(1).strip() == ""  # not "null"
+    assert providers_box.group(1).strip() == "[&quot;sandbox&quot;]"
+    admin_client.post(
+        url("change", key.pk),
+        change_form(key, allowed_providers='["sandbox"]', allowed_models=""),
+    )
+    key.refresh_from_db()
+    assert key.allowed_models is None and key.allowed_providers == ["sandbox"]
